@@ -1,0 +1,31 @@
+# RespireNet Companion: the two commands a newcomer needs are `make demo` and `make test`.
+# Both create .venv on first use. DATA=/path/to/ICBHI runs on a real download instead of
+# the synthetic default.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?=
+PROFILE ?= quick
+SEED ?= 0
+
+.PHONY: demo test venv reproduce clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@! $(PY) -m pip list 2>/dev/null | grep -i nvidia || { echo "CUDA wheels were installed: check constraints.txt"; exit 1; }
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/respirenet demo $(if $(DATA),--data $(DATA)) --profile $(PROFILE) --seed $(SEED)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

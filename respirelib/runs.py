@@ -1,0 +1,64 @@
+"""Run directories: one per run, never reused, so no run overwrites another."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def new_run_dir(base: str | Path, name: str) -> Path:
+    """Create and return ``base/<name>-<UTC timestamp>[-N]``; an existing directory is never reused."""
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        candidate = base / (f"{name}-{stamp}" if attempt == 0 else f"{name}-{stamp}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"could not create a new run directory under {base}")
+
+
+def claim_new_dir(path: str | Path) -> Path:
+    """Create ``path``, refusing if it already exists and is not empty (earlier runs are never overwritten)."""
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        raise FileExistsError(f"{path} already exists and is not empty; choose a new directory "
+                              "(earlier runs are never overwritten)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def git_commit() -> str | None:
+    """The repository's commit (with ``-dirty`` if the tree has changes), or None outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                                check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def hardware_record() -> dict:
+    """CPU, core count and GPU (if torch sees one) of this machine."""
+    record = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+              "cpu_count": os.cpu_count()}
+    try:
+        import torch
+
+        record["torch"] = torch.__version__
+        record["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            record["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return record

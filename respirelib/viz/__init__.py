@@ -1,0 +1,1 @@
+"""Plot functions: each returns a matplotlib ``Figure`` and never shows or saves it."""

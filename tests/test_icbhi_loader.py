@@ -1,0 +1,204 @@
+"""The loader on small hand-made folders: the layout, bad input, and the report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from respirelib.audio import read_audio
+from respirelib.errors import DataError
+from respirelib.icbhi import load_icbhi
+from tests.conftest import TINY_RECORDINGS, write_recording
+
+
+def test_tiny_folder_loads_with_every_column(tiny_icbhi):
+    dataset = load_icbhi(tiny_icbhi)
+    assert len(dataset.recordings) == 5 and len(dataset.cycles) == 11
+    assert dataset.has_audio and not dataset.is_synthetic
+    assert not dataset.report.problems
+    cycle = dataset.cycles.iloc[0]
+    assert cycle["recording"] == "101_1b1_Al_sc_Meditron" and cycle["patient"] == 101
+    assert cycle["chest_location"] == "Al" and cycle["acquisition_mode"] == "sc" and cycle["device"] == "Meditron"
+    assert cycle["duration"] == pytest.approx(1.4) and cycle["label"] == "normal" and cycle["split"] == "train"
+    assert cycle["diagnosis"] == "URTI"
+    labels = dataset.cycles.set_index(["recording", "cycle_index"])["label"]
+    assert labels[("101_1b1_Al_sc_Meditron", 1)] == "crackle"
+    assert labels[("101_1b1_Al_sc_Meditron", 2)] == "wheeze"
+    assert labels[("102_1b1_Ar_sc_Meditron", 0)] == "both"
+    recording = dataset.recordings.set_index("recording").loc["103_2b2_Ar_mc_LittC2SE"]
+    assert recording["sample_rate"] == 4000 and recording["audio_duration"] == pytest.approx(6.0)
+
+
+def test_nested_layout_is_found(tiny_icbhi, tmp_path):
+    root = tmp_path / "download"
+    (root / "ICBHI_final_database").mkdir(parents=True)
+    for path in tiny_icbhi.iterdir():
+        target = root / "ICBHI_final_database" if path.stem in TINY_RECORDINGS else root
+        shutil.copy(path, target / path.name)
+    dataset = load_icbhi(root)
+    assert len(dataset.cycles) == 11 and set(dataset.recordings["split"]) == {"train", "test"}
+    assert not dataset.report.entries
+
+
+def test_loader_never_writes_into_the_data_folder(tiny_icbhi):
+    def snapshot():
+        return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in tiny_icbhi.rglob("*")}
+
+    before = snapshot()
+    dataset = load_icbhi(tiny_icbhi)
+    _ = dataset.fingerprint
+    assert snapshot() == before
+
+
+def test_fingerprint_follows_content(tiny_icbhi):
+    first = load_icbhi(tiny_icbhi).fingerprint
+    assert load_icbhi(tiny_icbhi).fingerprint == first
+    path = tiny_icbhi / "101_1b1_Al_sc_Meditron.txt"
+    path.write_text(path.read_text().replace("0.1\t1.5", "0.2\t1.5"))
+    assert load_icbhi(tiny_icbhi).fingerprint != first
+
+
+def test_unexpected_files_are_ignored_and_listed(tiny_icbhi):
+    (tiny_icbhi / ".DS_Store").write_bytes(b"\0")
+    (tiny_icbhi / "notes.docx").write_text("x")
+    (tiny_icbhi / "extras").mkdir()
+    report = load_icbhi(tiny_icbhi).report
+    ignored = {os.path.basename(e.path) for e in report.ignored}
+    assert ignored == {".DS_Store", "notes.docx", "extras"}
+    assert not report.problems
+
+
+BAD_ROWS = {
+    "end before start": ("3.0\t2.0\t0\t0", "is not after start"),
+    "end equals start": ("2.0\t2.0\t0\t0", "is not after start"),
+    "negative time": ("-0.5\t1.0\t0\t0", "negative time"),
+    "not a number": ("abc\t1.0\t0\t0", "not numbers"),
+    "flag not 0/1": ("0.0\t1.0\t2\t0", "flags must be 0 or 1"),
+    "missing field": ("0.0\t1.0\t0", "expected 4 fields"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_bad_annotation_rows(tiny_icbhi, case):
+    row, message = BAD_ROWS[case]
+    path = tiny_icbhi / "101_1b1_Al_sc_Meditron.txt"
+    path.write_text(path.read_text() + row + "\n")
+    with pytest.raises(DataError, match=message) as raised:
+        load_icbhi(tiny_icbhi)
+    assert "101_1b1_Al_sc_Meditron.txt:4" in str(raised.value)
+    dataset = load_icbhi(tiny_icbhi, errors="skip")
+    assert len(dataset.cycles) == 11  # the three good rows stay
+    (entry,) = dataset.report.skipped
+    assert entry.path.endswith("101_1b1_Al_sc_Meditron.txt:4") and message in entry.detail
+
+
+def _corrupt(path):
+    path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _empty(path):
+    path.write_bytes(b"")
+
+
+def _remove(path):
+    path.unlink()
+
+
+AUDIO_FAULTS = {"corrupt": (_corrupt, "not a readable audio file"), "truncated": (_truncate, "truncated"),
+                "empty": (_empty, "empty"), "missing": (_remove, "annotation without audio")}
+
+
+@pytest.mark.parametrize("fault", sorted(AUDIO_FAULTS))
+def test_bad_audio(tiny_icbhi, fault):
+    damage, message = AUDIO_FAULTS[fault]
+    damage(tiny_icbhi / "102_1b1_Ar_sc_Meditron.wav")
+    with pytest.raises(DataError, match=message) as raised:
+        load_icbhi(tiny_icbhi)
+    assert "102_1b1_Ar_sc_Meditron" in str(raised.value)
+    dataset = load_icbhi(tiny_icbhi, errors="skip")
+    assert "102_1b1_Ar_sc_Meditron" not in set(dataset.recordings["recording"])
+    assert len(dataset.recordings) == 4
+    assert any("102_1b1_Ar_sc_Meditron" in e.path and message in e.detail for e in dataset.report.skipped)
+
+
+def test_audio_without_annotation(tiny_icbhi):
+    (tiny_icbhi / "104_1b1_Ll_sc_Litt3200.txt").unlink()
+    with pytest.raises(DataError, match="audio without an annotation file"):
+        load_icbhi(tiny_icbhi)
+    dataset = load_icbhi(tiny_icbhi, errors="skip")
+    assert len(dataset.recordings) == 4 and len(dataset.report.skipped) == 1
+
+
+def test_unknown_device_suffix(tiny_icbhi):
+    write_recording(tiny_icbhi, "106_1b1_Al_sc_iPhone12", ["0.0\t1.0\t0\t0"])
+    with pytest.raises(DataError, match="unknown device suffix 'iPhone12'") as raised:
+        load_icbhi(tiny_icbhi)
+    assert "106_1b1_Al_sc_iPhone12" in str(raised.value)
+    dataset = load_icbhi(tiny_icbhi, errors="skip")
+    assert len(dataset.recordings) == 5
+
+
+def test_cycle_past_the_end_of_audio(tiny_icbhi):
+    path = tiny_icbhi / "105_1b1_Tc_sc_AKGC417L.txt"
+    path.write_text(path.read_text() + "3.9\t6.05\t0\t0\n4.0\t7.5\t1\t0\n")  # audio is 6.0 s long
+    with pytest.raises(DataError, match="runs past the end of the audio"):
+        load_icbhi(tiny_icbhi)
+    dataset = load_icbhi(tiny_icbhi, errors="skip")
+    cycles = dataset.cycles[dataset.cycles["recording"] == "105_1b1_Tc_sc_AKGC417L"]
+    assert list(cycles["cycle_index"]) == [0, 1, 2]
+    assert cycles["end"].iloc[-1] == pytest.approx(6.0)  # 0.05 s over: clipped and reported
+    assert len(dataset.report.repaired) == 1 and len(dataset.report.skipped) == 1
+
+
+def test_annotation_only_folder(tiny_icbhi):
+    for wav in tiny_icbhi.glob("*.wav"):
+        wav.unlink()
+    dataset = load_icbhi(tiny_icbhi)
+    assert not dataset.has_audio and len(dataset.cycles) == 11
+    assert "sample_rate" not in dataset.recordings
+    with pytest.raises(DataError, match="no audio files"):
+        load_icbhi(tiny_icbhi, audio="require")
+
+
+def test_missing_folder_and_empty_folder(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_icbhi(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="no ICBHI recordings"):
+        load_icbhi(tmp_path)
+
+
+def test_recording_missing_from_split_file_is_reported(tiny_icbhi):
+    write_recording(tiny_icbhi, "106_1b1_Al_sc_Meditron", ["0.0\t1.0\t0\t0"])
+    dataset = load_icbhi(tiny_icbhi)
+    row = dataset.recordings.set_index("recording").loc["106_1b1_Al_sc_Meditron"]
+    assert row["split"] is None or row["split"] != row["split"]  # None or NaN: not in the official split
+    assert any("not listed in the split file" in e.detail for e in dataset.report.skipped)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
+def test_audio_formats_and_channels_read_as_mono(tmp_path, subtype):
+    t = np.arange(4000) / 4000
+    left, right = 0.5 * np.sin(2 * np.pi * 100 * t), 0.25 * np.sin(2 * np.pi * 100 * t)
+    path = tmp_path / "x.wav"
+    sf.write(path, np.stack([left, right], axis=1), 4000, subtype=subtype)
+    y, sr = read_audio(path)
+    assert sr == 4000 and y.dtype == np.float32 and y.shape == (4000,)
+    tolerance = 1e-2 if subtype == "PCM_U8" else 1e-4
+    np.testing.assert_allclose(y, (left + right) / 2, atol=tolerance)
+
+
+def test_flac_and_time_range(tmp_path):
+    y = np.linspace(-0.5, 0.5, 8000)
+    sf.write(tmp_path / "x.flac", y, 4000)
+    part, sr = read_audio(tmp_path / "x.flac", start=0.5, stop=1.0)
+    assert sr == 4000 and part.shape == (2000,)
+    np.testing.assert_allclose(part, y[2000:4000], atol=1e-4)
