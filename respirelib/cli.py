@@ -31,31 +31,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def default_synthetic_dir(*, scale: float, seed: int) -> Path:
-    return REPO_ROOT / "data" / f"synthetic-scale{scale:g}-seed{seed}"
-
-
-def ensure_synthetic_data(*, scale: float, seed: int, progress: bool = True) -> Path:
-    """The synthetic dataset for (scale, seed) under ``data/``, generated on first use."""
-    from respirelib.icbhi import SYNTHETIC_MARKER
-    from respirelib.synth import write_synthetic_icbhi
-
-    out_dir = default_synthetic_dir(scale=scale, seed=seed)
-    if (out_dir / SYNTHETIC_MARKER).is_file():
-        print(f"using the synthetic dataset in {out_dir}")
-        return out_dir
-    print(f"writing a synthetic ICBHI-shaped dataset (scale {scale:g}, seed {seed}) to {out_dir}")
-    write_synthetic_icbhi(out_dir, scale=scale, seed=seed, progress=progress)
-    return out_dir
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from respirelib.data_dirs import resolve_data_dir
     from respirelib.icbhi import load_icbhi
     from respirelib.notebooks import execute_notebook
     from respirelib.runs import new_run_dir
     from respirelib.summary import data_summary, format_summary
 
-    data_dir = Path(args.data) if args.data else ensure_synthetic_data(scale=args.scale, seed=args.seed)
+    data_dir = resolve_data_dir(args.data, scale=args.scale, seed=args.seed)
     summary = data_summary(load_icbhi(data_dir, errors="skip"))
     print(format_summary(summary))
     run_dir = new_run_dir(args.runs, "demo")

@@ -19,13 +19,13 @@ import pandas as pd
 from respirelib import metadata
 from respirelib.annotations import label_from_flags, parse_annotation_file
 from respirelib.audio import AUDIO_SUFFIXES, audio_info
+from respirelib.data_dirs import SYNTHETIC_MARKER
 from respirelib.errors import DataError
 from respirelib.names import DEVICES, RecordingName, looks_like_recording, parse_recording_name
 from respirelib.report import LoaderReport
 
 CLASS_ORDER = ("normal", "crackle", "wheeze", "both")
 RECORDINGS_SUBDIRS = ("ICBHI_final_database", "audio_and_txt_files")
-SYNTHETIC_MARKER = "SYNTHETIC_DATASET.json"
 KNOWN_EXTRA_FILES = ("filename_format.txt", "README.md", "README.txt")
 CYCLE_COLUMNS = ("recording", "patient", "recording_index", "chest_location", "acquisition_mode", "device",
                  "cycle_index", "start", "end", "duration", "crackle", "wheeze", "label", "label_id",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from respirelib.icbhi import CLASS_ORDER, ICBHIDataset
 from respirelib.names import DEVICES
 
@@ -70,3 +72,18 @@ def format_summary(summary: dict) -> str:
     lines.append("loader report " + ", ".join(f"{n} {action}" for action, n in counts.items()))
     lines += [f"  [{e['action']}] {e['path']}: {e['detail']}" for e in summary["report"]["entries"]]
     return "\n".join(lines)
+
+
+def split_by_device(recordings, *, unit: str = "recordings"):
+    """Recordings (or cycles, ``unit="cycles"``) per device in each part of the official split."""
+    values = recordings["n_cycles"] if unit == "cycles" else None
+    table = pd.crosstab(recordings["device"], recordings["split"].fillna("unlisted"), values=values,
+                        aggfunc="sum" if values is not None else None)
+    return table.reindex(index=list(DEVICES), fill_value=0).fillna(0).astype(int)
+
+
+def pick_examples(cycles, *, per_class: int = 1, seed: int = 0):
+    """``per_class`` random cycles of each class (seeded), for listening and looking."""
+    picked = [group.sample(min(per_class, len(group)), random_state=seed)
+              for _, group in cycles.groupby("label", observed=True)]
+    return pd.concat(picked) if picked else cycles.iloc[0:0]
