@@ -1,0 +1,357 @@
+"""The ICBHI challenge metrics, per-cycle aggregation of window predictions, multi-seed summaries.
+
+Definitions (paper, section IV, which follows the ICBHI challenge):
+
+* 4-class: Se = (Pc + Pw + Pb) / (Nc + Nw + Nb), Sp = Pn / Nn, Score = (Se + Sp) / 2,
+  where P_i counts cycles of class i predicted as class i and N_i all cycles of class i.
+* 2-class (normal vs abnormal = crackle, wheeze or both): Se is the fraction of abnormal
+  cycles predicted as any abnormal class, Sp the fraction of normal cycles predicted
+  normal, Score their mean.
+
+Both are computed from one 4-class prediction, so the 2-class Sp equals the 4-class
+Sp. The paper's Table I lists different Sp values for the two tasks, which suggests a
+separately trained binary model; the paper does not say, and passing binary labels
+(0 normal, 1 abnormal) as ``y_true``/``y_pred`` gives that evaluation here too.
+
+Undefined values: when a set has no normal cycles, Sp is undefined; with no abnormal
+cycles, Se is. They are returned as ``nan`` (and the Score, their mean, is then
+``nan`` too), never as 0 or 1, and the counts ``n_normal``/``n_abnormal`` travel with
+them so a report can say why. :func:`json_safe` turns ``nan`` into ``None`` for JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from respirelib.config import CLASS_NAMES, NORMAL
+
+COMBINE_RULES = ("mean", "vote")
+
+
+def _as_labels(y, name: str, n_classes: int) -> np.ndarray:
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {labels.shape}")
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(np.equal(np.mod(labels, 1), 0)):
+            raise ValueError(f"{name} must hold integer class labels")
+    labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{name} holds labels outside 0..{n_classes - 1}")
+    return labels
+
+
+def confusion_matrix(y_true, y_pred, *, n_classes: int = 4) -> np.ndarray:
+    """Counts of (true, predicted) pairs.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int [shape=(n,)]
+        Class labels in ``0..n_classes-1``.
+    n_classes : int
+
+    Returns
+    -------
+    cm : np.ndarray of int64 [shape=(n_classes, n_classes)]
+        ``cm[i, j]`` = cycles of true class i predicted as class j (rows are truth).
+    """
+    y_true = _as_labels(y_true, "y_true", n_classes)
+    y_pred = _as_labels(y_pred, "y_pred", n_classes)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred differ in length: {y_true.size} vs {y_pred.size}")
+    flat = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
+    return flat.reshape(n_classes, n_classes)
+
+
+def _ratio(numerator, denominator):
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def _scores_from_confusions(cms: np.ndarray) -> dict[str, np.ndarray]:
+    """ICBHI numbers for a stack of confusion matrices [shape=(n_sets, k, k)]."""
+    diagonal = np.diagonal(cms, axis1=1, axis2=2)
+    per_class = cms.sum(axis=2)
+    n_normal = per_class[:, NORMAL]
+    n_abnormal = per_class[:, NORMAL + 1:].sum(axis=1)
+    sp = _ratio(diagonal[:, NORMAL], n_normal)
+    se4 = _ratio(diagonal[:, NORMAL + 1:].sum(axis=1), n_abnormal)
+    # 2-class hits: any abnormal prediction for an abnormal cycle.
+    se2 = _ratio(cms[:, NORMAL + 1:, NORMAL + 1:].sum(axis=(1, 2)), n_abnormal)
+    return {
+        "n_cycles": per_class.sum(axis=1), "n_normal": n_normal, "n_abnormal": n_abnormal,
+        "sp": sp, "se": se4, "score": (sp + se4) / 2,
+        "sp_2class": sp, "se_2class": se2, "score_2class": (sp + se2) / 2,
+        "accuracy": _ratio(diagonal.sum(axis=1), per_class.sum(axis=1)),
+        "class_recall": _ratio(diagonal, per_class),
+    }
+
+
+def icbhi_scores_from_confusion(cm, *, class_names: Sequence[str] = CLASS_NAMES) -> dict:
+    """:func:`icbhi_scores` for an existing confusion matrix [shape=(k, k)], rows = truth."""
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
+        raise ValueError(f"confusion matrix must be square with at least 2 classes, got shape {cm.shape}")
+    if len(class_names) != cm.shape[0]:
+        raise ValueError(f"{len(class_names)} class names for a {cm.shape[0]}-class confusion matrix")
+    s = {key: value[0] for key, value in _scores_from_confusions(cm[None]).items()}
+    return {
+        "four_class": {"sp": float(s["sp"]), "se": float(s["se"]), "score": float(s["score"])},
+        "two_class": {"sp": float(s["sp_2class"]), "se": float(s["se_2class"]),
+                      "score": float(s["score_2class"])},
+        "accuracy": float(s["accuracy"]),
+        "class_recall": {name: float(r) for name, r in zip(class_names, s["class_recall"])},
+        "n_cycles": int(s["n_cycles"]),
+        "n_normal": int(s["n_normal"]),
+        "n_abnormal": int(s["n_abnormal"]),
+    }
+
+
+def icbhi_scores(y_true, y_pred, *, n_classes: int = 4, class_names: Sequence[str] = CLASS_NAMES) -> dict:
+    """ICBHI Sensitivity, Specificity and Score, 4-class and 2-class, as fractions in [0, 1].
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int [shape=(n_cycles,)]
+        Per-cycle labels, 0 normal, 1 crackle, 2 wheeze, 3 both (or, with
+        ``n_classes=2``, 0 normal and 1 abnormal).
+    n_classes : int
+    class_names : sequence of str
+        Keys of ``class_recall``.
+
+    Returns
+    -------
+    scores : dict
+        ``{"four_class": {"sp", "se", "score"}, "two_class": {"sp", "se", "score"},
+        "accuracy", "class_recall": {name: recall}, "n_cycles", "n_normal", "n_abnormal"}``.
+        Undefined ratios (no normal or no abnormal cycles) are ``nan``.
+
+    Examples
+    --------
+    Predicting "normal" for everything gives Sp = 1, Se = 0, Score = 0.5:
+
+    >>> icbhi_scores([0, 0, 1, 3], [0, 0, 0, 0])["four_class"]
+    {'sp': 1.0, 'se': 0.0, 'score': 0.5}
+    """
+    cm = confusion_matrix(y_true, y_pred, n_classes=n_classes)
+    if n_classes == 2 and class_names == CLASS_NAMES:
+        class_names = ("normal", "abnormal")
+    return icbhi_scores_from_confusion(cm, class_names=class_names[:n_classes])
+
+
+def per_group_scores(y_true, y_pred, groups, *, all_groups: Sequence | None = None,
+                     n_classes: int = 4) -> pd.DataFrame:
+    """ICBHI scores for each group of cycles (e.g. per recording device).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int [shape=(n_cycles,)]
+    groups : array-like [shape=(n_cycles,)]
+        Group of each cycle, e.g. the device name.
+    all_groups : sequence, optional
+        Groups to report even when they have no cycles (e.g. all four devices: the
+        official test split has no LittC2SE cycles). Their row has ``n_cycles = 0``.
+
+    Returns
+    -------
+    table : pd.DataFrame
+        One row per group (index ``group``; ``all_groups`` order, then first appearance),
+        columns ``n_cycles, n_normal, n_abnormal, sp, se, score, sp_2class, se_2class,
+        score_2class, accuracy, note``. Undefined values are ``nan`` and ``note`` says
+        why ("no cycles", "no normal cycles", "no abnormal cycles"; "" otherwise).
+    """
+    y_true = _as_labels(y_true, "y_true", n_classes)
+    y_pred = _as_labels(y_pred, "y_pred", n_classes)
+    groups = np.asarray(groups)
+    if not (y_true.shape == y_pred.shape == groups.shape):
+        raise ValueError(f"y_true, y_pred and groups must have the same length, "
+                         f"got {y_true.size}, {y_pred.size}, {groups.size}")
+    names = list(all_groups) if all_groups is not None else []
+    listed = set(names)
+    names += [g for g in pd.unique(groups) if g not in listed]
+    index = pd.Index(names, name="group")
+    codes = index.get_indexer(groups)
+
+    cms = np.zeros((len(index), n_classes, n_classes), dtype=np.int64)
+    np.add.at(cms, (codes, y_true, y_pred), 1)
+    s = _scores_from_confusions(cms)
+    columns = ["n_cycles", "n_normal", "n_abnormal", "sp", "se", "score",
+               "sp_2class", "se_2class", "score_2class", "accuracy"]
+    table = pd.DataFrame({column: s[column] for column in columns}, index=index)
+    notes = np.where(table["n_normal"] == 0, "no normal cycles", "")
+    notes = np.where(table["n_abnormal"] == 0,
+                     np.where(notes == "", "no abnormal cycles", "no normal or abnormal cycles"), notes)
+    table["note"] = np.where(table["n_cycles"] == 0, "no cycles", notes)
+    return table
+
+
+@dataclass(frozen=True)
+class CyclePredictions:
+    """Window predictions combined per breathing cycle.
+
+    Attributes
+    ----------
+    cycle_ids : np.ndarray [shape=(n_cycles,)]
+        In order of first appearance among the windows.
+    scores : np.ndarray of float [shape=(n_cycles, n_classes)]
+        Mean window probability (rule "mean") or fraction of window votes ("vote").
+    pred : np.ndarray of int64 [shape=(n_cycles,)]
+        ``argmax`` of ``scores``; ties go to the lowest class index, so normal wins
+        any tie it is part of (as ``np.argmax(np.bincount(...))`` in the reference).
+    labels : np.ndarray of int64 [shape=(n_cycles,)] or None
+        Per-cycle truth, when window labels were given.
+    n_windows : np.ndarray of int64 [shape=(n_cycles,)]
+    """
+
+    cycle_ids: np.ndarray
+    scores: np.ndarray
+    pred: np.ndarray
+    labels: np.ndarray | None
+    n_windows: np.ndarray
+
+
+def combine_window_predictions(window_probs, cycle_ids, *, rule: str = "mean",
+                               labels=None) -> CyclePredictions:
+    """Combine per-window class probabilities into one prediction per cycle.
+
+    Cycles longer than the model's input are cut into several windows; the reference
+    code majority-votes their predictions (``rule="vote"``, ties to the lowest class
+    index, hence to normal). ``rule="mean"`` averages the probabilities instead, which
+    keeps the model's confidence; it is the default here (a departure from the reference).
+
+    Parameters
+    ----------
+    window_probs : array-like of float [shape=(n_windows, n_classes)]
+        Softmax probabilities (logits work for "vote", not for "mean").
+    cycle_ids : array-like [shape=(n_windows,)]
+        Cycle of each window (any hashable values).
+    rule : {"mean", "vote"}
+    labels : array-like of int [shape=(n_windows,)], optional
+        Window labels; every window of a cycle must carry the same one.
+
+    Returns
+    -------
+    CyclePredictions
+    """
+    if rule not in COMBINE_RULES:
+        raise ValueError(f"rule must be 'mean' or 'vote', got '{rule}'")
+    probs = np.asarray(window_probs, dtype=float)
+    if probs.ndim != 2:
+        raise ValueError(f"window_probs must be 2-D (n_windows, n_classes), got shape {probs.shape}")
+    codes, uniques = pd.factorize(np.asarray(cycle_ids), sort=False)
+    if codes.shape[0] != probs.shape[0]:
+        raise ValueError(f"{probs.shape[0]} windows but {codes.shape[0]} cycle ids")
+    if (codes < 0).any():
+        raise ValueError("cycle_ids contain missing values (None or NaN)")
+    n_cycles, n_classes = len(uniques), probs.shape[1]
+    n_windows = np.bincount(codes, minlength=n_cycles)
+
+    if rule == "mean":
+        values = probs
+    else:
+        values = np.zeros_like(probs)
+        values[np.arange(probs.shape[0]), probs.argmax(axis=1)] = 1.0
+    sums = np.zeros((n_cycles, n_classes))
+    np.add.at(sums, codes, values)
+    scores = sums / n_windows[:, None]
+
+    cycle_labels = None
+    if labels is not None:
+        window_labels = _as_labels(labels, "labels", n_classes)
+        if window_labels.shape[0] != probs.shape[0]:
+            raise ValueError(f"{probs.shape[0]} windows but {window_labels.shape[0]} labels")
+        cycle_labels = np.zeros(n_cycles, dtype=np.int64)
+        cycle_labels[codes] = window_labels
+        conflicting = cycle_labels[codes] != window_labels
+        if conflicting.any():
+            bad = uniques[np.unique(codes[conflicting])]
+            raise ValueError(f"windows of the same cycle carry different labels: {list(bad[:5])}")
+    return CyclePredictions(cycle_ids=np.asarray(uniques), scores=scores, pred=scores.argmax(axis=1),
+                            labels=cycle_labels, n_windows=n_windows)
+
+
+def confusion_frame(cm, *, class_names: Sequence[str] = CLASS_NAMES) -> pd.DataFrame:
+    """Confusion matrix as a labelled table (rows ``true_<name>``, columns ``pred_<name>``) for CSV."""
+    cm = np.asarray(cm)
+    return pd.DataFrame(cm, index=[f"true_{name}" for name in class_names],
+                        columns=[f"pred_{name}" for name in class_names])
+
+
+def _flatten(metrics: Mapping, prefix: tuple = ()) -> dict[tuple, float]:
+    flat = {}
+    for key, value in metrics.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, prefix + (key,)))
+        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            flat[prefix + (key,)] = float(value)
+    return flat
+
+
+def mean_std(runs: Sequence[Mapping], *, ddof: int = 1) -> dict:
+    """Mean and standard deviation of each number across runs (e.g. 5 seeds).
+
+    Parameters
+    ----------
+    runs : sequence of dict
+        Nested dicts of numbers with the same layout, e.g. :func:`icbhi_scores` outputs.
+        Non-numeric leaves are ignored.
+    ddof : int
+        1 (default) gives the sample standard deviation; with a single run it is ``nan``.
+
+    Returns
+    -------
+    summary : dict
+        The same nesting, each number replaced by ``{"mean", "std", "n"}``; ``n`` counts
+        the runs where the value is defined (``nan`` values are left out).
+    """
+    if not runs:
+        raise ValueError("mean_std needs at least one run")
+    flats = [_flatten(run) for run in runs]
+    keys = list(dict.fromkeys(key for flat in flats for key in flat))
+    values = np.array([[flat.get(key, np.nan) for key in keys] for flat in flats], dtype=float)
+    defined = ~np.isnan(values)
+    n = defined.sum(axis=0)
+    total = np.where(defined, values, 0.0).sum(axis=0)
+    mean = _ratio(total, n)
+    squares = np.where(defined, (values - mean) ** 2, 0.0).sum(axis=0)
+    std = np.sqrt(_ratio(squares, n - ddof))
+
+    summary: dict = {}
+    for i, key in enumerate(keys):
+        node = summary
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+        node[key[-1]] = {"mean": float(mean[i]), "std": float(std[i]), "n": int(n[i])}
+    return summary
+
+
+def format_mean_std(mean: float, std: float, *, percent: bool = True, digits: int = 1) -> str:
+    """``"56.2 ± 0.8"`` (fractions shown as percent by default); "n/a" when undefined."""
+    scale = 100.0 if percent else 1.0
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    if std is None or math.isnan(std):
+        return f"{mean * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def json_safe(value):
+    """Copy of nested dicts/lists with ``nan`` as ``None`` and numpy scalars as Python ones."""
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

@@ -1,0 +1,256 @@
+"""ICBHI metrics on hand-computed cases, window aggregation, multi-seed summaries, plots."""
+
+import json
+import math
+
+import matplotlib.figure
+import numpy as np
+import pandas as pd
+import pytest
+
+from respirelib.metrics import (
+    CLASS_NAMES,
+    combine_window_predictions,
+    confusion_frame,
+    confusion_matrix,
+    format_mean_std,
+    icbhi_scores,
+    json_safe,
+    mean_std,
+    per_group_scores,
+)
+from respirelib.viz.metrics import plot_confusion_matrix, plot_training_curves
+
+# Hand-worked case: 4 normal, 2 crackle, 2 wheeze, 2 both.
+Y_TRUE = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3]
+Y_PRED = [0, 0, 0, 1, 1, 0, 2, 3, 3, 1]
+# Pn = 3 of Nn = 4; Pc + Pw + Pb = 1 + 1 + 1 of 6; abnormal predicted abnormal: 5 of 6.
+EXPECTED_CM = [[3, 1, 0, 0],
+               [1, 1, 0, 0],
+               [0, 0, 1, 1],
+               [0, 1, 0, 1]]
+
+
+def test_class_names_order():
+    assert CLASS_NAMES == ("normal", "crackle", "wheeze", "both")
+
+
+def test_confusion_matrix_hand_computed():
+    cm = confusion_matrix(Y_TRUE, Y_PRED)
+    np.testing.assert_array_equal(cm, EXPECTED_CM)
+    assert cm.dtype == np.int64
+
+
+def test_confusion_matrix_rejects_bad_input():
+    with pytest.raises(ValueError, match="outside"):
+        confusion_matrix([0, 4], [0, 0])
+    with pytest.raises(ValueError, match="length"):
+        confusion_matrix([0, 1], [0])
+    with pytest.raises(ValueError, match="integer"):
+        confusion_matrix([0.5], [0])
+
+
+def test_icbhi_scores_hand_computed():
+    scores = icbhi_scores(Y_TRUE, Y_PRED)
+    assert scores["four_class"] == pytest.approx({"sp": 0.75, "se": 0.5, "score": 0.625})
+    assert scores["two_class"] == pytest.approx({"sp": 0.75, "se": 5 / 6, "score": (0.75 + 5 / 6) / 2})
+    assert scores["accuracy"] == pytest.approx(0.6)
+    assert scores["class_recall"] == pytest.approx({"normal": 0.75, "crackle": 0.5, "wheeze": 0.5, "both": 0.5})
+    assert (scores["n_cycles"], scores["n_normal"], scores["n_abnormal"]) == (10, 4, 6)
+
+
+def test_perfect_prediction_scores_one():
+    scores = icbhi_scores(Y_TRUE, Y_TRUE)
+    for task in ("four_class", "two_class"):
+        assert scores[task] == {"sp": 1.0, "se": 1.0, "score": 1.0}
+
+
+def test_all_normal_prediction_gives_half():
+    scores = icbhi_scores(Y_TRUE, np.zeros(len(Y_TRUE), dtype=int))
+    assert scores["four_class"] == {"sp": 1.0, "se": 0.0, "score": 0.5}
+    assert scores["two_class"] == {"sp": 1.0, "se": 0.0, "score": 0.5}
+
+
+def test_wrong_abnormal_class_counts_only_in_two_class():
+    # Every abnormal cycle predicted as a different abnormal class, every normal as crackle.
+    scores = icbhi_scores([0, 1, 2, 3], [1, 2, 3, 1])
+    assert scores["four_class"] == {"sp": 0.0, "se": 0.0, "score": 0.0}
+    assert scores["two_class"] == {"sp": 0.0, "se": 1.0, "score": 0.5}
+
+
+def test_no_abnormal_cycles_leaves_se_undefined():
+    scores = icbhi_scores([0, 0, 0], [0, 1, 0])
+    assert scores["four_class"]["sp"] == pytest.approx(2 / 3)
+    assert math.isnan(scores["four_class"]["se"]) and math.isnan(scores["four_class"]["score"])
+    assert math.isnan(scores["two_class"]["se"])
+    assert scores["n_abnormal"] == 0
+
+
+def test_empty_input_is_all_undefined():
+    scores = icbhi_scores([], [])
+    assert scores["n_cycles"] == 0
+    assert all(math.isnan(v) for v in scores["four_class"].values())
+
+
+def test_binary_labels():
+    scores = icbhi_scores([0, 0, 1, 1], [0, 1, 1, 1], n_classes=2)
+    assert scores["four_class"] == pytest.approx({"sp": 0.5, "se": 1.0, "score": 0.75})
+    assert set(scores["class_recall"]) == {"normal", "abnormal"}
+
+
+def test_per_group_scores_hand_computed():
+    groups = ["A", "A", "E", "E", "A", "A", "C", "C", "C", "C"]
+    table = per_group_scores(Y_TRUE, Y_PRED, groups, all_groups=["D", "A"])
+    assert list(table.index) == ["D", "A", "E", "C"]
+    assert table.loc["A", ["n_cycles", "n_normal", "n_abnormal"]].tolist() == [4, 2, 2]
+    assert table.loc["A", ["sp", "se", "score", "se_2class"]].tolist() == pytest.approx([1.0, 0.5, 0.75, 0.5])
+    assert table.loc["E", "sp"] == pytest.approx(0.5)
+    assert np.isnan(table.loc["E", "se"]) and np.isnan(table.loc["E", "score"])
+    assert np.isnan(table.loc["C", "sp"])
+    assert table.loc["C", ["se", "se_2class"]].tolist() == pytest.approx([0.5, 1.0])
+    assert table.loc["D", "n_cycles"] == 0 and np.isnan(table.loc["D", "sp"])
+    assert table["note"].to_dict() == {"D": "no cycles", "A": "", "E": "no abnormal cycles",
+                                       "C": "no normal cycles"}
+
+
+def test_per_group_scores_match_scores_of_each_subset(rng):
+    y_true = rng.integers(0, 4, 300)
+    y_pred = rng.integers(0, 4, 300)
+    groups = rng.choice(["AKGC417L", "Meditron", "Litt3200"], 300)
+    table = per_group_scores(y_true, y_pred, groups)
+    for group, row in table.iterrows():
+        mask = groups == group
+        expected = icbhi_scores(y_true[mask], y_pred[mask])
+        assert row["n_cycles"] == mask.sum()
+        assert [row["sp"], row["se"], row["score"]] == pytest.approx(list(expected["four_class"].values()))
+        assert row["score_2class"] == pytest.approx(expected["two_class"]["score"])
+
+
+# Windows of four cycles, interleaved; first appearance order a, b, c, d.
+WINDOW_IDS = ["a", "b", "c", "a", "c", "d", "c", "d"]
+WINDOW_PROBS = [[0.6, 0.4, 0.0, 0.0],   # a
+                [0.2, 0.1, 0.7, 0.0],   # b
+                [0.0, 1.0, 0.0, 0.0],   # c
+                [0.1, 0.9, 0.0, 0.0],   # a
+                [0.0, 0.0, 1.0, 0.0],   # c
+                [0.0, 0.6, 0.4, 0.0],   # d
+                [0.0, 0.0, 1.0, 0.0],   # c
+                [0.0, 0.3, 0.7, 0.0]]   # d
+
+
+def test_combine_mean_hand_computed():
+    cycles = combine_window_predictions(WINDOW_PROBS, WINDOW_IDS, rule="mean")
+    assert cycles.cycle_ids.tolist() == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(cycles.n_windows, [2, 1, 3, 2])
+    np.testing.assert_allclose(cycles.scores[0], [0.35, 0.65, 0, 0])
+    np.testing.assert_allclose(cycles.scores[2], [0, 1 / 3, 2 / 3, 0])
+    np.testing.assert_array_equal(cycles.pred, [1, 2, 2, 2])
+    assert cycles.labels is None
+
+
+def test_combine_vote_ties_go_to_lowest_class():
+    cycles = combine_window_predictions(WINDOW_PROBS, WINDOW_IDS, rule="vote")
+    # a: normal vs crackle tie -> normal; d: crackle vs wheeze tie -> crackle.
+    np.testing.assert_array_equal(cycles.pred, [0, 2, 2, 1])
+    np.testing.assert_allclose(cycles.scores[2], [0, 1 / 3, 2 / 3, 0])
+
+
+def test_combine_vote_matches_reference_bincount(rng):
+    probs = rng.random((400, 4))
+    ids = rng.integers(0, 60, 400)
+    cycles = combine_window_predictions(probs, ids, rule="vote")
+    window_pred = probs.argmax(axis=1)
+    expected = [np.argmax(np.bincount(window_pred[ids == cycle])) for cycle in cycles.cycle_ids]
+    np.testing.assert_array_equal(cycles.pred, expected)
+
+
+def test_combine_carries_labels_and_rejects_conflicts():
+    labels = [1, 2, 0, 1, 0, 3, 0, 3]
+    cycles = combine_window_predictions(WINDOW_PROBS, WINDOW_IDS, labels=labels)
+    np.testing.assert_array_equal(cycles.labels, [1, 2, 0, 3])
+    with pytest.raises(ValueError, match="different labels"):
+        combine_window_predictions(WINDOW_PROBS, WINDOW_IDS, labels=[1, 2, 0, 0, 0, 3, 0, 3])
+    with pytest.raises(ValueError, match="rule"):
+        combine_window_predictions(WINDOW_PROBS, WINDOW_IDS, rule="max")
+    with pytest.raises(ValueError, match="cycle ids"):
+        combine_window_predictions(WINDOW_PROBS, WINDOW_IDS[:-1])
+
+
+def test_mean_std_hand_computed():
+    runs = [{"four_class": {"score": 0.5, "se": 0.2}, "n_cycles": 10, "note": "x"},
+            {"four_class": {"score": 0.7, "se": float("nan")}, "n_cycles": 10},
+            {"four_class": {"score": 0.6, "se": 0.4}, "n_cycles": 10}]
+    summary = mean_std(runs)
+    assert summary["four_class"]["score"]["mean"] == pytest.approx(0.6)
+    assert summary["four_class"]["score"]["std"] == pytest.approx(0.1)  # sample std, ddof=1
+    assert summary["four_class"]["score"]["n"] == 3
+    assert summary["four_class"]["se"] == pytest.approx({"mean": 0.3, "std": np.std([0.2, 0.4], ddof=1), "n": 2})
+    assert summary["n_cycles"] == {"mean": 10.0, "std": 0.0, "n": 3}
+    assert "note" not in summary
+
+
+def test_mean_std_of_real_scores_and_single_run():
+    runs = [icbhi_scores(Y_TRUE, Y_PRED), icbhi_scores(Y_TRUE, Y_TRUE)]
+    summary = mean_std(runs, ddof=0)
+    assert summary["four_class"]["score"]["mean"] == pytest.approx((0.625 + 1.0) / 2)
+    assert summary["four_class"]["score"]["std"] == pytest.approx(0.1875)
+    assert math.isnan(mean_std(runs[:1])["four_class"]["score"]["std"])
+    with pytest.raises(ValueError):
+        mean_std([])
+
+
+def test_format_mean_std():
+    assert format_mean_std(0.5623, 0.0081) == "56.2 ± 0.8"
+    assert format_mean_std(0.5, float("nan")) == "50.0"
+    assert format_mean_std(float("nan"), 0.1) == "n/a"
+    assert format_mean_std(1.23456, 0.1, percent=False, digits=2) == "1.23 ± 0.10"
+
+
+def test_json_safe_replaces_nan():
+    scores = icbhi_scores([0, 0], [0, 1])
+    text = json.dumps(json_safe(scores), allow_nan=False)
+    assert json.loads(text)["four_class"]["se"] is None
+    assert json_safe({"a": np.float32(0.5), "b": np.arange(2)}) == {"a": 0.5, "b": [0, 1]}
+
+
+def test_confusion_frame_labels():
+    frame = confusion_frame(confusion_matrix(Y_TRUE, Y_PRED))
+    assert frame.loc["true_both", "pred_crackle"] == 1
+    assert list(frame.columns) == [f"pred_{name}" for name in CLASS_NAMES]
+
+
+def test_plot_confusion_matrix_annotates_counts_and_row_percent(tmp_path):
+    cm = np.array(EXPECTED_CM)
+    cm[3] = 0  # a class with no cycles must not break the plot
+    fig = plot_confusion_matrix(cm, class_names=CLASS_NAMES)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == 16
+    assert texts[0] == "3\n75.0%" and texts[1] == "1\n25.0%"
+    assert texts[12] == "0\n–"
+    fig.savefig(tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").stat().st_size > 0
+    counts_fig = plot_confusion_matrix(cm, normalize=None, title="counts")
+    assert counts_fig.axes[0].get_title() == "counts"
+    with pytest.raises(ValueError):
+        plot_confusion_matrix(cm, normalize="all")
+    with pytest.raises(ValueError):
+        plot_confusion_matrix(cm, class_names=CLASS_NAMES[:3])
+
+
+def test_plot_training_curves_full_and_partial(tmp_path):
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.2, 0.9, 0.7], "val_loss": [1.3, 1.0, 0.95],
+                            "val_score": [0.5, 0.6, 0.58], "val_se": [0.3, 0.4, 0.35], "val_sp": [0.7, 0.8, 0.81]})
+    fig = plot_training_curves(history, title="run 0")
+    loss_ax, score_ax = fig.axes[:2]
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train_loss", "val_loss"]
+    score_lines = [line for line in score_ax.get_lines() if not line.get_label().startswith("_")]
+    assert len(score_lines) == 3
+    np.testing.assert_allclose(score_lines[0].get_ydata(), [50, 60, 58])
+    fig.savefig(tmp_path / "curves.png")
+
+    partial = plot_training_curves(pd.DataFrame({"train_loss": [1.0, 0.8]}))
+    loss_ax, score_ax = partial.axes[:2]
+    np.testing.assert_array_equal(loss_ax.get_lines()[0].get_xdata(), [1, 2])
+    assert not score_ax.get_lines()
+    assert "no val_score" in score_ax.texts[0].get_text()
