@@ -51,6 +51,59 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_overrides(args: argparse.Namespace) -> dict:
+    overrides: dict = {}
+    stage1 = {key: value for key, value in (("concat", False if args.no_concat else None),
+                                            ("clip_blank", False if args.no_clip else None),
+                                            ("select_on", args.select_on), ("epochs", args.epochs)) if value is not None}
+    if stage1:
+        overrides["stage1"] = stage1
+    if args.cycle_seconds is not None:
+        overrides["audio"] = {"cycle_duration": args.cycle_seconds}
+    return overrides
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from respirelib.experiment import train_run
+
+    if args.resume:
+        run_dir = train_run(args.data, args.out, resume=True, device=args.device, progress=not args.quiet,
+                            errors="skip" if args.skip_bad else "raise")
+    else:
+        from respirelib.data_dirs import resolve_data_dir
+
+        data_dir = resolve_data_dir(args.data, seed=0)
+        run_dir = train_run(data_dir, args.out, profile=args.profile, seed=args.seed, split=args.split,
+                            fold=args.fold, init=args.init, device=args.device, weights_dir=args.weights_dir,
+                            errors="skip" if args.skip_bad else "raise", progress=not args.quiet,
+                            overrides=_training_overrides(args))
+    print(f"stage 1 done: {run_dir}")
+    return 0
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from respirelib.experiment import finetune_run
+
+    statuses = finetune_run(args.run, device=args.device, resume=args.resume, progress=not args.quiet)
+    for device_name, status in statuses.items():
+        print(f"{device_name:10s} {status}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from respirelib.experiment import evaluate_run
+
+    results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
+    for stage, metrics in results.items():
+        label = "SYNTHETIC data" if metrics["synthetic"] else "ICBHI data"
+        four, two = metrics["four_class"], metrics["two_class"]
+        print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split] "
+              f"4-class Sp {four['sp']:.3f} Se {four['se']:.3f} Score {four['score']:.3f} | "
+              f"2-class Sp {two['sp']:.3f} Se {two['se']:.3f} Score {two['score']:.3f}")
+    print(f"written: {args.run / 'metrics.json'}" + (" and metrics_finetuned.json" if "finetuned" in results else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="respirenet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +135,40 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0, help="scale of the synthetic dataset (default 1)")
     demo.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where run directories go")
     demo.set_defaults(func=_cmd_demo)
+    train = commands.add_parser("train", help="stage 1: train RespireNet, select on validation patients")
+    train.add_argument("--data", type=Path, default=None, help="ICBHI folder (default: the synthetic dataset)")
+    train.add_argument("--out", type=Path, required=True, help="a new run directory")
+    train.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--split", default="official", choices=("official", "patient"),
+                       help="official 60/40 or patient-disjoint 80/20")
+    train.add_argument("--fold", type=int, default=0, help="test fold of the patient split (0-4)")
+    train.add_argument("--init", default="imagenet", choices=("imagenet", "random", "imagenet-if-available"),
+                       help="ImageNet weights (an error if missing), random, or ImageNet when found else random")
+    train.add_argument("--weights-dir", type=Path, default=None, help="folder holding resnetXX-<hash>.pth")
+    train.add_argument("--no-concat", action="store_true", help="no concatenation-based augmentation")
+    train.add_argument("--no-clip", action="store_true", help="no blank region clipping")
+    train.add_argument("--select-on", choices=("val", "test"), default=None,
+                       help="checkpoint selection split; 'test' reproduces the reference code's optimism")
+    train.add_argument("--epochs", type=int, default=None, help="override the profile's stage-1 epochs")
+    train.add_argument("--cycle-seconds", type=float, default=None, help="input length (Table II), 1-9 s")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    train.add_argument("--skip-bad", action="store_true", help="leave bad data out (listed) instead of stopping")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=_cmd_train)
+
+    finetune = commands.add_parser("finetune", help="stage 2: device-specific fine-tuning of a trained run")
+    finetune.add_argument("run", type=Path)
+    finetune.add_argument("--resume", action="store_true")
+    evaluate = commands.add_parser("evaluate", help="score a run on its test cycles; writes metrics.json")
+    evaluate.add_argument("run", type=Path)
+    evaluate.add_argument("--overwrite", action="store_true", help="replace existing metrics files")
+    for sub in (finetune, evaluate):
+        sub.add_argument("--device", default="auto", help="auto, cpu or cuda")
+        sub.add_argument("--quiet", action="store_true")
+    finetune.set_defaults(func=_cmd_finetune)
+    evaluate.set_defaults(func=_cmd_evaluate)
     return parser
 
 
@@ -89,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, FileExistsError, FileNotFoundError) as error:
+    except (DataError, FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"respirenet: error: {error}", file=sys.stderr)
         return 2
 

@@ -188,7 +188,7 @@ def find_imagenet_checkpoint(spec: WeightsSpec, *, weights_dir: str | Path | Non
         f"and put '{spec.file_name}' in one of these directories (searched in this order):\n"
         f"{searched}\n"
         f"or point ${WEIGHTS_DIR_ENV} at the directory that holds it.\n"
-        f"To train from scratch on purpose, use pretrained=\"random\" "
+        f"To train from scratch on purpose, use pretrained=\"random\" (respirenet --init random) "
         f"(results are then reported as 'random init').",
         url=spec.url, searched=dirs)
 

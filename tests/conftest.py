@@ -57,3 +57,16 @@ def tiny_icbhi(tmp_path) -> Path:
     (folder / "demographic_info.txt").write_text(
         "\n101 3 F NA 19 99\n102 70 M 25.1 NA NA\n103 NA NA NA NA NA\n104 50 F 22 NA NA\n105 60 M 30 NA NA")
     return folder
+
+
+TINY_SYNTHETIC_SCALE = 0.03
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory) -> Path:
+    """A tiny synthetic ICBHI-shaped dataset (written once per test session)."""
+    from respirelib.synth import write_synthetic_icbhi
+
+    out = tmp_path_factory.mktemp("synthetic") / "icbhi"
+    write_synthetic_icbhi(out, scale=TINY_SYNTHETIC_SCALE, seed=0, progress=False)
+    return out

@@ -1,0 +1,166 @@
+"""The training loop: one stage of SGD with augmentation, validation and resumable checkpoints.
+
+:func:`fit` knows nothing about where the inputs come from: it takes a model, a
+feature frontend, a training :class:`SampleSet` and a selection set (validation
+patients by default), and writes into one stage directory:
+
+- ``history.jsonl``: one JSON line per epoch (loss, validation Se/Sp/Score, time);
+- ``checkpoints/last.pt``: model, optimizer, RNG states, epoch, history, best so far,
+  written atomically after every epoch, so a killed run resumes where it stopped and
+  ends with exactly the metrics of an uninterrupted run (same seed, CPU);
+- ``checkpoints/best.pt``: the model of the epoch with the best selection score.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from respirelib.augment import augment_batch, class_balanced_sampler
+from respirelib.checkpoint import atomic_torch_save, atomic_write_text, load_checkpoint, restore_rng_state, rng_state
+from respirelib.config import AugmentConfig
+from respirelib.evaluate import autocast_for, cycle_predictions, predict_probabilities, score_predictions
+from respirelib.profiles import TrainConfig
+from respirelib.samples import SampleSet
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_score: float
+    history: list[dict]
+    best_path: Path
+    last_path: Path
+
+
+def _epoch_indices(sampler, labels: np.ndarray, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
+    n = config.samples_per_epoch or len(labels)
+    if config.weighted_sampler:
+        return torch.multinomial(sampler.weights, n, replacement=True, generator=generator)
+    if n <= len(labels):
+        return torch.randperm(len(labels), generator=generator)[:n]
+    return torch.randint(0, len(labels), (n,), generator=generator)
+
+
+def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, selection: SampleSet, *,
+        config: TrainConfig, augment: AugmentConfig, sr: int, out_dir: str | Path, seed: int,
+        resume: bool = True, stop_after: int | None = None, progress: bool = True,
+        description: str = "train") -> FitResult:
+    """Train ``model`` on ``train``, selecting the checkpoint on ``selection``.
+
+    Parameters
+    ----------
+    model, frontend : torch.nn.Module
+        On the device to train on; the frontend turns waveforms into images.
+    train, selection : SampleSet
+        Training inputs (any device) and the inputs scored after each epoch.
+    config : TrainConfig
+    augment : AugmentConfig
+    sr : int
+        Sample rate of the waveforms.
+    out_dir : str or Path
+        The stage directory (created). An existing ``checkpoints/last.pt`` is resumed
+        when ``resume``; without ``resume`` an existing history is an error.
+    seed : int
+        Seeds the sampler, the augmentations and dropout.
+    stop_after : int or None
+        Stop after this many epochs in this call, as if killed after the checkpoint
+        (tests use it to prove resuming is exact).
+    """
+    out_dir = Path(out_dir)
+    device = next(model.parameters()).device
+    checkpoints = out_dir / "checkpoints"
+    last_path, best_path = checkpoints / "last.pt", checkpoints / "best.pt"
+    history_path = out_dir / "history.jsonl"
+    if len(train) == 0:
+        raise ValueError("the training set is empty")
+
+    torch.manual_seed(seed)
+    labels = train.labels.cpu().numpy()
+    sampler = class_balanced_sampler(labels, seed=seed)
+    sample_generator = torch.Generator().manual_seed(seed)
+    augment_generator = torch.Generator(device=device).manual_seed(seed + 1)
+    weights = None if config.class_weights is None else torch.tensor(config.class_weights, device=device)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    train_waves = train.waves.to(device)
+    train_labels = train.labels.to(device)
+    use_channels_last = device.type == "cuda"
+    if use_channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    start_epoch, history, best = 0, [], {"epoch": -1, "score": -1.0}
+    if last_path.is_file() and resume:
+        state = load_checkpoint(last_path, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        restore_rng_state(state["rng"], sample_generator, augment_generator)
+        start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
+    elif history_path.exists():
+        raise FileExistsError(f"{out_dir} already holds a training history; resume it or choose a new run directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    epochs_run = 0
+    for epoch in range(start_epoch, config.epochs):
+        if stop_after is not None and epochs_run >= stop_after:
+            break
+        started = time.perf_counter()
+        model.train()
+        indices = _epoch_indices(sampler, labels, sample_generator, config).to(device)
+        batches = torch.split(indices, config.batch_size)
+        total_loss, seen = 0.0, 0
+        bar = tqdm(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        for batch in bar:
+            wave = train_waves[batch]
+            if config.augment:
+                wave = augment_batch(wave, sr=sr, config=augment, generator=augment_generator)
+            images = frontend(wave)
+            if use_channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast_for(device):
+                logits = model(images)
+            loss = loss_fn(logits.float(), train_labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss.detach()) * len(batch)
+            seen += len(batch)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+        record = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1), "lr": config.lr}
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+            probs = predict_probabilities(model, frontend, selection, batch_size=config.eval_batch_size)
+            scores = score_predictions(cycle_predictions(probs, selection))
+            with torch.no_grad():
+                record["val_loss"] = float(torch.nn.functional.nll_loss(
+                    torch.log(torch.from_numpy(probs).clamp_min(1e-12)), selection.labels.cpu()))
+            record.update(val_sp=scores["four_class"]["sp"], val_se=scores["four_class"]["se"],
+                          val_score=scores["four_class"]["score"], val_score_2class=scores["two_class"]["score"])
+            if record["val_score"] == record["val_score"] and record["val_score"] > best["score"]:
+                best = {"epoch": epoch + 1, "score": record["val_score"]}
+                atomic_torch_save({"model": model.state_dict(), "epoch": epoch + 1, "score": best["score"]},
+                                  best_path)
+        record["seconds"] = round(time.perf_counter() - started, 3)
+        history.append(record)
+        atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "rng": rng_state(sample_generator, augment_generator), "epoch": epoch,
+                           "history": history, "best": best, "config": asdict(config)}, last_path)
+        atomic_write_text(history_path, "".join(json.dumps(r) + "\n" for r in history))
+        if progress:
+            tqdm.write(f"{description} epoch {epoch + 1}/{config.epochs}: loss {record['train_loss']:.3f}"
+                       + (f", val score {record['val_score']:.3f} (Se {record['val_se']:.3f}, "
+                          f"Sp {record['val_sp']:.3f})" if "val_score" in record else ""))
+        epochs_run += 1
+    if not best_path.is_file():
+        # No epoch had a defined selection score (e.g. a selection set without one of the classes
+        # needed): keep the last model as the selected one, and say so in the history.
+        atomic_torch_save({"model": model.state_dict(), "epoch": len(history), "score": None}, best_path)
+    return FitResult(best_epoch=best["epoch"], best_score=best["score"], history=history, best_path=best_path,
+                     last_path=last_path)
