@@ -1,0 +1,233 @@
+"""Figures of the signal chain (notebooks 02 and 03): waveforms, filter, spectrograms,
+padding, concatenation (the paper's Fig. 2) and blank region clipping (Fig. 3).
+
+Every function returns a new ``matplotlib.figure.Figure`` (never pyplot state) with
+time in seconds and frequency in Hz on labelled axes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import librosa
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from respirelib.clipping import BLANK_FRACTION, BLANK_THRESHOLD, blank_rows, clip_blank_region
+from respirelib.config import CLASS_NAMES, PADDING_METHODS, AudioConfig, FeatureConfig
+from respirelib.features import log_mel
+from respirelib.padding import pad_cycle
+from respirelib.preprocess import filter_sos, preprocess_recording, zero_phase_response
+
+CLASS_COLOURS = ("tab:green", "tab:red", "tab:blue", "tab:purple")
+
+
+def _row_edges_hz(n_rows: int, *, fmin: float, fmax: float) -> np.ndarray:
+    """Boundaries (Hz) of ``n_rows`` rows equally spaced in Mel between fmin and fmax."""
+    mels = np.linspace(librosa.hz_to_mel(fmin), librosa.hz_to_mel(fmax), n_rows + 1)
+    return librosa.mel_to_hz(mels)
+
+
+def _draw_spectrogram(ax, spec: np.ndarray, *, config: FeatureConfig, fmax: float | None = None,
+                      t0: float = 0.0):
+    """Mel spectrogram on a time (s) x frequency (Hz) grid; returns the mesh for a colour bar."""
+    n_rows, n_frames = spec.shape
+    frame_s = config.hop_length / config.sample_rate
+    times = t0 + (np.arange(n_frames + 1) - 0.5) * frame_s
+    freqs = _row_edges_hz(n_rows, fmin=config.fmin, fmax=config.fmax if fmax is None else fmax)
+    mesh = ax.pcolormesh(times, freqs, spec, cmap=config.colormap, shading="flat", rasterized=True)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Frequency (Hz)")
+    return mesh
+
+
+def plot_waveform(y: np.ndarray, *, sr: int, title: str | None = None) -> Figure:
+    """A waveform against time.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    sr : int
+    title : str or None
+    """
+    fig = Figure(figsize=(8, 2.5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(np.arange(len(y)) / sr, y, linewidth=0.6)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Amplitude (full scale)")
+    ax.set_xlim(0, len(y) / sr)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_filter_response(config: AudioConfig = AudioConfig(), *, orig_sr: int | None = 44100) -> Figure:
+    """Magnitude response of the pre-processing filter, designed and measured.
+
+    Parameters
+    ----------
+    config : AudioConfig
+        The filter's edges, order and target rate.
+    orig_sr : int or None
+        Also measure the whole chain (resampling from this rate, then filtering)
+        by passing an impulse through :func:`respirelib.preprocess.preprocess_recording`.
+    """
+    sr = config.sample_rate
+    freqs = np.geomspace(5, sr / 2, 800)
+    designed = 20 * np.log10(np.maximum(zero_phase_response(filter_sos(config), sr=sr, freqs=freqs), 1e-12))
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.subplots()
+    ax.semilogx(freqs, designed, label=f"zero-phase Butterworth, order {config.filter_order}")
+    if orig_sr is not None:
+        impulse = np.zeros(4 * orig_sr)
+        impulse[len(impulse) // 2] = 1.0
+        chain = preprocess_recording(impulse, sr=orig_sr, config=dataclasses.replace(config, normalize=False))
+        spectrum = np.abs(np.fft.rfft(chain.astype(np.float64))) * orig_sr / sr
+        bins = np.fft.rfftfreq(len(chain), d=1 / sr)
+        keep = bins >= freqs[0]
+        ax.semilogx(bins[keep], 20 * np.log10(np.maximum(spectrum[keep], 1e-12)), linestyle="--",
+                    label=f"measured chain from {orig_sr / 1000:g} kHz (resampler + filter)")
+    ax.axhline(-3, color="grey", linewidth=0.8, linestyle=":")
+    for edge in (config.low_hz, min(config.high_hz, sr / 2)):
+        ax.axvline(edge, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_ylim(-80, 5)
+    ax.set_xlabel("Frequency (Hz)")
+    ax.set_ylabel("Gain (dB)")
+    ax.set_title(f"Pre-processing filter, {config.low_hz:g}-{config.high_hz:g} Hz at {sr} Hz")
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def plot_spectrogram(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
+                     title: str | None = None) -> Figure:
+    """A scaled Mel spectrogram with time (s) and frequency (Hz) axes.
+
+    Parameters
+    ----------
+    spec : np.ndarray [shape=(n_mels, n_frames)]
+        E.g. from :func:`respirelib.features.log_mel`; row 0 the lowest band.
+    config : FeatureConfig
+        The configuration that made it.
+    """
+    fig = Figure(figsize=(8, 3), layout="constrained")
+    ax = fig.subplots()
+    mesh = _draw_spectrogram(ax, spec, config=config)
+    fig.colorbar(mesh, ax=ax, label="level (scaled dB)")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_padding_strategies(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, index: int, *,
+                            sr: int, duration: float = 7.0, methods: Sequence[str] = PADDING_METHODS,
+                            reach: int = 1) -> Figure:
+    """One cycle padded by each method, the audio's origin shaded.
+
+    Parameters
+    ----------
+    cycles, labels, index :
+        A recording's cycles and classes, and the cycle to pad (see
+        :func:`respirelib.padding.pad_cycle`).
+    sr : int
+    duration : float
+        Target length in seconds.
+    methods : sequence of str
+        Padding methods, one row each (``"repeat"`` is shown without randomness).
+    reach : int
+        Smart padding's reach.
+    """
+    labels = np.asarray(labels)
+    fig = Figure(figsize=(9, 1.9 * len(methods)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(methods), 1, sharex=True, sharey=True))
+    used_sources: set[int] = set()
+    for ax, method in zip(axes, methods):
+        y, sources = pad_cycle(cycles, labels, index, sr=sr, duration=duration, method=method,
+                               reach=reach, return_sources=True)
+        t = np.arange(len(y)) / sr
+        ax.plot(t, y, color="black", linewidth=0.5)
+        change = np.flatnonzero(np.diff(sources)) + 1
+        for start, stop in zip(np.r_[0, change], np.r_[change, len(y)]):
+            source = int(sources[start])
+            if source < 0:
+                continue
+            used_sources.add(source)
+            colour = "gold" if source == index else CLASS_COLOURS[labels[source]]
+            ax.axvspan(start / sr, stop / sr, color=colour, alpha=0.25, linewidth=0)
+        ax.set_ylabel("Amplitude (full scale)")
+        ax.set_title(f"{method} padding", loc="left", fontsize="medium")
+    axes[-1].set_xlabel("Time (s)")
+    axes[-1].set_xlim(0, duration)
+    def name(i: int) -> str:
+        return f"cycle {i} ({CLASS_NAMES[labels[i]]})"
+
+    handles = [Patch(color="gold", alpha=0.4, label=f"{name(index)} and its copies")]
+    handles += [Patch(color=CLASS_COLOURS[labels[i]], alpha=0.4, label=f"neighbour {name(i)}")
+                for i in sorted(used_sources - {index})]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize="small")
+    return fig
+
+
+def plot_concatenation(first: np.ndarray, second: np.ndarray, *, sr: int,
+                       config: FeatureConfig = FeatureConfig(),
+                       names: tuple[str, str] = ("sample A", "sample B")) -> Figure:
+    """Two cycles and the new sample made by joining them (like the paper's Fig. 2).
+
+    Parameters
+    ----------
+    first, second : np.ndarray [shape=(n_i,)]
+        The two cycles, in the order they are joined.
+    sr : int
+        Must equal ``config.sample_rate``.
+    config : FeatureConfig
+    names : tuple of str
+        Titles of the two parts.
+    """
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[max(len(first), 1), max(len(second), 1)])
+    for column, (part, name) in enumerate(zip((first, second), names)):
+        ax = fig.add_subplot(grid[0, column])
+        _draw_spectrogram(ax, log_mel(part, sr=sr, config=config), config=config)
+        ax.set_title(name)
+    ax = fig.add_subplot(grid[1, :])
+    joined = np.concatenate([first, second])
+    mesh = _draw_spectrogram(ax, log_mel(joined, sr=sr, config=config), config=config)
+    ax.axvline(len(first) / sr, color="white", linestyle="--", linewidth=1.2)
+    ax.set_title(f"new sample: {names[0]} + {names[1]}")
+    fig.colorbar(mesh, ax=fig.axes, label="level (scaled dB)", shrink=0.8)
+    return fig
+
+
+def plot_clipping(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
+                  threshold: float = BLANK_THRESHOLD, min_fraction: float = BLANK_FRACTION,
+                  reference_off_by_one: bool = False, title: str | None = None) -> Figure:
+    """A spectrogram before and after blank region clipping (like the paper's Fig. 3).
+
+    Parameters
+    ----------
+    spec : np.ndarray [shape=(n_mels, n_frames)]
+        Scaled spectrogram, row 0 the lowest band.
+    config : FeatureConfig
+    threshold, min_fraction, reference_off_by_one :
+        As in :func:`respirelib.clipping.clip_blank_region`.
+    title : str or None
+    """
+    n_rows = spec.shape[0]
+    n_blank = blank_rows(spec, threshold=threshold, min_fraction=min_fraction)
+    cut = n_blank + 1 if reference_off_by_one and n_blank + 1 < n_rows else n_blank
+    clipped = clip_blank_region(spec, threshold=threshold, min_fraction=min_fraction,
+                                reference_off_by_one=reference_off_by_one)
+    cut_hz = _row_edges_hz(n_rows, fmin=config.fmin, fmax=config.fmax)[n_rows - cut]
+    fig = Figure(figsize=(10, 3.2), layout="constrained")
+    before, after = fig.subplots(1, 2, sharex=True)
+    mesh = _draw_spectrogram(before, spec, config=config)
+    if cut:
+        before.axhline(cut_hz, color="cyan", linestyle="--", linewidth=1.2)
+    before.set_title(f"before: {n_blank} blank rows" + (f", cut above {cut_hz:.0f} Hz" if cut else ""))
+    _draw_spectrogram(after, clipped, config=config, fmax=cut_hz)
+    after.set_title(f"after: {n_rows - cut} rows stretched to {n_rows}")
+    fig.colorbar(mesh, ax=[before, after], label="level (scaled dB)")
+    if title:
+        fig.suptitle(title)
+    return fig

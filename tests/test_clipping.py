@@ -1,0 +1,129 @@
+"""Blank region clipping: detection, cutting, stretching, and the 1.5-2 kHz band statistic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from respirelib.clipping import (BLANK_FRACTION, BLANK_THRESHOLD, band_is_blank, band_rows, blank_rows,
+                                 blank_rows_batch, clip_blank_region, clip_blank_region_batch)
+from respirelib.features import log_mel, mel_band_edges
+
+SR = 4000
+
+
+def lowpassed_noise(cutoff_hz: float, *, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
+    """White noise with every FFT bin above ``cutoff_hz`` removed."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    spectrum[np.fft.rfftfreq(n, 1 / SR) > cutoff_hz] = 0
+    return np.fft.irfft(spectrum, n)
+
+
+def rows_blank_by_definition(spec: np.ndarray) -> np.ndarray:
+    """Row-by-row reading of the documented rule, written independently of the module."""
+    return np.array([np.mean(row < BLANK_THRESHOLD) >= BLANK_FRACTION for row in spec])
+
+
+def stretched(kept_rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """Linear resize of the kept rows back to ``n_rows`` (OpenCV/torch half-pixel convention)."""
+    image = torch.as_tensor(kept_rows)[None, None]
+    return F.interpolate(image, size=(n_rows, kept_rows.shape[1]), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def test_full_band_input_is_unchanged():
+    spec = log_mel(np.random.default_rng(1).standard_normal(2 * SR), sr=SR)
+    assert blank_rows(spec) == 0
+    assert np.array_equal(clip_blank_region(spec), spec)
+
+
+def test_band_limited_input_loses_exactly_its_blank_rows():
+    spec = log_mel(lowpassed_noise(1500.0), sr=SR)
+    blank = rows_blank_by_definition(spec)
+    expected = int(np.argmin(blank[::-1]))  # length of the blank run from the top row
+    centres = mel_band_edges()[1:-1]
+    assert expected >= np.sum(centres > 1650)  # the band well above the cut-off is blank
+    assert blank_rows(spec) == expected
+    clipped = clip_blank_region(spec)
+    assert clipped.shape == spec.shape
+    np.testing.assert_allclose(clipped, stretched(spec[:64 - expected], 64), atol=1e-6)
+
+
+def test_synthetic_blank_rows_are_counted_exactly():
+    rng = np.random.default_rng(2)
+    spec = rng.uniform(0.2, 1.0, size=(64, 50))
+    spec[-7:] = rng.uniform(0.0, BLANK_THRESHOLD * 0.99, size=(7, 50))
+    spec[-9, :39] = 0.0  # 78% blank: not a blank row, so the run stops above it
+    spec[-8, :40] = 0.0  # 80% blank: a blank row
+    assert blank_rows(spec) == 8
+    spec[-3, :] = 0.5  # a non-blank row inside the band breaks the run
+    assert blank_rows(spec) == 2
+
+
+def test_all_blank_spectrogram_is_left_alone():
+    silence = np.zeros((64, 30))
+    assert blank_rows(silence) == 0
+    assert np.array_equal(clip_blank_region(silence), silence)
+    assert np.array_equal(clip_blank_region(silence, reference_off_by_one=True), silence)
+
+
+def test_reference_off_by_one_cuts_one_row_more():
+    rng = np.random.default_rng(3)
+    full = rng.uniform(0.2, 1.0, size=(64, 40)).astype(np.float32)
+    np.testing.assert_allclose(clip_blank_region(full, reference_off_by_one=True), stretched(full[:63], 64),
+                               atol=1e-6)
+    limited = full.copy()
+    limited[-5:] = 0.0
+    np.testing.assert_allclose(clip_blank_region(limited, reference_off_by_one=True),
+                               stretched(limited[:58], 64), atol=1e-6)
+
+
+def test_batch_matches_single_spectrograms():
+    rng = np.random.default_rng(4)
+    specs = rng.uniform(0.2, 1.0, size=(4, 64, 30)).astype(np.float32)
+    for i, n_blank in enumerate([0, 3, 10, 1]):
+        if n_blank:
+            specs[i, -n_blank:] = 0.0
+    batch = torch.as_tensor(specs)
+    assert blank_rows_batch(batch).tolist() == [0, 3, 10, 1]
+    clipped = clip_blank_region_batch(batch)
+    assert clipped.shape == batch.shape
+    for i in range(4):
+        np.testing.assert_allclose(clipped[i].numpy(), clip_blank_region(specs[i]), atol=1e-7)
+    assert torch.equal(clipped[0], batch[0])
+
+
+def test_band_rows_lie_inside_the_band():
+    rows = band_rows(low_hz=1500, high_hz=2000)
+    edges = mel_band_edges()
+    assert np.all(edges[rows] >= 1500) and np.all(edges[rows + 2] <= 2000 + 1e-6)
+    assert rows[-1] == 63 and edges[rows[0] - 1] < 1500
+    with pytest.raises(ValueError, match="no Mel band"):
+        band_rows(low_hz=1000, high_hz=1010)
+
+
+def test_band_is_blank_tells_band_limited_from_full_band():
+    limited = log_mel(lowpassed_noise(1300.0), sr=SR)
+    full = log_mel(lowpassed_noise(2000.0, seed=5), sr=SR)
+    assert band_is_blank(limited) is True
+    assert band_is_blank(full) is False
+    # A cut exactly at 1.5 kHz leaks into the band's lowest rows (window side lobes).
+    at_edge = log_mel(lowpassed_noise(1500.0), sr=SR)
+    assert band_is_blank(at_edge) is False
+    assert band_is_blank(at_edge, row_fraction=0.7) is True
+    stack = torch.as_tensor(np.stack([limited, full, limited]))
+    np.testing.assert_array_equal(band_is_blank(stack), [True, False, True])
+
+
+def test_clipping_figure_reports_the_cut():
+    from respirelib.viz.signal import plot_clipping
+
+    spec = log_mel(lowpassed_noise(1300.0), sr=SR)
+    fig = plot_clipping(spec)
+    before, after = fig.axes[:2]
+    assert f"{blank_rows(spec)} blank rows" in before.get_title()
+    assert 1300 < after.get_ylim()[1] < 1600  # the cut-off plus the window's leakage
+    assert after.get_ylabel() == "Frequency (Hz)"
