@@ -70,3 +70,15 @@ def tiny_synthetic(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic") / "icbhi"
     write_synthetic_icbhi(out, scale=TINY_SYNTHETIC_SCALE, seed=0, progress=False)
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment(tmp_path_factory):
+    """Caches, weights lookups and downloads stay inside the test session's temporary folder."""
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESPIRENET_CACHE", str(base / "cycle-cache"))
+        patch.setenv("RESPIRENET_OFFLINE", "1")
+        patch.setenv("TORCH_HOME", str(base / "torch-home"))
+        patch.delenv("RESPIRENET_WEIGHTS_DIR", raising=False)
+        yield

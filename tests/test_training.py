@@ -14,13 +14,6 @@ from respirelib.weights import WeightsNotFoundError
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def _cache_in_tmp(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("RESPIRENET_CACHE", str(tmp_path_factory.getbasetemp() / "cycle-cache"))
-    monkeypatch.setenv("RESPIRENET_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))
-
-
 @pytest.fixture(scope="module")
 def trained_run(tiny_synthetic, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "smoke"
