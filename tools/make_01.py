@@ -17,13 +17,13 @@ cells = [
     similar statistics, invented sounds). Numbers from it describe the synthetic set, never the real one.
     """),
     code("""
-    data_dir = None          # an ICBHI folder; None = the synthetic default (written on first use)
+    data_dir = None          # an ICBHI folder, or None for the synthetic default (written on first use)
     profile = "quick"        # smoke | quick | paper (only the number of examples changes here)
     seed = 0
     device = "auto"          # unused here; kept so every notebook takes the same parameters
-    run_dir = None           # where numbers are written as JSON (None = do not write)
+    run_dir = None           # where numbers are written as JSON (None: not written)
     figures_dir = "figures"  # where figures are saved
-    synthetic_scale = 1.0    # size of the synthetic default (1 = about 6900 cycles)
+    synthetic_scale = 1.0    # size of the synthetic default (1 gives about 6900 cycles)
     """, parameters=True),
     code("""
     import json

@@ -19,14 +19,14 @@ cells = [
     paper's, and numbers from the synthetic dataset are never ICBHI results.
     """),
     code("""
-    data_dir = None          # an ICBHI folder; None = the synthetic default
+    data_dir = None          # an ICBHI folder, or None for the synthetic default
     profile = "quick"        # smoke | quick | paper
     seed = 0                 # first seed; `seeds` runs more
     device = "auto"          # auto | cpu | cuda
     run_dir = None           # the pipeline's run directory; training runs go to run_dir/train/
     figures_dir = "figures"
-    split = "official"       # official (60/40) | patient (80/20, patient-disjoint)
-    seeds = None             # e.g. [0, 1, 2, 3, 4] for mean ± std over 5 seeds; None = [seed]
+    splits = ["official"]    # any of "official" (60/40) and "patient" (80/20, patient-disjoint)
+    seeds = None             # e.g. [0, 1, 2, 3, 4] for mean and std over 5 seeds (None: just seed)
     ablation = True          # also train the CNN row (no CBA, no BRC)
     cycle_sweep = None       # e.g. [1, 3, 5, 7, 9]: Table II input lengths in seconds
     init = "imagenet-if-available"  # imagenet | random | imagenet-if-available (reports say which)
@@ -61,7 +61,8 @@ cells = [
     root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook04")
     seed_list = list(seeds) if seeds else [seed]
     print(f"profile {profile}: {get_profile(profile).description}")
-    print(f"data: {data_path}\\nruns: {root / 'train'}\\nsplit: {paper.SPLIT_NAMES[split]}, seeds {seed_list}")
+    print(f"data: {data_path}\\nruns: {root / 'train'}\\nsplits: {', '.join(paper.SPLIT_NAMES[s] for s in splits)}"
+          f"; seeds {seed_list}")
     """),
     md("""
     ## Train the full model (+CBA+BRC)
@@ -74,7 +75,7 @@ cells = [
     """),
     code("""
     full_runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile,
-                                  init=init, device=device, train=train) for s in seed_list]
+                                  init=init, device=device, train=train) for split in splits for s in seed_list]
     first = full_runs[0]
     metrics = json.loads((first / "metrics.json").read_text())
     label = f"{metrics['data']} data, {metrics['init']}, profile {metrics['profile']}"
@@ -90,7 +91,7 @@ cells = [
     """),
     code("""
     history = pd.read_json(first / "stage1" / "history.jsonl", lines=True)
-    fig = plot_training_curves(history, title=f"Stage 1, seed {seed_list[0]} ({label})")
+    fig = plot_training_curves(history, title=f"Stage 1, {splits[0]} split, seed {seed_list[0]} ({label})")
     save_figure(fig, "04_training_curves", out_dir=figures_dir)
     fig
     """),
@@ -103,7 +104,7 @@ cells = [
     """),
     code("""
     fig = plot_confusion_matrix(metrics["confusion"], class_names=CLASS_NAMES,
-                                title=f"Test split, +CBA+BRC ({label})")
+                                title=f"Test part of the {splits[0]} split, +CBA+BRC ({label})")
     save_figure(fig, "04_confusion_matrix", out_dir=figures_dir)
     four, two = metrics["four_class"], metrics["two_class"]
     print(f"4-class: Sp {four['sp']:.1%}  Se {four['se']:.1%}  Score {four['score']:.1%}")
@@ -119,24 +120,25 @@ cells = [
     """),
     code("""
     if ablation:
-        for s in seed_list:
-            study.ensure_run(root, data_path, split=split, variant="cnn", seed=s, profile=profile, init=init,
-                             device=device, train=train)
+        for split in splits:
+            for s in seed_list:
+                study.ensure_run(root, data_path, split=split, variant="cnn", seed=s, profile=profile, init=init,
+                                 device=device, train=train)
     results = study.collect_metrics(root)
-    results = results[(results["split"] == split) & (results["stage"] == "stage1")
+    results = results[results["split"].isin(splits) & (results["stage"] == "stage1")
                       & results["variant"].isin(["cnn", "full"])]
     table_one = study.side_by_side(study.summarise(results), paper.TABLE_I, task="4-class")
-    display(Markdown(f"**Table I, 4-class, {paper.SPLIT_NAMES[split]}** — {label}; paper: ICBHI, ImageNet init, "
-                     "200 epochs"))
+    display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: ICBHI, ImageNet init, 200 epochs"))
     display(table_one)
     table_two_class = study.side_by_side(study.summarise(results), paper.TABLE_I, task="2-class")
+    display(Markdown("**Table I, 2-class** (the paper reports it for the 80/20 split only)"))
     display(table_two_class)
     """),
     md("""
     ## Table II: input length (optional)
 
     Cycles are padded or windowed to a fixed input length. The paper finds 7 s best on the 80/20 split
-    (Table II). Set `cycle_sweep=[1, 3, 5, 7, 9]` to train one run per length.
+    (Table II). Set `cycle_sweep=[1, 3, 5, 7, 9]` to train one run per length, on the first of `splits`.
     """),
     code("""
     sweep = pd.DataFrame(columns=["seconds", "score"])
@@ -144,7 +146,7 @@ cells = [
         rows = []
         for seconds in cycle_sweep:
             for s in seed_list:
-                run = study.ensure_run(root, data_path, split=split, variant=f"len{seconds:g}s", seed=s,
+                run = study.ensure_run(root, data_path, split=splits[0], variant=f"len{seconds:g}s", seed=s,
                                        profile=profile, init=init, device=device, train=train)
                 rows.append({"seconds": seconds, "seed": s,
                              "score": 100 * json.loads((run / "metrics.json").read_text())["four_class"]["score"]})
@@ -159,7 +161,7 @@ cells = [
     ## Record the numbers
     """),
     code("""
-    record = {"split": split, "profile": profile, "data": metrics["data"], "synthetic": metrics["synthetic"],
+    record = {"splits": splits, "profile": profile, "data": metrics["data"], "synthetic": metrics["synthetic"],
               "init": metrics["init"], "seeds": seed_list, "runs": [str(p) for p in full_runs],
               "table_one_4class": table_one.to_dict(orient="records"),
               "table_one_2class": table_two_class.to_dict(orient="records"),
@@ -174,7 +176,7 @@ cells = [
     - Run five seeds (`seeds=[0, 1, 2, 3, 4]`): how large is the spread compared with the CBA+BRC gain?
     - Compare selection on validation with the reference's selection on the test set:
       `respirenet train --select-on test ...` and look at the gap.
-    - Switch to the patient-disjoint split (`split="patient"`): why are scores there higher than on the
+    - Add the patient-disjoint split (`splits=["official", "patient"]`): why are scores there higher than on the
       official split?
     - Next: `05_device_finetuning`, stage 2 of the paper.
     """),

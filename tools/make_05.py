@@ -20,7 +20,7 @@ cells = [
     device = "auto"
     run_dir = None           # the pipeline's run directory (notebook 04 trained into run_dir/train/)
     figures_dir = "figures"
-    split = "official"
+    splits = ["official"]    # any of "official" (60/40) and "patient" (80/20)
     seeds = None
     init = "imagenet-if-available"
     train = True
@@ -52,8 +52,9 @@ cells = [
     data_path = resolve_data_dir(data_dir, seed=0, scale=get_profile(profile).synthetic_scale)
     root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook05")
     seed_list = list(seeds) if seeds else [seed]
+    keys = [(split, s) for split in splits for s in seed_list]
     runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile, init=init,
-                             device=device, finetune=True, train=train) for s in seed_list]
+                             device=device, finetune=True, train=train) for split, s in keys]
     finetuned = [json.loads((run / "metrics_finetuned.json").read_text()) for run in runs]
     label = f"{finetuned[0]['data']} data, {finetuned[0]['init']}, profile {finetuned[0]['profile']}"
     if finetuned[0]["synthetic"]:
@@ -66,20 +67,24 @@ cells = [
     The score of each device's test cycles before (stage-1 model) and after (its device model), in points.
     """),
     code("""
-    changes = pd.DataFrame([{"seed": s, "device": name, **values}
-                            for s, record in zip(seed_list, finetuned)
+    changes = pd.DataFrame([{"split": split, "seed": s, "device": name, **values}
+                            for (split, s), record in zip(keys, finetuned)
                             for name, values in record["per_device_change"].items()])
     changes["score_change"] = pd.to_numeric(changes["score_change"]) * 100
-    table_three = changes.groupby("device", sort=False)["score_change"].agg(["mean", "std", "count"])
-    table_three["paper (ICBHI)"] = pd.Series(paper.TABLE_III)
-    notes = changes.dropna(subset=["note"]).groupby("device")["note"].first() if "note" in changes else None
-    if notes is not None:
-        table_three["note"] = notes
-    display(Markdown(f"**Table III** ({paper.SPLIT_NAMES[split]}, {label})"))
+    if "note" not in changes:
+        changes["note"] = None
+    table_three = changes.groupby(["split", "device"], sort=False).agg(
+        mean=("score_change", "mean"), std=("score_change", "std"), runs=("score_change", "count"),
+        note=("note", "first"))
+    table_three["paper (ICBHI)"] = [paper.TABLE_III[d] for _, d in table_three.index]
+    display(Markdown(f"**Table III**, score change in points ({label})"))
     display(table_three)
-    fig = plot_device_gains(changes, paper.TABLE_III, data_label=finetuned[0]["data"], init=finetuned[0]["init"])
-    save_figure(fig, "05_device_gains", out_dir=figures_dir)
-    fig
+    for split in splits:
+        fig = plot_device_gains(changes[changes["split"] == split], paper.TABLE_III,
+                                data_label=finetuned[0]["data"], init=finetuned[0]["init"])
+        fig.axes[0].set_title(f"Table III: device-specific fine-tuning ({paper.SPLIT_NAMES[split]})")
+        save_figure(fig, f"05_device_gains_{split}", out_dir=figures_dir)
+        display(fig)
     """),
     md("""
     ## The +FT row of Table I
@@ -88,11 +93,11 @@ cells = [
     """),
     code("""
     results = study.collect_metrics(root)
-    results = results[(results["split"] == split) & (results["variant"] == "full")]
+    results = results[results["split"].isin(splits) & (results["variant"] == "full")]
     table_one = study.side_by_side(study.summarise(results), paper.TABLE_I, task="4-class")
     display(table_one)
     out = root / "05_device_finetuning.json"
-    out.write_text(json.dumps({"split": split, "seeds": seed_list, "label": label,
+    out.write_text(json.dumps({"splits": splits, "seeds": seed_list, "label": label,
                                "table_three": table_three.reset_index().to_dict(orient="records"),
                                "table_one_4class": table_one.to_dict(orient="records")}, indent=2, default=str))
     print("wrote", out)
@@ -100,7 +105,7 @@ cells = [
     md("""
     ## What to try next
 
-    - Run the patient-disjoint split (`split="patient"`), where every device has test cycles.
+    - Run the patient-disjoint split (`splits=["patient"]`), where every device has test cycles.
     - Fine-tune only the head (freeze the backbone) and compare: is the gain from adapting the features or
       the decision?
     - Next: `06_explanations`, where the model looks (Grad-CAM++).
