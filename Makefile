@@ -24,6 +24,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/respirenet demo $(if $(DATA),--data $(DATA)) --profile $(PROFILE) --seed $(SEED)
 
+# The paper's full schedule on a real ICBHI download: both splits, five seeds (a GPU job).
+reproduce: $(STAMP)
+	@test -n "$(DATA)" || { echo "usage: make reproduce DATA=/path/to/ICBHI"; exit 2; }
+	$(VENV)/bin/respirenet pipeline --profile paper --data $(DATA) --splits official patient \
+		--seeds 0 1 2 3 4 --init imagenet
+
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 

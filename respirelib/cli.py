@@ -31,23 +31,36 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _cmd_pipeline(args: argparse.Namespace) -> int:
     from respirelib.data_dirs import resolve_data_dir
-    from respirelib.icbhi import load_icbhi
-    from respirelib.notebooks import execute_notebook
+    from respirelib.pipeline import PipelineError, PipelineRequest, run_pipeline
+    from respirelib.profiles import get_profile
     from respirelib.runs import new_run_dir
-    from respirelib.summary import data_summary, format_summary
 
-    data_dir = resolve_data_dir(args.data, scale=args.scale, seed=args.seed)
-    summary = data_summary(load_icbhi(data_dir, errors="skip"))
-    print(format_summary(summary))
-    run_dir = new_run_dir(args.runs, "demo")
-    (run_dir / "data_summary.json").write_text(json.dumps(summary, indent=2))
-    parameters = {"data_dir": str(data_dir.resolve()), "profile": args.profile, "seed": args.seed,
-                  "run_dir": str(run_dir.resolve()), "figures_dir": str((run_dir / "figures").resolve())}
-    print(f"executing notebooks into {run_dir}")
-    executed = execute_notebook("01", run_dir, parameters)
-    print(f"\ndone. executed notebook: {executed}\nfigures: {run_dir / 'figures'}")
+    if args.start:
+        if args.out is None:
+            raise FileNotFoundError("--from resumes an earlier run: give its directory with --out")
+        out, request = args.out, None
+    else:
+        scale = args.scale if args.scale is not None else get_profile(args.profile).synthetic_scale
+        data_dir = resolve_data_dir(args.data, scale=scale, seed=0)
+        extra = []
+        if args.splits:
+            extra.append(("splits", list(args.splits)))
+        if args.seeds:
+            extra.append(("seeds", list(args.seeds)))
+        request = PipelineRequest(profile=args.profile, data_dir=str(Path(data_dir).resolve()), seed=args.seed,
+                                  device=args.device, init=args.init, extra=tuple(extra))
+        out = args.out or new_run_dir(args.runs, f"pipeline-{args.profile}")
+    try:
+        run_pipeline(out=out, request=request, start=args.start, progress=not args.quiet)
+    except PipelineError as error:
+        print(f"respirenet: {error}", file=sys.stderr)
+        return 1
+    report = Path(out) / "notebooks" / "07_results.ipynb"
+    print(f"\ndone: {out}\n  figures: {Path(out) / 'figures'}")
+    if report.exists():
+        print(f"  report:  {report}  (open it in JupyterLab, or: jupyter nbconvert --to html {report})")
     return 0
 
 
@@ -127,14 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_cmd_synth)
 
-    demo = commands.add_parser("demo", help="the main job: data summary and the notebooks, headless")
-    demo.add_argument("--data", type=Path, default=None,
-                      help="an ICBHI folder; without it a synthetic dataset is written to data/")
-    demo.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--scale", type=float, default=1.0, help="scale of the synthetic dataset (default 1)")
-    demo.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where run directories go")
-    demo.set_defaults(func=_cmd_demo)
+    for command, help_text in (("pipeline", "run the numbered notebooks headlessly into one run directory"),
+                               ("demo", "the main job (what `make demo` runs): the pipeline, quick profile")):
+        pipeline = commands.add_parser(command, help=help_text)
+        pipeline.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+        pipeline.add_argument("--data", type=Path, default=None,
+                              help="an ICBHI folder; without it the synthetic dataset is written to data/")
+        pipeline.add_argument("--out", type=Path, default=None, help="run directory (default: a new one in runs/)")
+        pipeline.add_argument("--from", dest="start", default=None, metavar="NOTEBOOK",
+                              help="resume the run in --out from this notebook (e.g. 04)")
+        pipeline.add_argument("--seed", type=int, default=0)
+        pipeline.add_argument("--seeds", type=int, nargs="+", default=None, help="several seeds (mean ± std)")
+        pipeline.add_argument("--splits", nargs="+", choices=("official", "patient"), default=None)
+        pipeline.add_argument("--device", default="auto")
+        pipeline.add_argument("--init", default="imagenet-if-available",
+                              choices=("imagenet", "random", "imagenet-if-available"))
+        pipeline.add_argument("--scale", type=float, default=None, help="scale of the synthetic dataset")
+        pipeline.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where new run directories go")
+        pipeline.add_argument("--quiet", action="store_true")
+        pipeline.set_defaults(func=_cmd_pipeline)
+
     train = commands.add_parser("train", help="stage 1: train RespireNet, select on validation patients")
     train.add_argument("--data", type=Path, default=None, help="ICBHI folder (default: the synthetic dataset)")
     train.add_argument("--out", type=Path, required=True, help="a new run directory")

@@ -1,0 +1,97 @@
+"""Writes notebooks/07_results.ipynb."""
+
+from pathlib import Path
+
+from nbbuild import code, md, write
+
+cells = [
+    md("""
+    # 07 · Results: this run next to the paper
+
+    **Goal:** gather every number the pipeline produced into the paper's tables (Table I for each split that
+    ran, Table II when the input-length sweep ran, Table III), each cell beside the paper's figure with the
+    gap, mean ± std where several seeds ran, and the provenance needed to trust or repeat it.
+
+    Read the banner first: it says whether these numbers come from the real ICBHI database or from the
+    synthetic set, and whether the network started from ImageNet weights or from random ones.
+    """),
+    code("""
+    data_dir = None
+    profile = "quick"
+    seed = 0
+    device = "auto"
+    run_dir = None           # the pipeline run directory to report on (required)
+    figures_dir = "figures"
+    """, parameters=True),
+    code("""
+    import json
+    from pathlib import Path
+
+    from IPython.display import Markdown, display
+
+    from respirelib import results
+    """),
+    code("""
+    if run_dir is None:
+        raise ValueError("set run_dir to a pipeline run directory (respirenet pipeline writes one)")
+    gathered = results.gather_results(run_dir)
+    labels = gathered["labels"]
+    color = "#b00020" if labels["synthetic"] or labels["random_init"] else "#1b5e20"
+    lines = results.banner(labels).splitlines()
+    display(Markdown(f'<div style="border:4px solid {color};padding:12px;font-size:1.6em;color:{color}">'
+                     + "<br>".join(f"<b>{line}</b>" for line in lines) + "</div>"))
+    print(results.banner(labels))
+    """),
+    md("""
+    ## Table I: the ablation
+
+    Sp, Se and Score in percent. "ours" is the mean ± standard deviation over the seeds that ran (one seed
+    shows the mean alone); "gap" is ours minus the paper, in points. Our checkpoints are selected on
+    validation patients; the paper's code selected on the test set (worth about 3 points there).
+    """),
+    code("""
+    for task in ("4-class", "2-class"):
+        table = results.table_one(run_dir, task=task)
+        display(Markdown(f"**Table I, {task}**"))
+        display(table if not table.empty else "no training runs found")
+    """),
+    md("""
+    ## Table II: input length
+
+    Present when notebook 04 ran with `cycle_sweep`.
+    """),
+    code("""
+    sweep = results.table_two(run_dir)
+    display(sweep if not sweep.empty else Markdown("_the input-length sweep did not run_"))
+    """),
+    md("""
+    ## Table III: device-specific fine-tuning
+
+    Score change per device, in points. A device with no test cycles in a split (LittC2SE in the official
+    split of the real data) has no number, and the note says why.
+    """),
+    code("""
+    devices = results.table_three(run_dir)
+    display(devices if not devices.empty else Markdown("_stage 2 did not run_"))
+    """),
+    md("""
+    ## Provenance
+    """),
+    code("""
+    display({key: labels[key] for key in ("data", "inits", "profiles", "commit", "fingerprint", "hardware")})
+    out = Path(run_dir) / "07_results.json"
+    out.write_text(json.dumps(gathered, indent=2, default=str))
+    print("wrote", out)
+    """),
+    md("""
+    ## What to try next
+
+    - Reproduce on the real database with a GPU: `make reproduce DATA=/path/to/ICBHI` (paper profile, both
+      splits, five seeds).
+    - Compare the gap on the official split with the peers' table in `../shared/docs/reference-notes.md`:
+      most report test-selected checkpoints.
+    - Explain single cycles: `respirenet explain --run RUN/train/official-full-seed0 --cycle NAME:INDEX`.
+    """),
+]
+
+write(Path(__file__).resolve().parent.parent / "notebooks" / "07_results.ipynb", cells)
