@@ -231,3 +231,94 @@ def plot_clipping(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_spectrogram_grid(spectrograms: dict[str, np.ndarray], *, config: FeatureConfig = FeatureConfig(),
+                          ncols: int = 2, title: str | None = None) -> Figure:
+    """Several spectrograms of one configuration side by side, one titled panel each.
+
+    Parameters
+    ----------
+    spectrograms : dict of str to np.ndarray [shape=(n_mels, n_frames)]
+        Panel title to scaled spectrogram (e.g. a sample and its augmented copies).
+    config : FeatureConfig
+        The configuration that made them.
+    ncols : int
+        Panels per row.
+    title : str or None
+    """
+    nrows = -(-len(spectrograms) // ncols)
+    fig = Figure(figsize=(5 * ncols, 2.6 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
+    mesh = None
+    for ax, (name, spec) in zip(axes, spectrograms.items()):
+        mesh = _draw_spectrogram(ax, spec, config=config)
+        ax.set_title(name, loc="left", fontsize="medium")
+    for ax in axes[len(spectrograms):]:
+        ax.set_axis_off()
+    if mesh is not None:
+        fig.colorbar(mesh, ax=axes.tolist(), label="level (scaled dB)", shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_class_balance(counts: dict[str, Sequence[int] | np.ndarray], *,
+                       class_names: Sequence[str] = CLASS_NAMES, title: str | None = None) -> Figure:
+    """Samples per class under several schemes, as grouped bars with their counts written on them.
+
+    Parameters
+    ----------
+    counts : dict of str to array-like of int [shape=(n_classes,)]
+        Scheme name (e.g. "original", "with concatenation") to its class counts.
+    class_names : sequence of str
+    title : str or None
+    """
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(class_names))
+    width = 0.8 / max(len(counts), 1)
+    for k, (name, values) in enumerate(counts.items()):
+        bars = ax.bar(x + (k - (len(counts) - 1) / 2) * width, np.asarray(values), width, label=name)
+        ax.bar_label(bars, fontsize="x-small", padding=1)
+    ax.set_xticks(x, class_names)
+    ax.set_ylabel("samples")
+    fig.legend(loc="outside lower center", ncols=min(3, len(counts)), fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_blank_fractions(fractions, *, paper: dict[str, float] | None = None,
+                         title: str | None = None) -> Figure:
+    """Per-device share of cycles with a blank high-frequency band, beside the paper's figures.
+
+    Parameters
+    ----------
+    fractions : pd.DataFrame
+        From :func:`respirelib.blank_stats.blank_band_fractions` (index device,
+        columns ``band_blank`` and ``clipped``).
+    paper : dict of str to float or None
+        The paper's share per device (e.g. ``{"Litt3200": 1.0, "Meditron": 0.2}``), drawn as markers.
+    title : str or None
+    """
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.subplots()
+    devices = list(fractions.index)
+    x = np.arange(len(devices))
+    for offset, column, label in ((-0.2, "band_blank", "1.5-2 kHz band blank"),
+                                  (0.2, "clipped", "clipped (>= 1 blank top row)")):
+        bars = ax.bar(x + offset, 100 * fractions[column].to_numpy(dtype=float), 0.4, label=label)
+        ax.bar_label(bars, fmt="%.0f", fontsize="x-small", padding=1)
+    if paper:
+        known = [(i, paper[d]) for i, d in enumerate(devices) if d in paper]
+        if known:
+            ax.scatter([i - 0.2 for i, _ in known], [100 * v for _, v in known], marker="_", s=600,
+                       color="black", linewidths=2, zorder=3, label="paper (§II-A)")
+    ax.set_xticks(x, devices)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("cycles (%)")
+    fig.legend(loc="outside lower center", ncols=3, fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig

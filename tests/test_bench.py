@@ -1,0 +1,59 @@
+"""``bench prep``: the benchmark record's layout, its numbers and the CLI wiring, on a tiny synthetic set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from respirelib.bench import BENCHMARKS, add_bench_arguments, bench_prep, format_bench, target
+from respirelib.icbhi import load_icbhi
+
+
+def test_target_bounds():
+    assert target("t", 3.0, unit="s", at_most=5)["met"]
+    assert not target("t", 6.0, unit="s", at_most=5)["met"]
+    assert target("r", 250, unit="samples/s", at_least=200)["met"]
+    assert not target("r", 150, unit="samples/s", at_least=200)["met"]
+    with pytest.raises(ValueError):
+        target("t", 1.0, unit="s", at_most=1, at_least=1)
+
+
+def test_bench_prep_record(tiny_synthetic):
+    record = bench_prep(tiny_synthetic, workers=1, batch_size=8, cpu_batches=2, device="cpu", pool_cycles=40)
+    json.dumps(record)  # JSON-ready
+    dataset = load_icbhi(tiny_synthetic)
+    assert record["benchmark"] == "prep" and record["format_version"] == 1
+    assert record["hardware"]["cpu_count"] >= 1 and len(record["load_average"]) == 3
+    assert record["data"]["label"] == "synthetic" and record["data"]["scale"] == pytest.approx(0.03)
+    assert record["data"]["fingerprint"] == dataset.fingerprint
+    assert record["counts"]["cycles"] == len(dataset.cycles) and not record["full_size"]
+    assert record["counts"]["recordings"] == len(dataset.recordings)
+    cold, warm = record["preprocessing"]["cold"], record["preprocessing"]["warm"]
+    for timings in (cold, warm):
+        assert timings["total_s"] == pytest.approx(timings["load_s"] + timings["fingerprint_s"] + timings["cache_s"],
+                                                   abs=0.01)
+        assert timings["cycles_per_s"] > 0 and timings["recordings_per_s"] > 0
+    assert warm["cache_s"] < cold["cache_s"], "the warm run must find the cache the cold run built"
+    pool = record["training_set"]
+    assert pool["samples"] >= pool["cycles"] >= 40
+    cpu = record["batches"]["cpu"]
+    assert cpu["samples_per_s"] > 0 and cpu["batches"] == 2 and cpu["batch_size"] == 8
+    assert cpu["image_shape"] == [3, 192, 657], "the paper's frontend: 64 Mel rows x 219 frames, resized 3x"
+    assert "cuda" not in record["batches"]
+    names = [t["name"] for t in record["targets"]]
+    assert names[:2] == ["cold pre-processing, whole set", "warm load, whole set"] and len(names) == 3
+    assert record["all_met"] == all(t["met"] for t in record["targets"])
+    assert "scaled-down" in format_bench(record)
+
+
+def test_cli_bench_prep_json(tiny_synthetic, capsys):
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bench", "prep", "--json", "--data", str(tiny_synthetic), "--batches", "1",
+                              "--workers", "1", "--device", "cpu", "--quiet"])
+    assert args.func is BENCHMARKS["prep"][2]
+    assert args.func(args) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["benchmark"] == "prep" and record["batches"]["cpu"]["batch_size"] == 64

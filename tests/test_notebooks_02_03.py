@@ -1,0 +1,68 @@
+"""Notebooks 02 (pre-processing) and 03 (augmentation) run headlessly on a tiny synthetic set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from respirelib.config import CLASS_NAMES
+from respirelib.notebooks import execute_notebook
+
+pytestmark = pytest.mark.notebook
+
+
+def _parameters(data_dir, run_dir):
+    return {"data_dir": str(data_dir), "profile": "smoke", "seed": 0, "device": "cpu",
+            "run_dir": str(run_dir), "figures_dir": str(run_dir / "figures")}
+
+
+def _figures(run_dir) -> set[str]:
+    return {p.stem for p in (run_dir / "figures").glob("*.png")}
+
+
+def test_02_preprocessing(tiny_synthetic, tmp_path):
+    execute_notebook("02", tmp_path, _parameters(tiny_synthetic, tmp_path), progress=False)
+    numbers = json.loads((tmp_path / "02_preprocessing.json").read_text())
+    assert numbers["data"] == "synthetic"
+    # The step-by-step chain equals the one call, and each step did what it says.
+    assert numbers["max_difference_from_one_call"] < 1e-5
+    assert numbers["peak_after"] == pytest.approx(1.0, abs=1e-6)
+    assert abs(numbers["samples_4k"] - numbers["samples_raw"] * 4000 / numbers["sample_rate_raw"]) <= 1
+    assert numbers["filter_gain_db"]["50"] == pytest.approx(-3.0, abs=0.05)
+    assert numbers["filter_gain_db"]["1000"] == pytest.approx(0.0, abs=0.05)
+    padding = numbers["padding_sources"]
+    assert set(padding) == {"zero", "reflect", "smart"}
+    for shares in padding.values():
+        assert sum(shares.values()) == pytest.approx(1.0)
+    assert padding["zero"]["zeros"] > 0 and padding["reflect"]["zeros"] == 0
+    assert padding["smart"]["neighbours"] > 0, "the example was chosen so that smart padding borrows a neighbour"
+    assert numbers["long_cycle_windows"] >= numbers["long_cycles"]
+    assert {"02_step1_raw", "02_step2_resampled", "02_step3_filter_response", "02_step4_normalised",
+            "02_spectrogram_before", "02_spectrogram_after", "02_padding_strategies"} <= _figures(tmp_path)
+
+
+def test_03_augmentation(tiny_synthetic, tmp_path, monkeypatch):
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("RESPIRENET_CACHE", str(cache_dir))
+    run_dir = tmp_path / "run"
+    execute_notebook("03", run_dir, _parameters(tiny_synthetic, run_dir), progress=False)
+    assert list(cache_dir.glob("cycles-*")), "the notebook's cache goes where RESPIRENET_CACHE says"
+    numbers = json.loads((run_dir / "03_augmentation.json").read_text())
+    assert numbers["data"] == "synthetic"
+    balance = numbers["class_balance"]
+    before, after = balance["training cycles"], balance["+ concatenation"]
+    assert sum(before.values()) == numbers["train_cycles"]
+    assert sum(after.values()) - sum(before.values()) == numbers["concatenation"]["new_samples"] > 0
+    # With concat_scale 1 every class is brought up to the normal count, normal itself unchanged.
+    assert after["normal"] == before["normal"]
+    assert all(after[name] == before["normal"] for name in CLASS_NAMES)
+    assert sum(balance["weighted sampler alone, one epoch"].values()) == numbers["train_cycles"]
+    assert numbers["augmentations"] == ["noise", "speed", "loudness", "pitch", "circular shift"]
+    per_device = numbers["blank_regions"]["per_device"]
+    # The synthetic Litt3200 leaves nothing above 1.5 kHz; the AKG microphone records the full band.
+    assert per_device["Litt3200"]["band_blank"] >= 0.9
+    assert per_device["AKGC417L"]["band_blank"] <= 0.1
+    assert numbers["blank_regions"]["example"]["blank_rows"] > 0
+    assert {"03_concatenation", "03_class_balance", "03_augmentations", "03_blank_fraction_per_device",
+            "03_blank_region_clipping"} <= _figures(run_dir)
