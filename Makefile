@@ -10,6 +10,9 @@ DATA ?=
 PROFILE ?= quick
 SEED ?= 0
 
+# Idle OpenMP threads must not spin on small shared machines (see respirelib/cli.py).
+export OMP_WAIT_POLICY ?= PASSIVE
+
 .PHONY: demo test venv reproduce clean-venv
 
 venv: $(STAMP)

@@ -225,7 +225,8 @@ def colormap_table(name: str = "magma", *, dtype: torch.dtype = torch.float32,
 
 
 def spectrogram_to_image(spec: torch.Tensor, *, config: FeatureConfig = FeatureConfig(),
-                         size: tuple[int, int] | None = None) -> torch.Tensor:
+                         size: tuple[int, int] | None = None,
+                         normalize: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Turn scaled spectrograms into 3-channel images for an ImageNet CNN.
 
     Parameters
@@ -239,12 +240,16 @@ def spectrogram_to_image(spec: torch.Tensor, *, config: FeatureConfig = FeatureC
         resize by ``config.image_scale`` (1: none).
     size : tuple of int or None
         Explicit output (height, width), overriding ``config.image_scale``.
+    normalize : (mean, std) tensors of shape (3,) or None
+        Channel standardisation ``(image - mean) / std``, applied before the resize
+        (to the 256-entry colour table in colormap mode): the bilinear resize is
+        linear, so this equals normalising afterwards and costs far less.
 
     Returns
     -------
     images : torch.Tensor [shape=(batch, 3, height, width)]
-        Values in [0, 1] for the colormap; row 0 is the lowest Mel band. Apply the
-        model's channel normalisation afterwards.
+        Values in [0, 1] for the colormap (standardised when ``normalize`` is given);
+        row 0 is the lowest Mel band.
     """
     if spec.ndim != 3:
         raise ValueError(f"expected a (batch, n_mels, n_frames) tensor, got shape {tuple(spec.shape)}")
@@ -257,9 +262,15 @@ def spectrogram_to_image(spec: torch.Tensor, *, config: FeatureConfig = FeatureC
         image = spec.unsqueeze(1)
         if resize:
             image = F.interpolate(image, size=tuple(size), mode="bilinear", align_corners=False)
-        return image.expand(-1, 3, -1, -1).contiguous()
+        image = image.expand(-1, 3, -1, -1)
+        if normalize is not None:
+            mean, std = (value.to(image).view(1, 3, 1, 1) for value in normalize)
+            image = (image - mean) / std
+        return image.contiguous()
     table = colormap_table(config.colormap, dtype=spec.dtype if spec.is_floating_point() else torch.float32,
                            device=spec.device)
+    if normalize is not None:
+        table = (table - normalize[0].to(table)) / normalize[1].to(table)
     levels = (spec.clamp(0, 1) * 255).long()  # truncation, as the reference's uint8 cast
     # Gathering from the channel-first table yields channel-first memory, on which the
     # resize runs several times faster than on a permuted (channels-last) view.

@@ -40,8 +40,8 @@ class FeatureFrontend(torch.nn.Module):
         self.clip_blank = clip_blank
         self.reference_off_by_one = reference_off_by_one
         self.mel = TorchMelFrontend(config)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD))
 
     def spectrogram(self, wave: torch.Tensor, *, clip: bool | None = None) -> torch.Tensor:
         """Scaled Mel spectrogram [shape=(batch, n_mels, n_frames)], clipped if asked (default: as configured)."""
@@ -56,8 +56,7 @@ class FeatureFrontend(torch.nn.Module):
 
     def image(self, spec: torch.Tensor) -> torch.Tensor:
         """Normalised 3-channel image of scaled spectrograms [shape=(batch, 3, H, W)]."""
-        images = spectrogram_to_image(spec, config=self.config)
-        return (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+        return spectrogram_to_image(spec, config=self.config, normalize=(self.mean, self.std))
 
     def forward(self, wave: torch.Tensor, *, clip: bool | None = None) -> torch.Tensor:
         return self.image(self.spectrogram(wave, clip=clip))

@@ -107,3 +107,15 @@ def test_spectrogram_and_concatenation_figures_use_seconds_and_hertz(signals):
     fig = plot_concatenation(signals[0][:SR], signals[2][:SR // 2], sr=SR)
     joined = [ax for ax in fig.axes if ax.get_title().startswith("new sample")][0]
     assert joined.get_xlim()[1] == pytest.approx(1.5, abs=0.05)
+
+
+def test_normalising_before_the_resize_equals_normalising_after():
+    from respirelib.features import spectrogram_to_image
+
+    spec = torch.rand(2, 64, 40, generator=torch.Generator().manual_seed(0))
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    for mode in ("colormap", "replicate"):
+        config = FeatureConfig(image_mode=mode, image_scale=3.0)
+        after = (spectrogram_to_image(spec, config=config) - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+        before = spectrogram_to_image(spec, config=config, normalize=(mean, std))
+        torch.testing.assert_close(before, after, atol=1e-5, rtol=1e-5)
