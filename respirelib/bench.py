@@ -5,7 +5,7 @@ when and where it ran (:func:`respirelib.runs.hardware_record`, the load average
 the commit), the data it ran on, its measurements, and a list of targets, each
 with the measured value and whether it was met. A new benchmark adds a function
 returning such a record, an ``add_*_arguments`` / ``run_*`` pair, and an entry in
-:data:`BENCHMARKS`; :func:`add_bench_arguments` registers them all under ``bench``.
+:func:`registered_benchmarks`; :func:`add_bench_arguments` registers them all under ``bench``.
 
 :func:`bench_prep` measures, by default on the full-scale synthetic set:
 
@@ -346,20 +346,24 @@ def run_bench_prep(args: argparse.Namespace) -> int:
     return _emit(record, args)
 
 
-# name -> (help, add the benchmark's options, run it); `bench train` joins here.
-BENCHMARKS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
-    "prep": ("pre-processing and augmentation + features throughput", add_bench_prep_arguments, run_bench_prep),
-}
+def registered_benchmarks() -> dict[str, tuple[str, Callable, Callable]]:
+    """name -> (help, add the benchmark's options, run it)."""
+    from respirelib.bench_train import add_bench_train_arguments, run_bench_train
+
+    return {"prep": ("pre-processing and augmentation + features throughput", add_bench_prep_arguments,
+                     run_bench_prep),
+            "train": ("training throughput and the paper schedule's wall time", add_bench_train_arguments,
+                      run_bench_train)}
 
 
 def add_bench_arguments(subparsers) -> argparse.ArgumentParser:
-    """Register ``bench`` and every benchmark of :data:`BENCHMARKS` on the CLI's subparsers.
+    """Register ``bench`` and every benchmark of :func:`registered_benchmarks` on the CLI's subparsers.
 
     Each benchmark's parser gets ``--json`` and ``--out`` and ``func`` set to its runner.
     """
     bench = subparsers.add_parser("bench", help="measure the pipeline's speed against its targets")
     benchmarks = bench.add_subparsers(dest="bench_command", required=True)
-    for name, (help_text, add_arguments, run) in BENCHMARKS.items():
+    for name, (help_text, add_arguments, run) in registered_benchmarks().items():
         parser = benchmarks.add_parser(name, help=help_text)
         _add_output_arguments(parser)
         add_arguments(parser)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from respirelib.bench import BENCHMARKS, add_bench_arguments, bench_prep, format_bench, target
+from respirelib.bench import add_bench_arguments, registered_benchmarks, bench_prep, format_bench, target
 from respirelib.icbhi import load_icbhi
 
 
@@ -53,7 +53,7 @@ def test_cli_bench_prep_json(tiny_synthetic, capsys):
     add_bench_arguments(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["bench", "prep", "--json", "--data", str(tiny_synthetic), "--batches", "1",
                               "--workers", "1", "--device", "cpu", "--quiet"])
-    assert args.func is BENCHMARKS["prep"][2]
+    assert args.func is registered_benchmarks()["prep"][2]
     assert args.func(args) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["benchmark"] == "prep" and record["batches"]["cpu"]["batch_size"] == 64

@@ -1,0 +1,201 @@
+"""``respirenet bench train``: training throughput at the paper's input size, and the paper schedule's cost.
+
+It measures, on the device(s) at hand, full training steps exactly as :func:`respirelib.train.fit`
+runs them (augmentation, Mel features, blank region clipping, the 192 x 657 image, ResNet-34
+forward and backward, SGD; bfloat16 autocast and channels-last on CUDA) and evaluation batches.
+From the number of training inputs and evaluation windows the paper profile processes on the
+given data (stage 1: 200 epochs of the training set, a validation pass each epoch, one test
+pass; stage 2: 50 epochs per device), it projects the schedule's wall time. With
+``--run-schedule`` it instead runs the whole paper profile (stage 1, stage 2, evaluation) and
+measures it: a GPU job. Target: the full paper schedule in under 15 minutes on one H100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from respirelib.bench import _data_record, _emit, _timed, bench_record, target
+
+PAPER_SCHEDULE_TARGET_S = 15 * 60
+
+
+def schedule_workload(prepared, profile) -> dict:
+    """Inputs processed by a profile's schedule on prepared data: training samples and evaluation windows."""
+    from respirelib.names import DEVICES
+    from respirelib.samples import evaluation_set, training_set
+
+    def n_train(rows):
+        return len(training_set(prepared.cache, rows, audio=profile.audio, augment=profile.augment,
+                                concat=profile.stage1.concat)) if len(rows) else 0
+
+    def n_eval(rows):
+        return len(evaluation_set(prepared.cache, rows, config=profile.audio)) if len(rows) else 0
+
+    stage1, stage2 = profile.stage1, profile.stage2
+    per_epoch = stage1.samples_per_epoch or n_train(prepared.rows("train"))
+    val, test = n_eval(prepared.rows("val")), n_eval(prepared.rows("test"))
+    workload = {"stage1_train_samples": stage1.epochs * per_epoch, "stage1_eval_windows": stage1.epochs * val,
+                "test_eval_windows": 2 * test, "stage2_train_samples": 0, "stage2_eval_windows": 0}
+    for device_name in DEVICES:
+        train_rows = prepared.rows("train", device_name)
+        if len(train_rows):
+            per_device = stage2.samples_per_epoch or n_train(train_rows)
+            workload["stage2_train_samples"] += stage2.epochs * per_device
+            workload["stage2_eval_windows"] += stage2.epochs * n_eval(prepared.rows("val", device_name))
+    workload["train_samples"] = workload["stage1_train_samples"] + workload["stage2_train_samples"]
+    workload["eval_windows"] = (workload["stage1_eval_windows"] + workload["stage2_eval_windows"]
+                                + workload["test_eval_windows"])
+    return workload
+
+
+def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 64, steps: int = 2,
+                     warmup: int = 1, seed: int = 0) -> dict:
+    """Samples per second of full training steps and of evaluation batches, on ``device``."""
+    import torch
+
+    from respirelib.augment import augment_batch
+    from respirelib.evaluate import autocast_for
+    from respirelib.frontend import FeatureFrontend
+    from respirelib.model import ModelConfig, build_model
+
+    torch_device = torch.device(device)
+    model = build_model(ModelConfig(**{**profile.model.__dict__, "pretrained": "random"}), seed=seed).to(torch_device)
+    frontend = FeatureFrontend(profile.features, clip_blank=profile.stage1.clip_blank).to(torch_device)
+    channels_last = torch_device.type == "cuda"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=profile.stage1.lr, momentum=profile.stage1.momentum)
+    generator = torch.Generator(device=torch_device).manual_seed(seed)
+    batch_size = min(batch_size, len(waves))
+    waves, labels = waves[:batch_size].to(torch_device), labels[:batch_size].to(torch_device)
+
+    def sync():
+        if torch_device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def images_of(wave):
+        images = frontend(wave)
+        return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+    model.train()
+    features_s = model_s = 0.0
+    for step in range(warmup + steps):
+        sync()
+        started = time.perf_counter()
+        images = images_of(augment_batch(waves, sr=profile.audio.sample_rate, config=profile.augment,
+                                         generator=generator))
+        sync()
+        middle = time.perf_counter()
+        with autocast_for(torch_device):
+            loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sync()
+        if step >= warmup:
+            features_s += middle - started
+            model_s += time.perf_counter() - middle
+    model.eval()
+    eval_s = 0.0
+    with torch.no_grad():
+        for step in range(warmup + steps):
+            sync()
+            started = time.perf_counter()
+            with autocast_for(torch_device):
+                model(images_of(waves))
+            sync()
+            if step >= warmup:
+                eval_s += time.perf_counter() - started
+    return {"device": device, "batch_size": batch_size, "steps": steps,
+            "image_shape": list(images.shape[1:]), "backbone": profile.model.backbone,
+            "augment_features_ms_per_step": round(1000 * features_s / steps, 1),
+            "model_ms_per_step": round(1000 * model_s / steps, 1),
+            "train_samples_per_s": round(steps * batch_size / (features_s + model_s), 2),
+            "eval_samples_per_s": round(steps * batch_size / eval_s, 2)}
+
+
+def bench_train(data_dir: str | Path | None = None, *, scale: float = 1.0, profile: str = "paper",
+                device: str = "auto", threads: int = 2, batch_size: int = 64, cpu_steps: int = 2,
+                cuda_steps: int = 20, run_schedule: bool = False, progress: bool = False) -> dict:
+    """Training throughput per device and the paper schedule's projected (or measured) wall time."""
+    import torch
+
+    from respirelib.data_dirs import resolve_data_dir
+    from respirelib.experiment import prepare_data
+    from respirelib.profiles import get_profile
+    from respirelib.samples import evaluation_set
+
+    profile_obj = get_profile(profile)
+    data_path = resolve_data_dir(data_dir, scale=scale, seed=0, progress=progress)
+    prepared = prepare_data(data_path, profile_obj, split="official", seed=0, progress=progress)
+    workload = schedule_workload(prepared, profile_obj)
+    pool = evaluation_set(prepared.cache, prepared.rows("train")[: 4 * batch_size], config=profile_obj.audio)
+    devices = ["cpu"] if device in ("auto", "cpu") else []
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        devices.append("cuda")
+    steps_by_device, targets = {}, []
+    previous_threads = torch.get_num_threads()
+    for name in devices:
+        if name == "cpu":
+            torch.set_num_threads(threads)
+        try:
+            measured = time_train_steps(pool.waves, pool.labels, profile=profile_obj, device=name,
+                                        batch_size=batch_size, steps=cpu_steps if name == "cpu" else cuda_steps)
+        finally:
+            torch.set_num_threads(previous_threads)
+        measured["projected_schedule_s"] = round(workload["train_samples"] / measured["train_samples_per_s"]
+                                                 + workload["eval_windows"] / measured["eval_samples_per_s"], 1)
+        if name == "cuda":
+            measured["gpu"] = torch.cuda.get_device_name(0)
+            targets.append(target(f"{profile} schedule on GPU (projected)", measured["projected_schedule_s"], unit="s",
+                                  at_most=PAPER_SCHEDULE_TARGET_S))
+        steps_by_device[name] = measured
+    schedule = None
+    if run_schedule:
+        from respirelib.experiment import evaluate_run, finetune_run, train_run
+
+        with tempfile.TemporaryDirectory(prefix="respirenet-bench-run-") as run_dir:
+            run_path = Path(run_dir) / "run"
+            _, stage1_s = _timed(train_run, data_path, run_path, profile=profile, init="random", device=device,
+                                 progress=progress)
+            _, stage2_s = _timed(finetune_run, run_path, device=device, progress=progress)
+            results, evaluate_s = _timed(evaluate_run, run_path, device=device, progress=progress)
+        schedule = {"stage1_s": round(stage1_s, 1), "stage2_s": round(stage2_s, 1),
+                    "evaluate_s": round(evaluate_s, 1), "total_s": round(stage1_s + stage2_s + evaluate_s, 1),
+                    "metrics_4class": results["stage1"]["four_class"],
+                    "metrics_finetuned_4class": results.get("finetuned", {}).get("four_class")}
+        targets.append(target(f"{profile} schedule, measured", schedule["total_s"], unit="s",
+                              at_most=PAPER_SCHEDULE_TARGET_S))
+    results = {"profile": profile, "workload": workload, "steps": steps_by_device, "schedule": schedule,
+               "note": "projected_schedule_s = measured throughput x the schedule's inputs; it ignores "
+                       "checkpoint writes and Python overhead between epochs"}
+    return bench_record("train", data=_data_record(prepared.dataset, write_s=None), results=results,
+                        targets=targets)
+
+
+def add_bench_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``respirenet bench train``."""
+    parser.add_argument("--data", type=Path, default=None, help="an ICBHI folder (default: the synthetic set)")
+    parser.add_argument("--scale", type=float, default=1.0, help="scale of the synthetic set (default 1)")
+    parser.add_argument("--profile", default="paper", choices=("smoke", "quick", "paper"))
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--cpu-steps", type=int, default=2, help="timed CPU steps (each takes long at paper size)")
+    parser.add_argument("--cuda-steps", type=int, default=20)
+    parser.add_argument("--run-schedule", action="store_true",
+                        help="also run the whole schedule and time it (a GPU job for the paper profile)")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run_bench_train(args: argparse.Namespace) -> int:
+    """``respirenet bench train``: run :func:`bench_train` and print its result."""
+    with contextlib.redirect_stdout(sys.stderr):
+        record = bench_train(args.data, scale=args.scale, profile=args.profile, device=args.device,
+                             threads=args.threads, cpu_steps=args.cpu_steps, cuda_steps=args.cuda_steps,
+                             run_schedule=args.run_schedule, progress=not args.quiet)
+    return _emit(record, args)

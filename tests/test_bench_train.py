@@ -1,0 +1,31 @@
+"""``bench train``: throughput of real training steps and the schedule's projected cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from respirelib.bench import add_bench_arguments
+from respirelib.bench_train import bench_train
+
+
+def test_bench_train_on_tiny_data(tiny_synthetic):
+    record = bench_train(tiny_synthetic, profile="smoke", device="cpu", cpu_steps=1, batch_size=8)
+    assert record["benchmark"] == "train" and record["data"]["label"] == "synthetic"
+    workload = record["workload"]
+    assert workload["stage1_train_samples"] == 2 * 48  # smoke: 2 epochs of 48 inputs
+    assert workload["train_samples"] == workload["stage1_train_samples"] + workload["stage2_train_samples"]
+    cpu = record["steps"]["cpu"]
+    assert cpu["train_samples_per_s"] > 0 and cpu["eval_samples_per_s"] > 0 and cpu["batch_size"] == 8
+    expected = workload["train_samples"] / cpu["train_samples_per_s"] + workload["eval_windows"] / cpu[
+        "eval_samples_per_s"]
+    assert abs(cpu["projected_schedule_s"] - expected) < 0.2
+    assert record["targets"] == []  # the 15-minute target is stated for a GPU only
+    json.dumps(record)
+
+
+def test_bench_train_is_registered():
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "train", "--profile", "smoke", "--cpu-steps", "1", "--json"])
+    assert args.profile == "smoke" and args.cpu_steps == 1 and args.json
