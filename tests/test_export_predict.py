@@ -15,7 +15,6 @@ import torch
 from respirelib.audio import read_audio
 from respirelib.config import CLASS_NAMES
 from respirelib.errors import AudioError, DataError
-from respirelib.experiment import evaluate_run, finetune_run, train_run
 from respirelib.export import (CARD_NAME, FORMAT_NAME, add_export_arguments, export_model, load_exported_model,
                                run_export_command)
 from respirelib.padding import window_starts
@@ -28,19 +27,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 class NotPlainData:
     """A pickled instance of this class must never be loaded from a model file."""
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tiny_synthetic, tmp_path_factory):
-    """Stage 1, stage 2 and evaluation of the smoke profile, random init, offline."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RESPIRENET_CACHE", str(tmp_path_factory.getbasetemp() / "cycle-cache"))
-        patch.setenv("RESPIRENET_OFFLINE", "1")
-        run_dir = tmp_path_factory.mktemp("export-runs") / "smoke"
-        train_run(tiny_synthetic, run_dir, profile="smoke", init="random", seed=0, progress=False)
-        finetune_run(run_dir, progress=False)
-        evaluate_run(run_dir, progress=False)
-    return run_dir
 
 
 @pytest.fixture(scope="module")

@@ -8,50 +8,43 @@ import pytest
 import torch
 
 from respirelib.checkpoint import load_checkpoint
-from respirelib.experiment import evaluate_run, finetune_run, train_run
+from respirelib.experiment import evaluate_run, train_run
 from respirelib.weights import WeightsNotFoundError
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def trained_run(tiny_synthetic, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("runs") / "smoke"
-    train_run(tiny_synthetic, run_dir, profile="smoke", init="random", seed=0, progress=False)
-    return run_dir
 
 
 def _state(run_dir, stage="stage1"):
     return load_checkpoint(run_dir / stage / "checkpoints" / "last.pt")
 
 
-def test_resumed_run_equals_uninterrupted_run(tiny_synthetic, trained_run, tmp_path):
+def test_resumed_run_equals_uninterrupted_run(tiny_synthetic, smoke_run, tmp_path):
     interrupted = tmp_path / "interrupted"
     train_run(tiny_synthetic, interrupted, profile="smoke", init="random", seed=0, progress=False, stop_after=1)
     assert len(_state(interrupted)["history"]) == 1
     train_run(tiny_synthetic, interrupted, resume=True, progress=False)
-    full, resumed = _state(trained_run), _state(interrupted)
+    full, resumed = _state(smoke_run), _state(interrupted)
     strip = [{k: v for k, v in record.items() if k != "seconds"} for record in full["history"]]
     assert strip == [{k: v for k, v in record.items() if k != "seconds"} for record in resumed["history"]]
     for name, tensor in full["model"].items():
         assert torch.equal(tensor, resumed["model"][name]), name
 
 
-def test_selection_uses_validation_and_history_is_recorded(trained_run):
-    history = [json.loads(line) for line in (trained_run / "stage1" / "history.jsonl").read_text().splitlines()]
+def test_selection_uses_validation_and_history_is_recorded(smoke_run):
+    history = [json.loads(line) for line in (smoke_run / "stage1" / "history.jsonl").read_text().splitlines()]
     assert [record["epoch"] for record in history] == [1, 2]
-    best = load_checkpoint(trained_run / "stage1" / "checkpoints" / "best.pt")
+    best = load_checkpoint(smoke_run / "stage1" / "checkpoints" / "best.pt")
     scores = [record["val_score"] for record in history]
     assert best["epoch"] == 1 + scores.index(max(scores))
-    request = json.loads((trained_run / "run.json").read_text())
+    request = json.loads((smoke_run / "run.json").read_text())
     assert request["config"]["stage1"]["select_on"] == "val"
     assert request["subset_sizes"]["val"] > 0 and request["init"] == "random init"
     assert request["provenance"]["data"]["synthetic"] is True
 
 
-def test_a_run_never_overwrites_another(tiny_synthetic, trained_run):
+def test_a_run_never_overwrites_another(tiny_synthetic, smoke_run):
     with pytest.raises(FileExistsError, match="never overwritten"):
-        train_run(tiny_synthetic, trained_run, profile="smoke", init="random", progress=False)
+        train_run(tiny_synthetic, smoke_run, profile="smoke", init="random", progress=False)
 
 
 def test_imagenet_init_without_weights_fails_with_the_file_name(tiny_synthetic, tmp_path):
@@ -59,11 +52,10 @@ def test_imagenet_init_without_weights_fails_with_the_file_name(tiny_synthetic, 
         train_run(tiny_synthetic, tmp_path / "run", profile="smoke", init="imagenet", progress=False)
 
 
-def test_finetune_and_evaluate(trained_run):
-    statuses = finetune_run(trained_run, progress=False)
+def test_finetune_and_evaluate(smoke_run):
+    statuses = json.loads((smoke_run / "stage2" / "devices.json").read_text())
     assert list(statuses) == ["AKGC417L", "Meditron", "LittC2SE", "Litt3200"]
-    results = evaluate_run(trained_run, progress=False)
-    metrics = json.loads((trained_run / "metrics.json").read_text())
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
     for key in ("four_class", "two_class", "per_device", "confusion", "provenance"):
         assert key in metrics
     assert set(metrics["four_class"]) == {"sp", "se", "score"} and metrics["synthetic"] is True
@@ -71,9 +63,11 @@ def test_finetune_and_evaluate(trained_run):
     assert sum(map(sum, metrics["confusion"])) == metrics["n_cycles"]
     for field in ("commit", "hardware", "data", "config"):
         assert field in metrics["provenance"]
-    finetuned = results["finetuned"]
+    finetuned = json.loads((smoke_run / "metrics_finetuned.json").read_text())
     # the tiny synthetic set, like the real official split, has no LittC2SE test cycles
     assert finetuned["per_device_change"]["LittC2SE"]["note"] == "no test cycles for this device"
     assert finetuned["n_cycles"] == metrics["n_cycles"]
+    predictions = (smoke_run / "metrics_finetuned_predictions.csv").read_text().splitlines()
+    assert len(predictions) == metrics["n_cycles"] + 1
     with pytest.raises(FileExistsError):
-        evaluate_run(trained_run, progress=False)
+        evaluate_run(smoke_run, progress=False)
