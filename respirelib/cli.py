@@ -197,8 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_evaluate)
 
     from respirelib.bench import add_bench_arguments
+    from respirelib.explain_run import add_explain_arguments
     from respirelib.export import add_export_arguments
     from respirelib.predict import add_predict_arguments
+
+    add_explain_arguments(commands.add_parser("explain", help="Grad-CAM++ figure of one cycle of a trained run"))
 
     add_export_arguments(commands.add_parser("export", help="write a trained run as one model file with a model card"))
     add_predict_arguments(commands.add_parser("predict", help="classify the cycles (or windows) of new recordings"))

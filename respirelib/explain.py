@@ -316,6 +316,19 @@ def top_rows_mass(maps: np.ndarray, n_rows) -> np.ndarray:
     return _share(np.where(top, rows, 0.0).sum(axis=-1), rows.sum(axis=-1))
 
 
+def min_blank_rows(*, feature_config: FeatureConfig = FeatureConfig(), min_blank_hz: float = 1500.0) -> int:
+    """Blank top Mel rows a spectrogram needs for every band centred at or above ``min_blank_hz`` to be blank.
+
+    The Fig. 3 selection of :func:`blank_band_attention_cycles`: with the paper's
+    64 bands over 50-2000 Hz and 1500 Hz, 11 rows.
+    """
+    centres = _mel_position_to_hz(np.arange(feature_config.n_mels), feature_config)
+    n_rows = int((centres >= min_blank_hz).sum())
+    if n_rows == 0:
+        raise ValueError(f"no Mel band is centred at or above {min_blank_hz} Hz")
+    return n_rows
+
+
 def _take(cycles, index: np.ndarray):
     if isinstance(cycles, torch.Tensor):
         return cycles[torch.as_tensor(index, device=cycles.device)]
@@ -392,10 +405,7 @@ def blank_band_attention_cycles(model: nn.Module, cycles, devices: Sequence[str]
         labels = np.asarray(labels)
         if labels.shape != (n_cycles,):
             raise ValueError(f"need one label per cycle ({n_cycles}), got shape {labels.shape}")
-    centres = _mel_position_to_hz(np.arange(feature_config.n_mels), feature_config)
-    min_blank = int((centres >= min_blank_hz).sum())
-    if min_blank == 0:
-        raise ValueError(f"no Mel band is centred at or above {min_blank_hz} Hz")
+    min_blank = min_blank_rows(feature_config=feature_config, min_blank_hz=min_blank_hz)
     options = dict(layer=layer, method=method, batch_size=batch_size)
     parts = []
     for start in range(0, n_cycles, batch_size):

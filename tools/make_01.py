@@ -26,6 +26,7 @@ cells = [
     synthetic_scale = 1.0    # size of the synthetic default (1 gives about 6900 cycles)
     """, parameters=True),
     code("""
+    %matplotlib inline
     import json
     from pathlib import Path
 

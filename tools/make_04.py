@@ -33,6 +33,7 @@ cells = [
     train = True             # False: only read runs that already exist under run_dir
     """, parameters=True),
     code("""
+    %matplotlib inline
     import json
     from pathlib import Path
 

@@ -26,6 +26,7 @@ cells = [
     train = True
     """, parameters=True),
     code("""
+    %matplotlib inline
     import json
     from pathlib import Path
 

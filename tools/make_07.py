@@ -24,6 +24,7 @@ cells = [
     figures_dir = "figures"
     """, parameters=True),
     code("""
+    %matplotlib inline
     import json
     from pathlib import Path
 

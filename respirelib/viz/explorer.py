@@ -1,0 +1,154 @@
+"""An interactive explorer of a run's cycles: pick one, hear it, see what the model saw and where it looked.
+
+:func:`build_explorer` returns an ipywidgets box with four dropdowns (part of the
+split, device, class, cycle) above an ``Output`` area showing an audio player of
+the 4 kHz cycle and the one-cycle figure (waveform, Mel spectrogram, clipped
+spectrogram, probabilities and the Grad-CAM++ overlay). The callbacks only call
+two plain functions, :func:`explorer_options` (what each dropdown offers) and
+:func:`render_cycle` (the figure), which work and are tested without a browser.
+Building the widget renders the first cycle once, so a headless run (papermill)
+records one complete view and never waits for input.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib.figure
+import numpy as np
+import pandas as pd
+import torch
+
+from respirelib.config import CLASS_NAMES
+from respirelib.experiment import LoadedRun
+from respirelib.explain_run import cycle_figure, explain_cycles, load_model, run_label
+
+ALL = "all"
+
+
+def explorer_options(cycles: pd.DataFrame, subset: pd.Series, *, part: str, device: str = ALL,
+                     label: str = ALL) -> dict:
+    """What the dropdowns offer for the current part, device and class.
+
+    Parameters
+    ----------
+    cycles : pd.DataFrame
+        The cycles table (``recording``, ``cycle_index``, ``device``, ``label_id``, ``duration``).
+    subset : pd.Series
+        ``"train"``/``"val"``/``"test"``/``"unused"`` per cycle (``run.prepared.subset``).
+    part : str
+    device, label : str
+        The current choices; ``"all"`` for no filter. A choice the part does not
+        offer falls back to ``"all"``.
+
+    Returns
+    -------
+    options : dict
+        ``devices`` and ``classes`` (lists starting with ``"all"``, only values
+        present), ``device`` and ``label`` (the effective choices), ``cycles``
+        (``(text, row)`` pairs, by recording then cycle index).
+    """
+    in_part = cycles[(subset == part).to_numpy()]
+    devices = [ALL, *sorted(in_part["device"].astype(str).unique())]
+    device = device if device in devices else ALL
+    if device != ALL:
+        in_part = in_part[in_part["device"].astype(str) == device]
+    present = set(in_part["label_id"].astype(int))
+    classes = [ALL, *(name for index, name in enumerate(CLASS_NAMES) if index in present)]
+    label = label if label in classes else ALL
+    if label != ALL:
+        in_part = in_part[in_part["label_id"] == CLASS_NAMES.index(label)]
+    in_part = in_part.sort_values(["recording", "cycle_index"])
+    texts = [f"{rec}:{index} · {CLASS_NAMES[label_id]} · {duration:.1f} s"
+             for rec, index, label_id, duration in zip(in_part["recording"].astype(str), in_part["cycle_index"],
+                                                       in_part["label_id"], in_part["duration"])]
+    return {"devices": devices, "device": device, "classes": classes, "label": label,
+            "cycles": list(zip(texts, in_part.index.tolist()))}
+
+
+def render_cycle(run: LoadedRun, row: int, *, model: torch.nn.Module | None = None,
+                 layer=None) -> matplotlib.figure.Figure:
+    """The explorer's figure for one cycle row (:func:`respirelib.explain_run.cycle_figure`)."""
+    return cycle_figure(run, explain_cycles(run, [row], model=model, layer=layer))
+
+
+def figure_png(fig: matplotlib.figure.Figure, *, dpi: int = 90) -> bytes:
+    """PNG bytes of a figure, displayable without a matplotlib backend."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), model: torch.nn.Module | None = None,
+                   layer=None):
+    """An ipywidgets explorer of the run's cycles.
+
+    Parameters
+    ----------
+    run : LoadedRun
+    parts : sequence of str
+        Parts of the split to offer; those without cycles are left out.
+    model : nn.Module, optional
+        Default: the run's stage-1 model, loaded once.
+    layer : nn.Module or str, optional
+        Layer of the maps (default: the last residual block).
+
+    Returns
+    -------
+    explorer : ipywidgets.VBox
+        A title, a row of dropdowns (``part``, ``device``, ``class``, ``cycle``) and
+        an ``Output`` with the audio player and the figure of the chosen cycle.
+    """
+    import ipywidgets as widgets
+    from IPython.display import Audio, Image, display
+
+    subset, cycles = run.prepared.subset, run.prepared.dataset.cycles
+    parts = [part for part in parts if (subset == part).any()]
+    if not parts:
+        raise ValueError(f"none of the parts {parts} of this run's split has cycles")
+    model = load_model(run) if model is None else model
+    style = {"description_width": "initial"}
+    part_box = widgets.Dropdown(options=parts, value=parts[0], description="part", style=style)
+    device_box = widgets.Dropdown(description="device", style=style)
+    class_box = widgets.Dropdown(description="class", style=style)
+    cycle_box = widgets.Dropdown(description="cycle", style=style, layout=widgets.Layout(width="28em"))
+    output = widgets.Output()
+    updating = {"now": False}  # setting options fires value events; render once per user action
+
+    def render(row) -> None:
+        with output:
+            output.clear_output(wait=True)
+            if row is None:
+                print("no cycle matches these choices")
+                return
+            display(Audio(np.asarray(run.prepared.cache.cycle(row), dtype=np.float32), rate=run.prepared.cache.sr))
+            display(Image(data=figure_png(render_cycle(run, row, model=model, layer=layer)), format="png"))
+
+    def refresh(_change=None) -> None:
+        if updating["now"]:
+            return
+        updating["now"] = True
+        try:
+            options = explorer_options(cycles, subset, part=part_box.value, device=device_box.value or ALL,
+                                       label=class_box.value or ALL)
+            device_box.options, device_box.value = options["devices"], options["device"]
+            class_box.options, class_box.value = options["classes"], options["label"]
+            rows = [row for _, row in options["cycles"]]
+            current = cycle_box.value
+            cycle_box.options = options["cycles"]
+            cycle_box.value = current if current in rows else (rows[0] if rows else None)
+        finally:
+            updating["now"] = False
+        render(cycle_box.value)
+
+    def on_cycle(change) -> None:
+        if not updating["now"]:
+            render(change["new"])
+
+    for box in (part_box, device_box, class_box):
+        box.observe(refresh, names="value")
+    cycle_box.observe(on_cycle, names="value")
+    refresh()
+    title = widgets.HTML(f"<b>Explore the cycles</b> of {run.run_dir.name} ({run_label(run)})")
+    return widgets.VBox([title, widgets.HBox([part_box, device_box, class_box, cycle_box]), output])

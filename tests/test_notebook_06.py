@@ -1,0 +1,53 @@
+"""Notebook 06 runs headlessly with papermill on a smoke-profile model, explorer included."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from respirelib.config import CLASS_NAMES
+from respirelib.notebooks import execute_notebook
+from tests.test_explain_run import environment, smoke_run_dir  # noqa: F401  (environment is a fixture)
+
+pytestmark = pytest.mark.notebook
+
+
+def widget_outputs(notebook) -> list[dict]:
+    """Outputs captured in the notebook's ipywidgets Output widgets (saved widget state)."""
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    return [output for model in state.values() if model["model_name"] == "OutputModel"
+            for output in model["state"]["outputs"]]
+
+
+def test_06_explanations(environment, tiny_synthetic, tmp_path, tmp_path_factory):
+    model_run = smoke_run_dir(tiny_synthetic, tmp_path_factory)
+    parameters = {"data_dir": str(tiny_synthetic), "profile": "smoke", "seed": 0, "device": "cpu",
+                  "run_dir": str(tmp_path), "figures_dir": str(tmp_path / "figures"), "model_run": str(model_run),
+                  "interactive": True}
+    executed = execute_notebook("06", tmp_path, parameters, progress=False)
+
+    record = json.loads((tmp_path / "06_explanations.json").read_text())
+    assert record["data"] == "synthetic" and record["synthetic"] is True and record["init"] == "random init"
+    table = {row["device"]: row for row in record["blank_band_attention"]}
+    assert table["all"]["n_cycles"] == sum(row["n_cycles"] for name, row in table.items() if name != "all") > 0
+    assert all(row["n_cycles"] <= record["max_per_device"] for name, row in table.items() if name != "all")
+    assert 0 <= table["all"]["mass_before"] <= 1 and 0 <= table["all"]["mass_after"] <= 1
+    assert len(record["blank_band_cycles"]) == table["all"]["n_cycles"]
+    assert set(record["galleries"]) == set(CLASS_NAMES)
+    assert any(entry["correct"] or entry["wrong"] for entry in record["galleries"].values())
+
+    figures = {path.stem for path in (tmp_path / "figures").glob("*.png")}
+    assert {f"06_gallery_{name}" for name in CLASS_NAMES} <= figures
+    assert {"06_fig3_blank_band_attention", "06_fig3_example"} <= figures
+
+    notebook = nbformat.read(executed, as_version=4)
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert sum("image/png" in output.get("data", {}) for output in outputs) >= 6  # figures shown inline
+    # The explorer was displayed and its first cycle rendered into the Output widget: player and figure.
+    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in outputs)
+    captured = widget_outputs(notebook)
+    assert any("<audio" in output.get("data", {}).get("text/html", "") for output in captured)
+    assert any("image/png" in output.get("data", {}) for output in captured)
