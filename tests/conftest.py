@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hashlib
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -94,3 +96,34 @@ def smoke_run(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
     finetune_run(run_dir, progress=False)
     evaluate_run(run_dir, progress=False)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def smoke_pipeline(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
+    """Every numbered notebook, run once by the headless pipeline in the smoke profile (random init)."""
+    from respirelib.pipeline import PipelineRequest, run_pipeline
+
+    out = tmp_path_factory.mktemp("pipeline") / "smoke"
+    request = PipelineRequest(profile="smoke", data_dir=str(tiny_synthetic), seed=0, device="cpu", init="random")
+    return run_pipeline(out=out, request=request, progress=False)
+
+
+def write_named_checkpoint(directory: Path, arch: str, state_dict) -> Path:
+    """Save like torchvision does: ``<arch>-<first 8 hex of the file's sha256>.pth``."""
+    import torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f"{arch}.staging"
+    torch.save(state_dict, staging)
+    digest = hashlib.sha256(staging.read_bytes()).hexdigest()
+    return staging.rename(directory / f"{arch}-{digest[:8]}.pth")
+
+
+@pytest.fixture
+def offline_weights(tmp_path, monkeypatch):
+    """No weights directory, an empty torchvision cache, and no download attempts."""
+    from respirelib.weights import OFFLINE_ENV, WEIGHTS_DIR_ENV
+
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    monkeypatch.delenv(WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))

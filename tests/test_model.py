@@ -1,7 +1,5 @@
 """RespireNet: shapes, the reference head, ImageNet loading, random-init refusal."""
 
-import hashlib
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,25 +10,13 @@ import torchvision.models
 
 from respirelib.errors import DataError
 from respirelib.model import ModelConfig, RespireNet, build_head, build_model
-from respirelib.weights import OFFLINE_ENV, WEIGHTS_DIR_ENV, WeightsNotFoundError, WeightsSpec
+from respirelib.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError, WeightsSpec
+from tests.conftest import write_named_checkpoint
 
 SMALL = (2, 3, 64, 64)
 
 
-def write_named_checkpoint(directory: Path, arch: str, state_dict) -> Path:
-    """Save like torchvision does: ``<arch>-<first 8 hex of the file's sha256>.pth``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = directory / f"{arch}.staging"
-    torch.save(state_dict, staging)
-    digest = hashlib.sha256(staging.read_bytes()).hexdigest()
-    return staging.rename(directory / f"{arch}-{digest[:8]}.pth")
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(OFFLINE_ENV, "1")
-    monkeypatch.delenv(WEIGHTS_DIR_ENV, raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+pytestmark = pytest.mark.usefixtures("offline_weights")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ import nbformat
 import pytest
 
 from respirelib.config import CLASS_NAMES
-from respirelib.notebooks import execute_notebook
-from tests.test_explain_run import environment, smoke_run_dir  # noqa: F401  (environment is a fixture)
 
 pytestmark = pytest.mark.notebook
 
@@ -21,12 +19,9 @@ def widget_outputs(notebook) -> list[dict]:
             for output in model["state"]["outputs"]]
 
 
-def test_06_explanations(environment, tiny_synthetic, tmp_path, tmp_path_factory):
-    model_run = smoke_run_dir(tiny_synthetic, tmp_path_factory)
-    parameters = {"data_dir": str(tiny_synthetic), "profile": "smoke", "seed": 0, "device": "cpu",
-                  "run_dir": str(tmp_path), "figures_dir": str(tmp_path / "figures"), "model_run": str(model_run),
-                  "interactive": True}
-    executed = execute_notebook("06", tmp_path, parameters, progress=False)
+def test_06_explanations(smoke_pipeline):
+    tmp_path = smoke_pipeline
+    executed = smoke_pipeline / "notebooks" / "06_explanations.ipynb"
 
     record = json.loads((tmp_path / "06_explanations.json").read_text())
     assert record["data"] == "synthetic" and record["synthetic"] is True and record["init"] == "random init"

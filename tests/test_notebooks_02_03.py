@@ -7,23 +7,16 @@ import json
 import pytest
 
 from respirelib.config import CLASS_NAMES
-from respirelib.notebooks import execute_notebook
 
 pytestmark = pytest.mark.notebook
-
-
-def _parameters(data_dir, run_dir):
-    return {"data_dir": str(data_dir), "profile": "smoke", "seed": 0, "device": "cpu",
-            "run_dir": str(run_dir), "figures_dir": str(run_dir / "figures")}
 
 
 def _figures(run_dir) -> set[str]:
     return {p.stem for p in (run_dir / "figures").glob("*.png")}
 
 
-def test_02_preprocessing(tiny_synthetic, tmp_path):
-    execute_notebook("02", tmp_path, _parameters(tiny_synthetic, tmp_path), progress=False)
-    numbers = json.loads((tmp_path / "02_preprocessing.json").read_text())
+def test_02_preprocessing(smoke_pipeline):
+    numbers = json.loads((smoke_pipeline / "02_preprocessing.json").read_text())
     assert numbers["data"] == "synthetic"
     # The step-by-step chain equals the one call, and each step did what it says.
     assert numbers["max_difference_from_one_call"] < 1e-5
@@ -39,15 +32,15 @@ def test_02_preprocessing(tiny_synthetic, tmp_path):
     assert padding["smart"]["neighbours"] > 0, "the example was chosen so that smart padding borrows a neighbour"
     assert numbers["long_cycle_windows"] >= numbers["long_cycles"]
     assert {"02_step1_raw", "02_step2_resampled", "02_step3_filter_response", "02_step4_normalised",
-            "02_spectrogram_before", "02_spectrogram_after", "02_padding_strategies"} <= _figures(tmp_path)
+            "02_spectrogram_before", "02_spectrogram_after", "02_padding_strategies"} <= _figures(smoke_pipeline)
 
 
-def test_03_augmentation(tiny_synthetic, tmp_path, monkeypatch):
-    cache_dir = tmp_path / "cache"
-    monkeypatch.setenv("RESPIRENET_CACHE", str(cache_dir))
-    run_dir = tmp_path / "run"
-    execute_notebook("03", run_dir, _parameters(tiny_synthetic, run_dir), progress=False)
-    assert list(cache_dir.glob("cycles-*")), "the notebook's cache goes where RESPIRENET_CACHE says"
+def test_03_augmentation(smoke_pipeline):
+    import os
+    from pathlib import Path
+
+    assert list(Path(os.environ["RESPIRENET_CACHE"]).glob("cycles-*")), "the cache goes where RESPIRENET_CACHE says"
+    run_dir = smoke_pipeline
     numbers = json.loads((run_dir / "03_augmentation.json").read_text())
     assert numbers["data"] == "synthetic"
     balance = numbers["class_balance"]

@@ -7,7 +7,6 @@ the download path is exercised with ``urlopen`` and the downloader replaced.
 import hashlib
 import shutil
 import urllib.error
-from pathlib import Path
 
 import pytest
 import torch
@@ -30,22 +29,10 @@ from respirelib.weights import (
     sha256_of,
     verify_checkpoint,
 )
+from tests.conftest import write_named_checkpoint
 
 
-def write_named_checkpoint(directory: Path, arch: str, state_dict) -> Path:
-    """Save like torchvision does: ``<arch>-<first 8 hex of the file's sha256>.pth``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = directory / f"{arch}.staging"
-    torch.save(state_dict, staging)
-    digest = hashlib.sha256(staging.read_bytes()).hexdigest()
-    return staging.rename(directory / f"{arch}-{digest[:8]}.pth")
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(OFFLINE_ENV, "1")
-    monkeypatch.delenv(WEIGHTS_DIR_ENV, raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+pytestmark = pytest.mark.usefixtures("offline_weights")
 
 
 @pytest.fixture(scope="module")
