@@ -5,7 +5,8 @@
 - ``quick``: the same pipeline cut to about ten minutes on two CPU cores: smaller
   images (no 3x resize), ResNet-18, a half-size synthetic set, six short epochs at a
   higher learning rate (random initialisation needs it). Its numbers say ``quick``
-  and are not comparable with the paper's.
+  and are not comparable with the paper's: from random initialisation a few minutes
+  of CPU training do not learn this task reliably.
 - ``smoke``: seconds, for tests: tiny epochs that only prove the code path runs.
 """
 
@@ -39,6 +40,9 @@ class TrainConfig:
         Concatenation-based augmentation of the training set (paper's CBA).
     clip_blank : bool
         Blank region clipping of every spectrogram (paper's BRC).
+    lr_schedule : {"constant", "cosine"}
+        Constant learning rate (paper) or cosine decay to zero over the epochs (steadier
+        ends for short schedules such as ``quick``).
     select_on : {"val", "test"}
         Checkpoint selection by ICBHI score on the validation patients (default) or,
         as the reference code does, on the test set: only to compare the two.
@@ -58,12 +62,15 @@ class TrainConfig:
     augment: bool = True
     concat: bool = True
     clip_blank: bool = True
+    lr_schedule: str = "constant"
     select_on: str = "val"
     samples_per_epoch: int | None = None
     eval_every: int = 1
     eval_batch_size: int = 128
 
     def __post_init__(self):
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.select_on not in SELECTION_SPLITS:
             raise ValueError(f"select_on must be 'val' or 'test', got {self.select_on!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -103,7 +110,7 @@ PROFILES = {
     "paper": Profile(name="paper", description="the paper's full schedule (GPU)"),
     "quick": Profile(
         name="quick",
-        description="about 10 minutes on 2 CPU cores: ResNet-18, 64-pixel-high images (no resize), half-size "
+        description="a few minutes on 2 CPU cores: ResNet-18, 64-pixel-high images (no resize), half-size "
                     "synthetic set, 6 short epochs at a higher learning rate; NOT the paper's schedule",
         model=ModelConfig(backbone="resnet18"),
         features=FeatureConfig(image_scale=1.0),
@@ -116,7 +123,8 @@ PROFILES = {
         model=ModelConfig(backbone="resnet18"),
         audio=AudioConfig(cycle_duration=3.0),
         features=FeatureConfig(image_scale=1.0),
-        stage1=TrainConfig(epochs=2, batch_size=16, lr=1e-3, samples_per_epoch=48, eval_batch_size=64),
+        stage1=TrainConfig(epochs=2, batch_size=16, lr=1e-3, lr_schedule="cosine", samples_per_epoch=48,
+                           eval_batch_size=64),
         stage2=TrainConfig(epochs=1, batch_size=16, lr=1e-4, samples_per_epoch=16, eval_batch_size=64),
         synthetic_scale=0.03),
 }

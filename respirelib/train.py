@@ -90,6 +90,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+                 if config.lr_schedule == "cosine" else None)
     train_waves = train.waves.to(device)
     train_labels = train.labels.to(device)
     use_channels_last = device.type == "cuda"
@@ -101,6 +103,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         state = load_checkpoint(last_path, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
         restore_rng_state(state["rng"], sample_generator, augment_generator)
         start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
     elif history_path.exists():
@@ -134,7 +138,10 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             total_loss += float(loss.detach()) * len(batch)
             seen += len(batch)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
-        record = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1), "lr": config.lr}
+        record = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1),
+                  "lr": optimizer.param_groups[0]["lr"]}
+        if scheduler is not None:
+            scheduler.step()
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
             probs = predict_probabilities(model, frontend, selection, batch_size=config.eval_batch_size)
             scores = score_predictions(cycle_predictions(probs, selection))
@@ -150,6 +157,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         record["seconds"] = round(time.perf_counter() - started, 3)
         history.append(record)
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "scheduler": scheduler.state_dict() if scheduler is not None else None,
                            "rng": rng_state(sample_generator, augment_generator), "epoch": epoch,
                            "history": history, "best": best, "config": asdict(config)}, last_path)
         atomic_write_text(history_path, "".join(json.dumps(r) + "\n" for r in history))

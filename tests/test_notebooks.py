@@ -78,3 +78,6 @@ def test_07_results_report(smoke_pipeline):
     assert {row["device"] for row in record["table_three"]} == {"AKGC417L", "Meditron", "LittC2SE", "Litt3200"}
     executed = (smoke_pipeline / "notebooks" / "07_results.ipynb").read_text()
     assert "SYNTHETIC DATA" in executed and "RANDOM INITIALISATION" in executed
+    assert (smoke_pipeline / "export" / "respirenet.pt").is_file()
+    assert (smoke_pipeline / "export" / "MODEL_CARD.md").is_file()
+    assert (smoke_pipeline / "figures" / "07_prediction_timeline.png").is_file()

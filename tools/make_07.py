@@ -85,6 +85,40 @@ cells = [
     print("wrote", out)
     """),
     md("""
+    ## Using the model on a recording
+
+    The trained run can be exported as one file with a model card, then used on any recording (any sample
+    rate, mono or multi-channel, wav or flac): with its annotation file, one class and four probabilities
+    per cycle; without, probabilities over sliding windows. Here a test recording of the run's own data
+    stands in for "your own recording"; `respirenet export` and `respirenet predict` do the same from a
+    shell. The card states the data the model was trained on: a model trained on the synthetic set knows
+    nothing about real lungs, and no model here is a medical device.
+    """),
+    code("""
+    from respirelib.export import export_model, load_exported_model
+    from respirelib.icbhi import load_icbhi
+    from respirelib.predict import predict_recording
+    from respirelib.viz.save import save_figure
+
+    model_run = Path(run_dir) / "train" / "official-full-seed0"
+    if (model_run / "metrics.json").is_file():
+        model_file = Path(run_dir) / "export" / "respirenet.pt"
+        if not model_file.exists():
+            export_model(model_run, model_file)
+        model = load_exported_model(model_file)
+        recordings = load_icbhi(json.loads((model_run / "run.json").read_text())["data_dir"], errors="skip").recordings
+        example = recordings[recordings["split"] == "test"].iloc[0]
+        annotated = predict_recording(model, example["audio_path"], annotations=example["annotation_path"])
+        print(f"{example['recording']}: {annotated.model_used} model")
+        display(annotated.table)
+        windows = predict_recording(model, example["audio_path"])
+        fig = windows.figure()
+        save_figure(fig, "07_prediction_timeline", out_dir=figures_dir)
+        display(fig)
+    else:
+        print("no trained run in this pipeline run: nothing to export")
+    """),
+    md("""
     ## What to try next
 
     - Reproduce on the real database with a GPU: `make reproduce DATA=/path/to/ICBHI` (paper profile, both
@@ -92,6 +126,8 @@ cells = [
     - Compare the gap on the official split with the peers' table in `../shared/docs/reference-notes.md`:
       most report test-selected checkpoints.
     - Explain single cycles: `respirenet explain --run RUN/train/official-full-seed0 --cycle NAME:INDEX`.
+    - Try the exported model on your own recording: `respirenet predict my_recording.wav --model
+      RUN/export/respirenet.pt` (add `--annotations my_recording.txt` for per-cycle classes).
     """),
 ]
 
