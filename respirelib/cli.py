@@ -61,7 +61,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     report = Path(out) / "notebooks" / "07_results.ipynb"
     print(f"\ndone: {out}\n  figures: {Path(out) / 'figures'}")
     if report.exists():
-        print(f"  report:  {report}  (open it in JupyterLab, or: jupyter nbconvert --to html {report})")
+        print(f"  report:  {report}  (open it in JupyterLab: see the README's Notebooks section)")
     return 0
 
 
