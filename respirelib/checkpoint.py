@@ -9,6 +9,13 @@ from pathlib import Path
 import torch
 
 
+def _permissions_as_open_would_give(temporary: str) -> None:
+    """mkstemp creates files readable by their owner only; give them the usual umask-based mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+
+
 def atomic_torch_save(obj, path: str | Path) -> Path:
     """Write ``obj`` with ``torch.save`` to a temporary file beside ``path``, then rename it over ``path``.
 
@@ -22,6 +29,7 @@ def atomic_torch_save(obj, path: str | Path) -> Path:
             torch.save(obj, stream)
             stream.flush()
             os.fsync(stream.fileno())
+        _permissions_as_open_would_give(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -37,6 +45,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
+        _permissions_as_open_would_give(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

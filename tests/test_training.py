@@ -71,3 +71,17 @@ def test_finetune_and_evaluate(smoke_run):
     assert len(predictions) == metrics["n_cycles"] + 1
     with pytest.raises(FileExistsError):
         evaluate_run(smoke_run, progress=False)
+
+
+def test_atomic_writes_leave_no_temporary_files_and_usual_permissions(tmp_path):
+    import os
+
+    from respirelib.checkpoint import atomic_torch_save, atomic_write_text
+
+    atomic_write_text(tmp_path / "a.json", "{}")
+    atomic_torch_save({"x": torch.zeros(2)}, tmp_path / "b.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.pt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("a.json", "b.pt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
