@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -9,47 +10,41 @@ from pathlib import Path
 import torch
 
 
-def _permissions_as_open_would_give(temporary: str) -> None:
-    """mkstemp creates files readable by their owner only; give them the usual umask-based mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-
-
-def atomic_torch_save(obj, path: str | Path) -> Path:
-    """Write ``obj`` with ``torch.save`` to a temporary file beside ``path``, then rename it over ``path``.
+@contextlib.contextmanager
+def _atomic_file(path: Path, mode: str):
+    """Yield a stream on a temporary file beside ``path``; rename it over ``path`` only when complete.
 
     A crash mid-write leaves the previous file intact, never a half-written one.
     """
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(obj, stream)
+        with os.fdopen(handle, mode) as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
-        _permissions_as_open_would_give(temporary)
+        umask = os.umask(0)  # mkstemp makes owner-only files; give the usual umask-based mode
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_torch_save(obj, path: str | Path) -> Path:
+    """Write ``obj`` with ``torch.save`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    with _atomic_file(path, "wb") as stream:
+        torch.save(obj, stream)
     return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write a text file atomically (temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        _permissions_as_open_would_give(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with _atomic_file(path, "w") as stream:
+        stream.write(text)
     return path
 
 
