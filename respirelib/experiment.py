@@ -39,7 +39,11 @@ def resolve_device(device: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but this torch ({torch.__version__}) sees no CUDA GPU; "
+                         "use --device cpu or auto")
+    return resolved
 
 
 def package_versions() -> dict:
@@ -113,6 +117,7 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     ``overrides`` changes profile settings (see :meth:`Profile.with_overrides`).
     """
     run_dir = Path(run_dir)
+    torch_device = resolve_device(device)
     if resume:
         request = json.loads((run_dir / "run.json").read_text())
         profile_obj = get_profile(request["profile"]).with_overrides(request["overrides"])
@@ -121,7 +126,6 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
         profile_obj = get_profile(profile) if isinstance(profile, str) else profile
         profile_obj = profile_obj.with_overrides(overrides)
         claim_new_dir(run_dir)
-    torch_device = resolve_device(device)
     prepared = prepare_data(data_dir, profile_obj, split=split, seed=seed, fold=fold, errors=errors,
                             progress=progress)
     model = _build_model(profile_obj, init, seed=seed, weights_dir=weights_dir).to(torch_device)

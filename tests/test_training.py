@@ -85,3 +85,14 @@ def test_atomic_writes_leave_no_temporary_files_and_usual_permissions(tmp_path):
     os.umask(umask)
     for name in ("a.json", "b.pt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_asking_for_a_missing_gpu_is_a_clear_error(tiny_synthetic, tmp_path):
+    from respirelib.experiment import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: nothing to refuse")
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        train_run(tiny_synthetic, tmp_path / "run", profile="smoke", init="random", device="cuda", progress=False)
+    assert not (tmp_path / "run").exists()
+    assert resolve_device("auto").type == "cpu"
