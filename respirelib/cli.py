@@ -72,9 +72,18 @@ def _training_overrides(args: argparse.Namespace) -> dict:
                                             ("select_on", args.select_on), ("epochs", args.epochs)) if value is not None}
     if stage1:
         overrides["stage1"] = stage1
-    if args.cycle_seconds is not None:
-        overrides["audio"] = {"cycle_duration": args.cycle_seconds}
+    audio = {key: value for key, value in (("cycle_duration", args.cycle_seconds), ("padding", args.padding))
+             if value is not None}
+    if audio:
+        overrides["audio"] = audio
     return overrides
+
+
+def _seconds_1_to_9(text: str) -> float:
+    value = float(text)
+    if not 1 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"input length must be between 1 and 9 s (Table II), got {value:g}")
+    return value
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -177,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--select-on", choices=("val", "test"), default=None,
                        help="checkpoint selection split; 'test' reproduces the reference code's optimism")
     train.add_argument("--epochs", type=int, default=None, help="override the profile's stage-1 epochs")
-    train.add_argument("--cycle-seconds", type=float, default=None, help="input length (Table II), 1-9 s")
+    train.add_argument("--cycle-seconds", type=_seconds_1_to_9, default=None, help="input length (Table II), 1-9 s")
+    train.add_argument("--padding", choices=("smart", "zero", "reflect", "repeat"), default=None,
+                       help="padding of short cycles: smart (paper), zero, reflect, or repeat (the reference code)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
     train.add_argument("--skip-bad", action="store_true", help="leave bad data out (listed) instead of stopping")

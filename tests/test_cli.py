@@ -1,0 +1,30 @@
+"""The command line: every job is registered, and training options become profile overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from respirelib.cli import _training_overrides, build_parser
+
+
+def test_every_command_is_registered():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"data", "synth", "pipeline", "demo", "train", "finetune", "evaluate", "explain", "export", "predict",
+            "bench"} <= set(commands)
+
+
+def test_training_options_become_overrides():
+    args = build_parser().parse_args(["train", "--out", "run", "--no-concat", "--no-clip", "--select-on", "test",
+                                      "--cycle-seconds", "5", "--padding", "repeat"])
+    assert _training_overrides(args) == {
+        "stage1": {"concat": False, "clip_blank": False, "select_on": "test"},
+        "audio": {"cycle_duration": 5.0, "padding": "repeat"}}
+    plain = build_parser().parse_args(["train", "--out", "run"])
+    assert _training_overrides(plain) == {} and plain.init == "imagenet" and plain.split == "official"
+
+
+def test_input_length_outside_table_two_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--out", "run", "--cycle-seconds", "12"])
+    assert "between 1 and 9 s" in capsys.readouterr().err
