@@ -188,7 +188,8 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
     """Stage 2: one copy of the selected stage-1 model per device, fine-tuned on that device's cycles.
 
     Returns ``{device: status}``; a device without training cycles is reported, not trained, and
-    its test cycles are scored by the stage-1 model.
+    its test cycles are scored by the stage-1 model. The stage-1 model itself is a candidate in each
+    device's selection ("epoch 0"), so fine-tuning is kept only where it helps on validation.
     """
     run = load_run(run_dir, data_dir=data_dir, device=device, errors=errors, progress=progress)
     stage = run.profile.stage2
@@ -209,9 +210,12 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
             statuses[device_name] = {"status": "trained", "note": "no validation cycles: the last epoch is kept"}
         result = fit(model, run.frontend(stage), train_set, selection, config=stage, augment=run.profile.augment,
                      sr=run.profile.audio.sample_rate, out_dir=out_dir, seed=run.request["seed"], resume=resume,
-                     progress=progress, description=f"stage 2 {device_name}")
-        statuses.setdefault(device_name, {"status": "trained"}).update(
-            best_epoch=result.best_epoch, n_train_inputs=len(train_set), n_selection_inputs=len(selection))
+                     progress=progress, description=f"stage 2 {device_name}", select_initial=True)
+        status = statuses.setdefault(device_name, {"status": "trained"})
+        status.update(best_epoch=result.best_epoch, n_train_inputs=len(train_set),
+                      n_selection_inputs=len(selection))
+        if result.best_epoch == 0:
+            status["note"] = "no fine-tuning epoch beat the stage-1 model on validation: its weights are kept"
     atomic_write_text(run.run_dir / "stage2" / "devices.json", json.dumps(json_safe(statuses), indent=2))
     return statuses
 

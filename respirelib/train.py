@@ -48,10 +48,24 @@ def _epoch_indices(sampler, labels: np.ndarray, generator: torch.Generator, conf
     return torch.randint(0, len(labels), (n,), generator=generator)
 
 
+def _selection_scores(model, frontend, selection: SampleSet, config: TrainConfig) -> dict:
+    """Validation loss and ICBHI Sp/Se/Score of ``model`` on the selection inputs."""
+    probs = predict_probabilities(model, frontend, selection, batch_size=config.eval_batch_size)
+    scores = score_predictions(cycle_predictions(probs, selection))
+    val_loss = float(torch.nn.functional.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-12)),
+                                                  selection.labels.cpu()))
+    return {"val_loss": val_loss, "val_sp": scores["four_class"]["sp"], "val_se": scores["four_class"]["se"],
+            "val_score": scores["four_class"]["score"], "val_score_2class": scores["two_class"]["score"]}
+
+
+def _defined(score) -> bool:
+    return score is not None and score == score  # not None, not NaN
+
+
 def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, selection: SampleSet, *,
         config: TrainConfig, augment: AugmentConfig, sr: int, out_dir: str | Path, seed: int,
         resume: bool = True, stop_after: int | None = None, progress: bool = True,
-        description: str = "train") -> FitResult:
+        description: str = "train", select_initial: bool = False) -> FitResult:
     """Train ``model`` on ``train``, selecting the checkpoint on ``selection``.
 
     Parameters
@@ -72,6 +86,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     stop_after : int or None
         Stop after this many epochs in this call, as if killed after the checkpoint
         (tests use it to prove resuming is exact).
+    select_initial : bool
+        Score the starting model too (as "epoch 0"), so training is kept only where it
+        beats the model it started from on the selection set (stage 2's fine-tuning).
     """
     out_dir = Path(out_dir)
     device = next(model.parameters()).device
@@ -110,6 +127,12 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     elif history_path.exists():
         raise FileExistsError(f"{out_dir} already holds a training history; resume it or choose a new run directory")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if select_initial and start_epoch == 0 and not history and len(selection):
+        initial = {"epoch": 0, **_selection_scores(model, frontend, selection, config)}
+        history.append(initial)
+        if _defined(initial["val_score"]):
+            best = {"epoch": 0, "score": initial["val_score"]}
+            atomic_torch_save({"model": model.state_dict(), "epoch": 0, "score": best["score"]}, best_path)
 
     epochs_run = 0
     for epoch in range(start_epoch, config.epochs):
@@ -143,14 +166,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         if scheduler is not None:
             scheduler.step()
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            probs = predict_probabilities(model, frontend, selection, batch_size=config.eval_batch_size)
-            scores = score_predictions(cycle_predictions(probs, selection))
-            with torch.no_grad():
-                record["val_loss"] = float(torch.nn.functional.nll_loss(
-                    torch.log(torch.from_numpy(probs).clamp_min(1e-12)), selection.labels.cpu()))
-            record.update(val_sp=scores["four_class"]["sp"], val_se=scores["four_class"]["se"],
-                          val_score=scores["four_class"]["score"], val_score_2class=scores["two_class"]["score"])
-            if record["val_score"] == record["val_score"] and record["val_score"] > best["score"]:
+            record.update(_selection_scores(model, frontend, selection, config))
+            if _defined(record["val_score"]) and record["val_score"] > best["score"]:
                 best = {"epoch": epoch + 1, "score": record["val_score"]}
                 atomic_torch_save({"model": model.state_dict(), "epoch": epoch + 1, "score": best["score"]},
                                   best_path)
@@ -169,6 +186,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     if not best_path.is_file():
         # No epoch had a defined selection score (e.g. a selection set without one of the classes
         # needed): keep the last model as the selected one, and say so in the history.
-        atomic_torch_save({"model": model.state_dict(), "epoch": len(history), "score": None}, best_path)
+        atomic_torch_save({"model": model.state_dict(), "epoch": history[-1]["epoch"] if history else 0,
+                           "score": None}, best_path)
     return FitResult(best_epoch=best["epoch"], best_score=best["score"], history=history, best_path=best_path,
                      last_path=last_path)

@@ -96,3 +96,19 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(tiny_synthetic, tmp_path):
         train_run(tiny_synthetic, tmp_path / "run", profile="smoke", init="random", device="cuda", progress=False)
     assert not (tmp_path / "run").exists()
     assert resolve_device("auto").type == "cpu"
+
+
+def test_stage_two_keeps_the_stage_one_model_unless_fine_tuning_helps(smoke_run):
+    statuses = json.loads((smoke_run / "stage2" / "devices.json").read_text())
+    for device, status in statuses.items():
+        if status.get("status") != "trained" or not status.get("n_selection_inputs"):
+            continue
+        history = [json.loads(line) for line in
+                   (smoke_run / "stage2" / device / "history.jsonl").read_text().splitlines()]
+        assert history[0]["epoch"] == 0  # the stage-1 model, scored before any fine-tuning
+        best = load_checkpoint(smoke_run / "stage2" / device / "checkpoints" / "best.pt")
+        scores = [record["val_score"] for record in history]
+        assert best["epoch"] == scores.index(max(scores)) == status["best_epoch"]
+        if best["epoch"] == 0:
+            stage1 = load_checkpoint(smoke_run / "stage1" / "checkpoints" / "best.pt")["model"]
+            assert all(torch.equal(stage1[k], v) for k, v in best["model"].items())
