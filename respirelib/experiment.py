@@ -187,8 +187,8 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
                  errors: str = "raise", progress: bool = True) -> dict:
     """Stage 2: one copy of the selected stage-1 model per device, fine-tuned on that device's cycles.
 
-    Returns ``{device: status}``; a device without training cycles is reported, not trained, and
-    its test cycles are scored by the stage-1 model. The stage-1 model itself is a candidate in each
+    Returns ``{device: status}``; a device without training cycles, or without validation cycles to
+    select on, is reported, not fine-tuned, and its test cycles are scored by the stage-1 model. The stage-1 model itself is a candidate in each
     device's selection ("epoch 0"), so fine-tuning is kept only where it helps on validation.
     """
     run = load_run(run_dir, data_dir=data_dir, device=device, errors=errors, progress=progress)
@@ -201,13 +201,15 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
         if len(train_rows) == 0:
             statuses[device_name] = {"status": "skipped", "reason": "no training cycles for this device"}
             continue
+        selection = evaluation_set(run.prepared.cache, select_rows, config=run.profile.audio)
+        if len(selection) == 0:
+            statuses[device_name] = {"status": "skipped", "reason": "no validation cycles to select a fine-tuned "
+                                                                    "model on: the stage-1 model is kept"}
+            continue
         out_dir = run.run_dir / "stage2" / device_name
         model = run.model(stage1_best).train()
         train_set = training_set(run.prepared.cache, train_rows, audio=run.profile.audio,
                                  augment=run.profile.augment, concat=stage.concat, seed=run.request["seed"])
-        selection = evaluation_set(run.prepared.cache, select_rows, config=run.profile.audio)
-        if len(selection) == 0:
-            statuses[device_name] = {"status": "trained", "note": "no validation cycles: the last epoch is kept"}
         result = fit(model, run.frontend(stage), train_set, selection, config=stage, augment=run.profile.augment,
                      sr=run.profile.audio.sample_rate, out_dir=out_dir, seed=run.request["seed"], resume=resume,
                      progress=progress, description=f"stage 2 {device_name}", select_initial=True)
