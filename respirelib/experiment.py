@@ -262,23 +262,29 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
             combined.loc[rescored.index, rescored.columns] = rescored
         combined = combined.reset_index()
         finetuned = {**score_predictions(combined), "stage": "finetuned", "devices": statuses, **common}
-        finetuned["per_device_change"] = _per_device_change(metrics["per_device"], finetuned["per_device"])
+        finetuned["per_device_change"] = _per_device_change(metrics["per_device"], finetuned["per_device"],
+                                                            statuses)
         _write_metrics(outputs["finetuned"], finetuned, combined, run)
         result["finetuned"] = finetuned
     return result
 
 
-def _per_device_change(before: dict, after: dict) -> dict:
+def _per_device_change(before: dict, after: dict, statuses: dict) -> dict:
     change = {}
     for device_name in DEVICES:
         b, a = before.get(device_name, {}), after.get(device_name, {})
+        status = statuses.get(device_name, {})
         if not b.get("n_cycles"):
             change[device_name] = {"score_change": None, "note": "no test cycles for this device"}
+        elif status.get("status") != "trained":
+            change[device_name] = {"score_change": None, "note": f"not fine-tuned: {status.get('reason', '')}"}
         elif b.get("score") is None or a.get("score") is None:
             change[device_name] = {"score_change": None, "note": b.get("note") or "score undefined"}
         else:
             change[device_name] = {"score_before": b["score"], "score_after": a["score"],
                                    "score_change": a["score"] - b["score"]}
+            if status.get("note"):
+                change[device_name]["note"] = status["note"]
     return change
 
 
