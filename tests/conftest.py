@@ -127,3 +127,19 @@ def offline_weights(tmp_path, monkeypatch):
     monkeypatch.setenv(OFFLINE_ENV, "1")
     monkeypatch.delenv(WEIGHTS_DIR_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+
+
+@pytest.fixture(scope="session")
+def fake_resnet18(tmp_path_factory):
+    """A resnet18 checkpoint with seeded random weights and a torchvision-style name: (path, spec, state)."""
+    import torch
+    import torchvision
+
+    from respirelib.weights import WeightsSpec
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(11)
+        state_dict = torchvision.models.resnet18(weights=None).state_dict()
+    path = write_named_checkpoint(tmp_path_factory.mktemp("weights"), "resnet18", state_dict)
+    spec = WeightsSpec(backbone="resnet18", url=f"https://example.invalid/models/{path.name}")
+    return path, spec, state_dict

@@ -10,23 +10,12 @@ import torchvision.models
 
 from respirelib.errors import DataError
 from respirelib.model import ModelConfig, RespireNet, build_head, build_model
-from respirelib.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError, WeightsSpec
-from tests.conftest import write_named_checkpoint
+from respirelib.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError
 
 SMALL = (2, 3, 64, 64)
 
 
 pytestmark = pytest.mark.usefixtures("offline_weights")
-
-
-@pytest.fixture(scope="module")
-def fake_resnet18(tmp_path_factory):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(11)
-        state_dict = torchvision.models.resnet18(weights=None).state_dict()
-    path = write_named_checkpoint(tmp_path_factory.mktemp("weights"), "resnet18", state_dict)
-    spec = WeightsSpec(backbone="resnet18", url=f"https://example.invalid/models/{path.name}")
-    return path, spec, state_dict
 
 
 @pytest.fixture(scope="module")

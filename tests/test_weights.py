@@ -29,21 +29,9 @@ from respirelib.weights import (
     sha256_of,
     verify_checkpoint,
 )
-from tests.conftest import write_named_checkpoint
 
 
 pytestmark = pytest.mark.usefixtures("offline_weights")
-
-
-@pytest.fixture(scope="module")
-def fake_checkpoint(tmp_path_factory):
-    """A resnet18 checkpoint with seeded random weights and a torchvision-style name."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(7)
-        state_dict = torchvision.models.resnet18(weights=None).state_dict()
-    path = write_named_checkpoint(tmp_path_factory.mktemp("fake_weights"), "resnet18", state_dict)
-    spec = WeightsSpec(backbone="resnet18", url=f"https://example.invalid/models/{path.name}")
-    return path, spec, state_dict
 
 
 def test_spec_comes_from_torchvision():
@@ -58,14 +46,14 @@ def test_spec_comes_from_torchvision():
         imagenet_weights_spec("resnet101")
 
 
-def test_sha256_of_matches_hashlib(fake_checkpoint):
-    path, spec, _ = fake_checkpoint
+def test_sha256_of_matches_hashlib(fake_resnet18):
+    path, spec, _ = fake_resnet18
     assert sha256_of(path, chunk_size=4096) == hashlib.sha256(path.read_bytes()).hexdigest()
     assert verify_checkpoint(path, spec.hash_prefix) == path
 
 
-def test_search_order(tmp_path, monkeypatch, fake_checkpoint):
-    path, spec, _ = fake_checkpoint
+def test_search_order(tmp_path, monkeypatch, fake_resnet18):
+    path, spec, _ = fake_resnet18
     explicit, from_env = tmp_path / "explicit", tmp_path / "env"
     cache = tmp_path / "torch_home" / "hub" / "checkpoints"
     for directory in (explicit, from_env, cache):
@@ -81,8 +69,8 @@ def test_search_order(tmp_path, monkeypatch, fake_checkpoint):
     assert find_imagenet_checkpoint(spec) == cache / spec.file_name
 
 
-def test_wrong_hash_is_rejected_and_not_skipped(tmp_path, fake_checkpoint):
-    path, spec, _ = fake_checkpoint
+def test_wrong_hash_is_rejected_and_not_skipped(tmp_path, fake_resnet18):
+    path, spec, _ = fake_resnet18
     # Random weights under torchvision's real file name: the hash cannot match.
     real = imagenet_weights_spec("resnet18")
     bad_dir = tmp_path / "bad"
@@ -96,8 +84,8 @@ def test_wrong_hash_is_rejected_and_not_skipped(tmp_path, fake_checkpoint):
     assert isinstance(error.value, DataError)
 
 
-def test_missing_checkpoint_message_names_file_url_and_dirs(tmp_path, fake_checkpoint):
-    _, spec, _ = fake_checkpoint
+def test_missing_checkpoint_message_names_file_url_and_dirs(tmp_path, fake_resnet18):
+    _, spec, _ = fake_resnet18
     with pytest.raises(WeightsNotFoundError) as error:
         find_imagenet_checkpoint(spec, weights_dir=tmp_path / "nowhere", allow_download=False)
     message = str(error.value)
@@ -108,8 +96,8 @@ def test_missing_checkpoint_message_names_file_url_and_dirs(tmp_path, fake_check
     assert error.value.url == spec.url
 
 
-def test_offline_env_skips_download(monkeypatch, fake_checkpoint):
-    _, spec, _ = fake_checkpoint
+def test_offline_env_skips_download(monkeypatch, fake_resnet18):
+    _, spec, _ = fake_resnet18
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("download attempted although offline")
@@ -119,8 +107,8 @@ def test_offline_env_skips_download(monkeypatch, fake_checkpoint):
         find_imagenet_checkpoint(spec, allow_download=True)
 
 
-def test_failed_download_is_reported(monkeypatch, fake_checkpoint):
-    _, spec, _ = fake_checkpoint
+def test_failed_download_is_reported(monkeypatch, fake_resnet18):
+    _, spec, _ = fake_resnet18
     monkeypatch.delenv(OFFLINE_ENV)
 
     def unreachable(request, timeout):
@@ -132,8 +120,8 @@ def test_failed_download_is_reported(monkeypatch, fake_checkpoint):
         find_imagenet_checkpoint(spec)
 
 
-def test_successful_download_lands_in_cache(tmp_path, monkeypatch, fake_checkpoint):
-    path, spec, _ = fake_checkpoint
+def test_successful_download_lands_in_cache(tmp_path, monkeypatch, fake_resnet18):
+    path, spec, _ = fake_resnet18
     monkeypatch.delenv(OFFLINE_ENV)
 
     class Reachable:
@@ -154,8 +142,8 @@ def test_successful_download_lands_in_cache(tmp_path, monkeypatch, fake_checkpoi
     assert found.read_bytes() == path.read_bytes()
 
 
-def test_load_state_dict_returns_saved_tensors(fake_checkpoint):
-    path, spec, saved = fake_checkpoint
+def test_load_state_dict_returns_saved_tensors(fake_resnet18):
+    path, spec, saved = fake_resnet18
     state_dict, found = load_imagenet_state_dict("resnet18", weights_dir=path.parent, spec=spec)
     assert found == path
     assert state_dict.keys() == saved.keys()
