@@ -2,7 +2,8 @@
 
 A CNN with a fixed-size input needs every breathing cycle at one length (paper:
 7 s, Table II). Cycles shorter than that are padded; longer ones are cut into
-overlapping windows whose predictions :func:`combine_windows` merges per cycle.
+overlapping windows whose predictions
+:func:`respirelib.metrics.combine_window_predictions` merges per cycle.
 
 Padding methods (the cycle always comes out whole, never truncated):
 
@@ -237,41 +238,3 @@ def fixed_length_windows(cycles: Sequence[np.ndarray], labels: Sequence[int] | n
         return np.zeros((0, n_target), dtype=np.float32), np.zeros(0, dtype=np.int64)
     return (np.concatenate(windows).astype(np.float32, copy=False),
             np.concatenate(owners).astype(np.int64))
-
-
-def combine_windows(scores: np.ndarray, cycle_index: np.ndarray, *, n_cycles: int | None = None,
-                    method: str = "mean") -> np.ndarray:
-    """Merge per-window class scores into one row per cycle.
-
-    Parameters
-    ----------
-    scores : np.ndarray [shape=(n_windows, n_classes)]
-        Class probabilities (or logits) of each window.
-    cycle_index : np.ndarray [shape=(n_windows,)]
-        The cycle each window belongs to (from :func:`fixed_length_windows`).
-    n_cycles : int or None
-        Number of cycles; defaults to ``cycle_index.max() + 1``.
-    method : str
-        ``"mean"`` averages the scores; ``"vote"`` counts each window's arg-max
-        (the reference's majority vote; ``argmax`` of the counts breaks ties towards
-        the lower class index, so normal wins ties as in the reference).
-
-    Returns
-    -------
-    combined : np.ndarray [shape=(n_cycles, n_classes), dtype=float64]
-        Take ``argmax(axis=1)`` for the cycle's prediction.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    cycle_index = np.asarray(cycle_index, dtype=np.int64)
-    if scores.ndim != 2 or len(scores) != len(cycle_index):
-        raise ValueError(f"scores must be (n_windows, n_classes) matching cycle_index, got {scores.shape}")
-    n_cycles = int(cycle_index.max()) + 1 if n_cycles is None else n_cycles
-    combined = np.zeros((n_cycles, scores.shape[1]))
-    if method == "mean":
-        np.add.at(combined, cycle_index, scores)
-        counts = np.bincount(cycle_index, minlength=n_cycles)[:, None]
-        return combined / np.maximum(counts, 1)
-    if method == "vote":
-        np.add.at(combined, (cycle_index, scores.argmax(axis=1)), 1.0)
-        return combined
-    raise ValueError(f"method must be 'mean' or 'vote', got {method!r}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from respirelib.config import NORMAL, PADDING_METHODS
-from respirelib.padding import (combine_windows, fixed_length_windows, pad_cycle, pad_to_length,
+from respirelib.padding import (fixed_length_windows, pad_cycle, pad_to_length,
                                 window_starts)
 
 SR = 100  # a low rate keeps every array tiny; the code is rate-agnostic
@@ -148,14 +148,16 @@ def test_fixed_length_windows_of_an_empty_recording():
     assert windows.shape == (0, 200) and cycle_index.shape == (0,)
 
 
-def test_combine_windows_mean_and_vote():
+def test_windows_of_a_cycle_combine_by_mean_and_vote():
+    from respirelib.metrics import combine_window_predictions
+
     scores = np.array([[0.1, 0.9, 0, 0], [0.6, 0.4, 0, 0], [0.2, 0.0, 0.8, 0], [0.3, 0.2, 0.5, 0]])
     cycle_index = np.array([0, 0, 1, 1])
-    mean = combine_windows(scores, cycle_index)
-    np.testing.assert_allclose(mean, [[0.35, 0.65, 0, 0], [0.25, 0.1, 0.65, 0]])
-    votes = combine_windows(scores, cycle_index, method="vote")
-    np.testing.assert_array_equal(votes, [[1, 1, 0, 0], [0, 0, 2, 0]])
-    assert votes.argmax(axis=1)[0] == 0  # a tie goes to normal, as in the reference
+    mean = combine_window_predictions(scores, cycle_index, rule="mean")
+    np.testing.assert_allclose(mean.scores, [[0.35, 0.65, 0, 0], [0.25, 0.1, 0.65, 0]])
+    votes = combine_window_predictions(scores, cycle_index, rule="vote")
+    np.testing.assert_array_equal(votes.scores, [[0.5, 0.5, 0, 0], [0, 0, 1, 0]])
+    assert votes.pred[0] == 0  # a tie goes to normal, as in the reference
 
 
 def test_padding_figure_has_one_labelled_row_per_method():
