@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from respirelib.config import EVAL_PADDING_METHODS, PADDING_METHODS
 from respirelib.errors import DataError
 from respirelib.runs import REPO_ROOT
 
@@ -72,7 +73,8 @@ def _training_overrides(args: argparse.Namespace) -> dict:
                                             ("select_on", args.select_on), ("epochs", args.epochs)) if value is not None}
     if stage1:
         overrides["stage1"] = stage1
-    audio = {key: value for key, value in (("cycle_duration", args.cycle_seconds), ("padding", args.padding))
+    audio = {key: value for key, value in (("cycle_duration", args.cycle_seconds), ("padding", args.padding),
+                                           ("eval_padding", args.eval_padding))
              if value is not None}
     if audio:
         overrides["audio"] = audio
@@ -187,8 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="checkpoint selection split; 'test' reproduces the reference code's optimism")
     train.add_argument("--epochs", type=int, default=None, help="override the profile's stage-1 epochs")
     train.add_argument("--cycle-seconds", type=_seconds_1_to_9, default=None, help="input length (Table II), 1-9 s")
-    train.add_argument("--padding", choices=("smart", "zero", "reflect", "repeat"), default=None,
-                       help="padding of short cycles: smart (paper), zero, reflect, or repeat (the reference code)")
+    train.add_argument("--padding", choices=PADDING_METHODS, default=None,
+                       help="padding of short TRAINING cycles: smart (paper, reads the training labels), context "
+                            "(neighbours whatever their class), zero, reflect, or repeat (the reference code)")
+    train.add_argument("--eval-padding", choices=EVAL_PADDING_METHODS, default=None,
+                       help="padding of short validation/test inputs; none reads a label (default: context)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
     train.add_argument("--skip-bad", action="store_true", help="leave bad data out (listed) instead of stopping")
