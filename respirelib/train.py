@@ -111,6 +111,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
                  if config.lr_schedule == "cosine" else None)
     train_waves = train.waves.to(device)
     train_labels = train.labels.to(device)
+    # Blank region clipping decides each input's blank rows once, before augmentation:
+    # noise or a speed change fills an empty 1.5-2 kHz band, which would then escape clipping.
+    train_cut = frontend.blank_cut(train_waves) if getattr(frontend, "clip_blank", False) else None
     use_channels_last = device.type == "cuda"
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
@@ -149,7 +152,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             wave = train_waves[batch]
             if config.augment:
                 wave = augment_batch(wave, sr=sr, config=augment, generator=augment_generator)
-            images = frontend(wave)
+            images = frontend(wave) if train_cut is None else frontend(wave, cut=train_cut[batch])
             if use_channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with autocast_for(device):
