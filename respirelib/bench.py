@@ -348,12 +348,17 @@ def run_bench_prep(args: argparse.Namespace) -> int:
 
 def registered_benchmarks() -> dict[str, tuple[str, Callable, Callable]]:
     """name -> (help, add the benchmark's options, run it)."""
+    from respirelib.bench_quick import add_bench_demo_arguments, add_bench_quick_arguments, run_bench_demo, run_bench_quick
     from respirelib.bench_train import add_bench_train_arguments, run_bench_train
 
     return {"prep": ("pre-processing and augmentation + features throughput", add_bench_prep_arguments,
                      run_bench_prep),
             "train": ("training throughput and the paper schedule's wall time", add_bench_train_arguments,
-                      run_bench_train)}
+                      run_bench_train),
+            "quick": ("train candidate settings over seeds: test scores mean ± std, class recalls, time",
+                      add_bench_quick_arguments, run_bench_quick),
+            "demo": ("wall time of the whole demo (every notebook, three seeds)", add_bench_demo_arguments,
+                     run_bench_demo)}
 
 
 def add_bench_arguments(subparsers) -> argparse.ArgumentParser:

@@ -49,8 +49,9 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         extra = []
         if args.splits:
             extra.append(("splits", list(args.splits)))
-        if args.seeds:
-            extra.append(("seeds", list(args.seeds)))
+        seeds = args.seeds or [args.seed + offset for offset in range(get_profile(args.profile).n_seeds)]
+        if len(seeds) > 1:
+            extra.append(("seeds", list(seeds)))
         request = PipelineRequest(profile=args.profile, data_dir=str(Path(data_dir).resolve()), seed=args.seed,
                                   device=args.device, init=args.init, extra=tuple(extra))
         out = args.out or new_run_dir(args.runs, f"pipeline-{args.profile}")
@@ -162,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         pipeline.add_argument("--from", dest="start", default=None, metavar="NOTEBOOK",
                               help="resume the run in --out from this notebook (e.g. 04)")
         pipeline.add_argument("--seed", type=int, default=0)
-        pipeline.add_argument("--seeds", type=int, nargs="+", default=None, help="several seeds (mean ± std)")
+        pipeline.add_argument("--seeds", type=int, nargs="+", default=None,
+                              help="seeds to train (mean ± std); default: the profile's number of seeds from --seed "
+                                   "(quick: 3)")
         pipeline.add_argument("--splits", nargs="+", choices=("official", "patient"), default=None)
         pipeline.add_argument("--device", default="auto")
         pipeline.add_argument("--init", default="imagenet-if-available",

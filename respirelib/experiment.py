@@ -89,6 +89,10 @@ def prepare_data(data_dir: str | Path, profile: Profile, *, split: str, seed: in
 def _build_model(profile: Profile, init: str, *, seed: int, weights_dir=None) -> RespireNet:
     if init not in INIT_CHOICES:
         raise ValueError(f"init must be one of {INIT_CHOICES}, got {init!r}")
+    if init == "imagenet-if-available" and not profile.model.has_imagenet_weights:
+        print(f"NOTE: profile {profile.name} uses a {profile.model.backbone} of width {profile.model.width}, for "
+              "which no ImageNet weights exist: RANDOM initialisation; every report of this run says 'random init'.")
+        init = "random"
     if init == "imagenet-if-available":
         from respirelib.weights import WeightsNotFoundError
 

@@ -24,6 +24,9 @@ from respirelib.errors import DataError
 from respirelib.weights import SUPPORTED_BACKBONES, WeightsSpec, load_imagenet_state_dict
 
 PRETRAINED_CHOICES = ("imagenet", "random")
+IMAGENET_WIDTH = 64
+_RESNET_LAYOUTS = {"resnet18": ("BasicBlock", (2, 2, 2, 2)), "resnet34": ("BasicBlock", (3, 4, 6, 3)),
+                   "resnet50": ("Bottleneck", (3, 4, 6, 3))}
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class ModelConfig:
         Width of the two fully connected layers.
     n_classes : int
         Output classes (normal, crackle, wheeze, both).
+    width : int
+        Channels of the first residual stage (torchvision's and the paper's: 64; the later
+        stages double it). Narrower networks (the ``quick`` profile's 16 costs about a sixth
+        of the time per step on CPU) exist only from random initialisation: no ImageNet
+        weights fit them.
     """
 
     backbone: str = "resnet34"
@@ -49,6 +57,7 @@ class ModelConfig:
     dropout: float = 0.5
     hidden: int = 128
     n_classes: int = 4
+    width: int = IMAGENET_WIDTH
 
     def __post_init__(self):
         if self.backbone not in SUPPORTED_BACKBONES:
@@ -59,6 +68,12 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.hidden < 1 or self.n_classes < 2:
             raise ValueError(f"need hidden >= 1 and n_classes >= 2, got {self.hidden} and {self.n_classes}")
+        if self.width < 1:
+            raise ValueError(f"width must be positive, got {self.width}")
+
+    @property
+    def has_imagenet_weights(self) -> bool:
+        return self.width == IMAGENET_WIDTH
 
 
 def build_head(n_features: int, *, hidden: int = 128, dropout: float = 0.5, n_classes: int = 4) -> nn.Sequential:
@@ -128,6 +143,34 @@ class RespireNet(nn.Module):
         }
 
 
+def _narrow_resnet(name: str, width: int) -> nn.Module:
+    """A torchvision ResNet whose stages have ``width``, 2, 4 and 8 times ``width`` channels.
+
+    torchvision fixes the first stage at 64 channels; this builds the same modules
+    (names, blocks, initialisation) at another width, so Grad-CAM++ targets and state
+    dicts look the same.
+    """
+    from torchvision.models import resnet
+
+    block_name, layers = _RESNET_LAYOUTS[name]
+    block = getattr(resnet, block_name)
+    model = resnet.ResNet(block, [1, 1, 1, 1])  # torchvision's attributes; every stage is rebuilt below
+    model.inplanes = width
+    model.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    model.bn1 = nn.BatchNorm2d(width)
+    model.layer1 = model._make_layer(block, width, layers[0])
+    for index, stage in enumerate(("layer2", "layer3", "layer4"), start=1):
+        setattr(model, stage, model._make_layer(block, width * 2 ** index, layers[index], stride=2))
+    model.fc = nn.Linear(width * 8 * block.expansion, 1000)
+    for module in model.modules():  # torchvision's initialisation
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return model
+
+
 def build_model(config: ModelConfig = ModelConfig(), *, weights_dir: str | Path | None = None,
                 allow_download: bool = True, seed: int | None = None,
                 weights_spec: WeightsSpec | None = None) -> RespireNet:
@@ -151,6 +194,8 @@ def build_model(config: ModelConfig = ModelConfig(), *, weights_dir: str | Path 
     ------
     WeightsNotFoundError
         ``pretrained="imagenet"`` and the checkpoint is neither on disk nor downloadable.
+    ValueError
+        ``pretrained="imagenet"`` for a width other than 64.
     WeightsIntegrityError
         The checkpoint file fails its hash check.
     DataError
@@ -158,10 +203,14 @@ def build_model(config: ModelConfig = ModelConfig(), *, weights_dir: str | Path 
     """
     import torchvision.models
 
+    if config.pretrained == "imagenet" and not config.has_imagenet_weights:
+        raise ValueError(f"no ImageNet weights exist for a {config.backbone} of width {config.width} (only of "
+                         f"width {IMAGENET_WIDTH}): use pretrained='random'")
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        backbone = torchvision.models.get_model(config.backbone, weights=None)
+        backbone = (torchvision.models.get_model(config.backbone, weights=None) if config.has_imagenet_weights
+                    else _narrow_resnet(config.backbone, config.width))
         head = build_head(backbone.fc.in_features, hidden=config.hidden,
                           dropout=config.dropout, n_classes=config.n_classes)
 

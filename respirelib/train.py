@@ -58,6 +58,39 @@ def _selection_scores(model, frontend, selection: SampleSet, config: TrainConfig
             "val_score": scores["four_class"]["score"], "val_score_2class": scores["two_class"]["score"]}
 
 
+# Selection images above this size are recomputed every validation instead of kept (the paper
+# profile's 192 x 657 images of a large validation set would hold gigabytes).
+SELECTION_CACHE_BYTES = 2 ** 31
+
+
+@torch.no_grad()
+def cached_selection(frontend: torch.nn.Module, selection: SampleSet, *, device: torch.device, batch_size: int,
+                     max_bytes: int = SELECTION_CACHE_BYTES) -> tuple[torch.nn.Module, SampleSet]:
+    """The selection inputs as images computed once, with the identity as their frontend.
+
+    Evaluation inputs never change (no augmentation, no label), so their images are the
+    same at every validation; computing them once per fit saves the frontend's work each
+    epoch. Images are computed in the batches :func:`predict_probabilities` would use,
+    so scores are exactly those of the uncached inputs. Returns ``(frontend, selection)``
+    unchanged when the images would exceed ``max_bytes``.
+    """
+    if len(selection) == 0:
+        return frontend, selection
+    first = frontend(selection.waves[:1].to(device))
+    if first.element_size() * first.numel() * len(selection) > max_bytes:
+        return frontend, selection
+    images = torch.cat([frontend(selection.waves[start:start + batch_size].to(device))
+                        for start in range(0, len(selection), batch_size)])
+    return torch.nn.Identity(), SampleSet(images, selection.labels, selection.cycle_rows, selection.devices)
+
+
+def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay)
+
+
 def _defined(score) -> bool:
     return score is not None and score == score  # not None, not NaN
 
@@ -105,8 +138,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     augment_generator = torch.Generator(device=device).manual_seed(seed + 1)
     weights = None if config.class_weights is None else torch.tensor(config.class_weights, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = _optimizer(model, config)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
                  if config.lr_schedule == "cosine" else None)
     train_waves = train.waves.to(device)
@@ -130,8 +162,10 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     elif history_path.exists():
         raise FileExistsError(f"{out_dir} already holds a training history; resume it or choose a new run directory")
     out_dir.mkdir(parents=True, exist_ok=True)
+    frontend_eval, selection = cached_selection(frontend, selection, device=device,
+                                                    batch_size=config.eval_batch_size)
     if select_initial and start_epoch == 0 and not history and len(selection):
-        initial = {"epoch": 0, **_selection_scores(model, frontend, selection, config)}
+        initial = {"epoch": 0, **_selection_scores(model, frontend_eval, selection, config)}
         history.append(initial)
         if _defined(initial["val_score"]):
             best = {"epoch": 0, "score": initial["val_score"]}
@@ -169,7 +203,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         if scheduler is not None:
             scheduler.step()
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            record.update(_selection_scores(model, frontend, selection, config))
+            record.update(_selection_scores(model, frontend_eval, selection, config))
             if _defined(record["val_score"]) and record["val_score"] > best["score"]:
                 best = {"epoch": epoch + 1, "score": record["val_score"]}
                 atomic_torch_save({"model": model.state_dict(), "epoch": epoch + 1, "score": best["score"]},

@@ -149,3 +149,27 @@ def test_dropout_only_in_training_mode(small_input):
     torch.manual_seed(0)
     with torch.no_grad():
         assert not torch.equal(model.head(torch.ones(4, 512)), model.head(torch.ones(4, 512)))
+
+
+def test_a_narrow_resnet_keeps_torchvisions_layout(small_input):
+    config = ModelConfig(backbone="resnet18", pretrained="random", width=16)
+    narrow = build_model(config, seed=0)
+    full = build_model(ModelConfig(backbone="resnet18", pretrained="random"), seed=0)
+    assert [name for name, _ in narrow.backbone.named_children()] == \
+        [name for name, _ in full.backbone.named_children()]
+    assert narrow.backbone.conv1.out_channels == 16 and narrow.backbone.layer4[-1].conv2.out_channels == 128
+    assert narrow.head[1].in_features == 128  # 8 x width features after pooling
+    assert narrow.target_layer is narrow.backbone.layer4[-1]
+    assert narrow(small_input).shape == (2, 4)
+    n_narrow, n_full = (sum(p.numel() for p in m.parameters()) for m in (narrow, full))
+    assert n_narrow < n_full / 10
+    again = build_model(config, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(narrow.parameters(), again.parameters()))  # seeded
+    assert narrow.describe()["width"] == 16
+
+
+def test_a_narrow_resnet_has_no_imagenet_weights():
+    with pytest.raises(ValueError, match="no ImageNet weights exist.*width 16"):
+        build_model(ModelConfig(backbone="resnet18", width=16))
+    with pytest.raises(ValueError, match="width"):
+        ModelConfig(width=0)

@@ -112,3 +112,61 @@ def test_stage_two_keeps_the_stage_one_model_unless_fine_tuning_helps(smoke_run)
         if best["epoch"] == 0:
             stage1 = load_checkpoint(smoke_run / "stage1" / "checkpoints" / "best.pt")["model"]
             assert all(torch.equal(stage1[k], v) for k, v in best["model"].items())
+
+
+def test_same_machine_threads_and_seed_give_the_same_numbers(tiny_synthetic, smoke_run, tmp_path):
+    """The determinism the README states: same machine, same torch thread count, same seed."""
+    again = train_run(tiny_synthetic, tmp_path / "again", profile="smoke", init="random", seed=0, progress=False)
+    first_request, second_request = (json.loads((run / "run.json").read_text()) for run in (smoke_run, again))
+    threads = torch.get_num_threads()
+    assert first_request["provenance"]["hardware"]["torch_threads"] == threads
+    assert second_request["provenance"]["hardware"]["torch_threads"] == threads
+
+    def history(run):
+        lines = (run / "stage1" / "history.jsonl").read_text().splitlines()
+        return [{key: value for key, value in json.loads(line).items() if key != "seconds"} for line in lines]
+
+    assert history(again) == history(smoke_run) and len(history(again)) == 2
+    first, second = (load_checkpoint(run / "stage1" / "checkpoints" / "best.pt") for run in (smoke_run, again))
+    assert first["epoch"] == second["epoch"]
+    assert all(torch.equal(first["model"][key], second["model"][key]) for key in first["model"])
+    evaluate_run(again, progress=False)
+    scores = [json.loads((run / "metrics.json").read_text())["four_class"] for run in (smoke_run, again)]
+    assert scores[0] == scores[1]
+
+
+def test_cached_selection_images_give_exactly_the_uncached_probabilities():
+    import numpy as np
+
+    from respirelib.config import FeatureConfig
+    from respirelib.evaluate import predict_probabilities
+    from respirelib.frontend import FeatureFrontend
+    from respirelib.model import ModelConfig, build_model
+    from respirelib.samples import SampleSet
+    from respirelib.train import cached_selection
+
+    generator = torch.Generator().manual_seed(0)
+    samples = SampleSet(torch.randn(5, 4000, generator=generator), torch.tensor([0, 1, 2, 3, 0]),
+                        np.arange(5), np.array(["AKGC417L"] * 5, dtype=object))
+    frontend = FeatureFrontend(FeatureConfig(image_scale=1.0))
+    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=4), seed=0)
+    cached_frontend, cached = cached_selection(frontend, samples, device=torch.device("cpu"), batch_size=2)
+    assert isinstance(cached_frontend, torch.nn.Identity) and cached.waves.shape == (5, 3, 64, 32)
+    assert torch.equal(cached.labels, samples.labels) and (cached.cycle_rows == samples.cycle_rows).all()
+    assert np.array_equal(predict_probabilities(model, frontend, samples, batch_size=2),
+                          predict_probabilities(model, cached_frontend, cached, batch_size=2))
+    unchanged = cached_selection(frontend, samples, device=torch.device("cpu"), batch_size=2, max_bytes=1000)
+    assert unchanged[0] is frontend and unchanged[1] is samples
+
+
+def test_optimizer_choice_is_checked_and_used():
+    from respirelib.profiles import TrainConfig
+    from respirelib.train import _optimizer
+
+    model = torch.nn.Linear(2, 2)
+    assert isinstance(_optimizer(model, TrainConfig(optimizer="adamw")), torch.optim.AdamW)
+    assert isinstance(_optimizer(model, TrainConfig()), torch.optim.SGD)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="lamb")
+    with pytest.raises(ValueError, match="eval_every"):
+        TrainConfig(eval_every=0)
