@@ -33,6 +33,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def pipeline_seeds(profile: str, *, seed: int = 0, seeds: list[int] | None = None) -> list[int]:
+    """The seeds a pipeline run trains: ``seeds`` if given, else the profile's number of seeds from ``seed``."""
+    from respirelib.profiles import get_profile
+
+    return list(seeds) if seeds else [seed + offset for offset in range(get_profile(profile).n_seeds)]
+
+
 def _cmd_pipeline(args: argparse.Namespace) -> int:
     from respirelib.data_dirs import resolve_data_dir
     from respirelib.pipeline import PipelineError, PipelineRequest, run_pipeline
@@ -49,7 +56,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         extra = []
         if args.splits:
             extra.append(("splits", list(args.splits)))
-        seeds = args.seeds or [args.seed + offset for offset in range(get_profile(args.profile).n_seeds)]
+        seeds = pipeline_seeds(args.profile, seed=args.seed, seeds=args.seeds)
         if len(seeds) > 1:
             extra.append(("seeds", list(seeds)))
         request = PipelineRequest(profile=args.profile, data_dir=str(Path(data_dir).resolve()), seed=args.seed,

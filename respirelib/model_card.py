@@ -16,7 +16,8 @@ NOT_A_MEDICAL_DEVICE = (
     "**This is not a medical device.** It is a research model, not cleared or validated for any clinical "
     "use. Do not use its outputs to diagnose, treat or monitor anyone.")
 RESEARCH_PROFILES = {"smoke": "a seconds-long test schedule: its weights and numbers mean nothing",
-                     "quick": "a shortened CPU schedule (smaller backbone and images, a few epochs)"}
+                     "quick": "a shortened CPU schedule (a narrow ResNet-18 from random init, smaller images, "
+                              "8 short epochs)"}
 
 
 def _percent(value) -> str:

@@ -14,9 +14,12 @@ cells = [
     runs the input-length sweep of Table II.
 
     Profiles: `paper` is the full schedule (200 epochs, ResNet-34, 192-pixel-high images; a GPU job),
-    `quick` fits in about ten minutes on two CPU cores (ResNet-18, smaller images, a few short epochs) and
-    `smoke` only proves that the code runs. Numbers from `quick` and `smoke` are not comparable with the
-    paper's, and numbers from the synthetic dataset are never ICBHI results.
+    `quick` runs the whole demo in about ten minutes on two CPU cores (a ResNet-18 a quarter as wide, from
+    random initialisation, smaller images, 8 short epochs with AdamW, three seeds of each row) and `smoke`
+    only proves that the code runs. Numbers from `quick` and `smoke` are not comparable with the paper's,
+    and numbers from the synthetic dataset are never ICBHI results. With one torch thread count on one
+    machine, the same seed gives the same numbers; another machine or thread count may give others, which
+    is one more reason to read the mean ± std over seeds rather than one run.
     """),
     code("""
     data_dir = None          # an ICBHI folder, or None for the synthetic default
