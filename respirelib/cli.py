@@ -99,7 +99,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         data_dir = resolve_data_dir(args.data, seed=0)
         run_dir = train_run(data_dir, args.out, profile=args.profile, seed=args.seed, split=args.split,
-                            fold=args.fold, init=args.init, device=args.device, weights_dir=args.weights_dir,
+                            fold=args.fold, split_seed=args.split_seed, init=args.init, device=args.device,
+                            weights_dir=args.weights_dir,
                             errors="skip" if args.skip_bad else "raise", progress=not args.quiet,
                             overrides=_training_overrides(args))
     print(f"stage 1 done: {run_dir}")
@@ -117,14 +118,19 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from respirelib.experiment import evaluate_run
+    from respirelib.metrics import format_interval
 
     results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
     for stage, metrics in results.items():
         label = "SYNTHETIC data" if metrics["synthetic"] else "ICBHI data"
         four, two = metrics["four_class"], metrics["two_class"]
-        print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split] "
-              f"4-class Sp {four['sp']:.3f} Se {four['se']:.3f} Score {four['score']:.3f} | "
-              f"2-class Sp {two['sp']:.3f} Se {two['se']:.3f} Score {two['score']:.3f}")
+        ci = metrics["ci"]
+        print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split; "
+              f"{ci['level']:.0%} intervals: {ci['method']} over {ci['n_patients']} patients]")
+        for task, name in (("four_class", "4-class"), ("two_class", "2-class")):
+            print(f"  {name}: " + "  ".join(f"{metric.capitalize()} "
+                                            f"{format_interval(ci[task][metric]['value'], ci[task][metric]['ci'])}"
+                                            for metric in ("sp", "se", "score")))
     print(f"written: {args.run / 'metrics.json'}" + (" and metrics_finetuned.json" if "finetuned" in results else ""))
     return 0
 
@@ -180,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--split", default="official", choices=("official", "patient"),
                        help="official 60/40 or patient-disjoint 80/20")
     train.add_argument("--fold", type=int, default=0, help="test fold of the patient split (0-4)")
+    train.add_argument("--split-seed", type=int, default=0,
+                       help="seed of the patient split and validation patients, separate from --seed (default 0)")
     train.add_argument("--init", default="imagenet", choices=("imagenet", "random", "imagenet-if-available"),
                        help="ImageNet weights (an error if missing), random, or ImageNet when found else random")
     train.add_argument("--weights-dir", type=Path, default=None, help="folder holding resnetXX-<hash>.pth")

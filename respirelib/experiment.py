@@ -22,7 +22,7 @@ from respirelib.checkpoint import atomic_write_text, load_checkpoint
 from respirelib.evaluate import cycle_predictions, predict_probabilities, score_predictions
 from respirelib.frontend import FeatureFrontend
 from respirelib.icbhi import ICBHIDataset, load_icbhi
-from respirelib.metrics import json_safe
+from respirelib.metrics import bootstrap_intervals, json_safe
 from respirelib.model import ModelConfig, RespireNet, build_model
 from respirelib.names import DEVICES
 from respirelib.profiles import Profile, get_profile
@@ -78,11 +78,17 @@ class PreparedData:
         return self.dataset.cycles.index[mask].to_numpy()
 
 
-def prepare_data(data_dir: str | Path, profile: Profile, *, split: str, seed: int, fold: int = 0,
+def prepare_data(data_dir: str | Path, profile: Profile, *, split: str, split_seed: int = 0, fold: int = 0,
                  errors: str = "raise", progress: bool = True) -> PreparedData:
+    """Load the data, build (or read) the cycle cache and assign every cycle to train/val/test.
+
+    ``split_seed`` and ``fold`` fix the patient split and the validation patients; they are
+    separate from the training seed, so several training seeds share one test set and their
+    spread is training variance alone.
+    """
     dataset = load_icbhi(data_dir, errors=errors, audio="require")
     cache = build_cycle_cache(dataset, config=profile.audio, progress=progress)
-    subset = make_split(dataset.cycles, scheme=split, seed=seed, fold=fold)
+    subset = make_split(dataset.cycles, scheme=split, seed=split_seed, fold=fold)
     return PreparedData(dataset, cache, subset)
 
 
@@ -107,11 +113,14 @@ def _select(profile_stage, prepared: PreparedData, device_name: str | None = Non
 
 
 def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profile = "quick", seed: int = 0,
-              split: str = "official", fold: int = 0, init: str = "imagenet", device: str = "auto",
+              split: str = "official", fold: int = 0, split_seed: int = 0, init: str = "imagenet",
+              device: str = "auto",
               weights_dir=None, resume: bool = False, errors: str = "raise", progress: bool = True,
               stop_after: int | None = None, overrides: dict | None = None) -> Path:
     """Stage 1: train the model on the training patients, select on validation; return the run directory.
 
+    ``seed`` seeds training (initialisation, sampling, augmentation); ``split_seed`` and
+    ``fold`` choose the patient split, fixed by default so that seeds share a test set.
     A new run directory must be empty (runs never overwrite each other); ``resume=True``
     continues an interrupted run in place, with the settings recorded in its ``run.json``.
     ``overrides`` changes profile settings (see :meth:`Profile.with_overrides`).
@@ -122,16 +131,18 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
         request = json.loads((run_dir / "run.json").read_text())
         profile_obj = get_profile(request["profile"]).with_overrides(request["overrides"])
         seed, split, fold, init = request["seed"], request["split"], request["fold"], request["init_requested"]
+        split_seed = _split_seed(request)
     else:
         profile_obj = get_profile(profile) if isinstance(profile, str) else profile
         profile_obj = profile_obj.with_overrides(overrides)
         claim_new_dir(run_dir)
-    prepared = prepare_data(data_dir, profile_obj, split=split, seed=seed, fold=fold, errors=errors,
+    prepared = prepare_data(data_dir, profile_obj, split=split, split_seed=split_seed, fold=fold, errors=errors,
                             progress=progress)
     model = _build_model(profile_obj, init, seed=seed, weights_dir=weights_dir).to(torch_device)
     if not resume:
         request = {"profile": profile_obj.name, "profile_description": profile_obj.description,
                    "overrides": overrides or {}, "seed": seed, "split": split, "fold": fold,
+                   "split_seed": split_seed,
                    "init_requested": init, "init": model.init_label, "data_dir": str(Path(data_dir).resolve()),
                    "config": profile_obj.to_dict(), "model": model.describe(),
                    "subset_sizes": prepared.subset.value_counts().to_dict(),
@@ -146,6 +157,11 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
         sr=profile_obj.audio.sample_rate, out_dir=run_dir / "stage1", seed=seed, resume=resume,
         stop_after=stop_after, progress=progress, description="stage 1")
     return run_dir
+
+
+def _split_seed(request: dict) -> int:
+    # Runs made before the split had its own seed drew it with the training seed.
+    return request.get("split_seed", request["seed"])
 
 
 @dataclass
@@ -175,7 +191,7 @@ def load_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device:
     request = json.loads((run_dir / "run.json").read_text())
     profile = get_profile(request["profile"]).with_overrides(request["overrides"])
     prepared = prepare_data(data_dir or request["data_dir"], profile, split=request["split"],
-                            seed=request["seed"], fold=request["fold"], errors=errors, progress=progress)
+                            split_seed=_split_seed(request), fold=request["fold"], errors=errors, progress=progress)
     recorded = request["provenance"]["data"]["fingerprint"]
     if prepared.dataset.fingerprint != recorded:
         raise ValueError(f"the data in {prepared.dataset.root} is not the data this run was trained on "
@@ -247,7 +263,7 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
               "profile": run.request["profile"], "seed": run.request["seed"], "split": run.request["split"],
               "part": part, "provenance": {**run.request["provenance"], "evaluated_with_commit": git_commit(),
                                            "config": run.request["config"]}}
-    metrics = {**score_predictions(stage1), "stage": "stage1", **common}
+    metrics = {**score_predictions(stage1), "ci": _intervals(run, stage1), "stage": "stage1", **common}
     _write_metrics(outputs["stage1"], metrics, stage1, run)
     result = {"stage1": metrics}
     if has_stage2:
@@ -261,12 +277,26 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
             rescored = _score(run, model, run.profile.stage2, device_samples).set_index("cycle_row")
             combined.loc[rescored.index, rescored.columns] = rescored
         combined = combined.reset_index()
-        finetuned = {**score_predictions(combined), "stage": "finetuned", "devices": statuses, **common}
+        finetuned = {**score_predictions(combined), "ci": _intervals(run, combined), "stage": "finetuned",
+                     "devices": statuses, **common}
         finetuned["per_device_change"] = _per_device_change(metrics["per_device"], finetuned["per_device"],
                                                             statuses)
         _write_metrics(outputs["finetuned"], finetuned, combined, run)
         result["finetuned"] = finetuned
     return result
+
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def _intervals(run: LoadedRun, table: pd.DataFrame) -> dict:
+    """95% patient-level bootstrap intervals of Sp, Se and Score, overall and per device."""
+    patients = run.prepared.dataset.cycles.loc[table["cycle_row"], "patient"].to_numpy()
+    intervals = bootstrap_intervals(table["label_id"], table["pred"], patients, groups=table["device"].astype(str),
+                                    all_groups=DEVICES, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    intervals["per_device"] = intervals.pop("per_group")
+    return intervals
 
 
 def _per_device_change(before: dict, after: dict, statuses: dict) -> dict:
@@ -291,6 +321,7 @@ def _per_device_change(before: dict, after: dict, statuses: dict) -> dict:
 def _write_metrics(path: Path, metrics: dict, table: pd.DataFrame, run: LoadedRun) -> None:
     cycles = run.prepared.dataset.cycles
     table = table.assign(recording=cycles.loc[table["cycle_row"], "recording"].to_numpy(),
-                         cycle_index=cycles.loc[table["cycle_row"], "cycle_index"].to_numpy())
+                         cycle_index=cycles.loc[table["cycle_row"], "cycle_index"].to_numpy(),
+                         patient=cycles.loc[table["cycle_row"], "patient"].to_numpy())
     atomic_write_text(path, json.dumps(json_safe(metrics), indent=2, default=str))
     atomic_write_text(path.with_name(path.stem + "_predictions.csv"), table.to_csv(index=False))
