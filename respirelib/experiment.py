@@ -27,6 +27,8 @@ from respirelib.model import ModelConfig, RespireNet, build_model
 from respirelib.names import DEVICES
 from respirelib.profiles import Profile, get_profile
 from respirelib.runs import claim_new_dir, git_commit, hardware_record
+from respirelib.config import LABEL_AWARE_DIAGNOSTIC
+from respirelib.metrics import icbhi_scores
 from respirelib.samples import SampleSet, evaluation_set, training_set
 from respirelib.splits import make_split
 from respirelib.train import fit
@@ -153,9 +155,11 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     train_set = training_set(prepared.cache, prepared.rows("train"), audio=profile_obj.audio,
                              augment=profile_obj.augment, concat=stage.concat, seed=seed)
     selection = evaluation_set(prepared.cache, _select(stage, prepared), config=profile_obj.audio)
+    monitor = evaluation_set(prepared.cache, prepared.rows("test"), config=profile_obj.audio) \
+        if stage.monitor_test else None
     fit(model, frontend, train_set, selection, config=stage, augment=profile_obj.augment,
         sr=profile_obj.audio.sample_rate, out_dir=run_dir / "stage1", seed=seed, resume=resume,
-        stop_after=stop_after, progress=progress, description="stage 1")
+        stop_after=stop_after, progress=progress, description="stage 1", monitor=monitor)
     return run_dir
 
 
@@ -325,3 +329,65 @@ def _write_metrics(path: Path, metrics: dict, table: pd.DataFrame, run: LoadedRu
                          patient=cycles.loc[table["cycle_row"], "patient"].to_numpy())
     atomic_write_text(path, json.dumps(json_safe(metrics), indent=2, default=str))
     atomic_write_text(path.with_name(path.stem + "_predictions.csv"), table.to_csv(index=False))
+
+
+DIAGNOSTICS_NOTE = ("DIAGNOSTIC, NOT A RESULT: every number in this file reads the test labels (to pad the test "
+                    "inputs, or to choose the checkpoint); it only shows how much such measurement inflates a score")
+
+
+def _scored(run: LoadedRun, table: pd.DataFrame, **extra) -> dict:
+    return json_safe({**score_predictions(table), "ci": _intervals(run, table), **extra})
+
+
+def _test_selected(run: LoadedRun, part: str) -> dict:
+    """The reference code's number: the epoch with the best *test* score among the monitored ones."""
+    path = run.run_dir / "stage1" / "test_monitor.pt"
+    if not path.is_file():
+        return {"note": "the test set was not monitored during training (TrainConfig.monitor_test is off)"}
+    monitor = load_checkpoint(path)
+    rows = monitor["cycle_row"].numpy()
+    cycles = run.prepared.dataset.cycles
+    truth = cycles.loc[rows, "label_id"].to_numpy()
+    scores = [icbhi_scores(truth, pred.numpy())["four_class"]["score"] for pred in monitor["pred"]]
+    best = int(np.nanargmax(scores))
+    table = pd.DataFrame({"cycle_row": rows, "label_id": truth, "pred": monitor["pred"][best].numpy().astype(np.int64),
+                          "device": cycles.loc[rows, "device"].astype(str).to_numpy()})
+    return _scored(run, table, epoch=monitor["epochs"][best], epochs_monitored=len(scores),
+                   uses_test_labels="checkpoint chosen by the test score",
+                   note="the interval ignores that the epoch was chosen on these very cycles: it is too narrow")
+
+
+def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", part: str = "test",
+                 progress: bool = True) -> dict:
+    """The optimism diagnostics of one stage-1 run, written once to ``diagnostics.json``.
+
+    - ``label_aware_padding``: the selected checkpoint on test inputs padded as the paper
+      describes (neighbours chosen by the test labels);
+    - ``last_epoch``: the last checkpoint, label-free inputs (no selection at all);
+    - ``test_selected``: the epoch with the best test score, if the test set was monitored.
+
+    Every entry reads the test labels in some way (``last_epoch`` only through its score) and
+    none is a result; the file says so. An existing file is read, not recomputed.
+    """
+    run_dir = Path(run_dir)
+    out = run_dir / "diagnostics.json"
+    if out.is_file():
+        return json.loads(out.read_text())
+    run = load_run(run_dir, data_dir=data_dir, device=device, progress=progress)
+    stage = run.profile.stage1
+    rows = run.prepared.rows(part)
+    best = run.model(run.run_dir / "stage1" / "checkpoints" / "best.pt")
+    aware = evaluation_set(run.prepared.cache, rows, config=run.profile.audio, padding=LABEL_AWARE_DIAGNOSTIC)
+    label_free = evaluation_set(run.prepared.cache, rows, config=run.profile.audio)
+    last_state = load_checkpoint(run.run_dir / "stage1" / "checkpoints" / "last.pt")
+    diagnostics = {
+        "note": DIAGNOSTICS_NOTE, "part": part, "seed": run.request["seed"], "split": run.request["split"],
+        "label_aware_padding": _scored(run, _score(run, best, stage, aware),
+                                       uses_test_labels="test inputs padded by their labels (paper as written)"),
+        "last_epoch": _scored(run, _score(run, run.model(run.run_dir / "stage1" / "checkpoints" / "last.pt"), stage,
+                                          label_free), epoch=last_state["epoch"] + 1,
+                              uses_test_labels="no (no checkpoint selection)"),
+        "test_selected": _test_selected(run, part),
+    }
+    atomic_write_text(out, json.dumps(json_safe(diagnostics), indent=2, default=str))
+    return diagnostics

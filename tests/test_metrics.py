@@ -329,3 +329,16 @@ def test_several_runs_give_the_interval_of_their_mean_and_groups_share_resamples
 def test_format_interval():
     assert format_interval(0.5523, [0.51, 0.5934]) == "55.2 [51.0, 59.3]"
     assert format_interval(None, None) == "–" and format_interval(0.5, None) == "50.0"
+
+
+def test_intervals_over_several_test_sets_average_their_runs():
+    from respirelib.metrics import bootstrap_intervals_over_sets
+
+    a, b = _noisy_predictions(seed=0, n=300), _noisy_predictions(seed=5, n=200, accuracy=0.9)
+    both = bootstrap_intervals_over_sets([a, b], n_resamples=300)
+    expected = np.mean([icbhi_scores(y, p)["four_class"]["score"] for y, p, _ in (a, b)])
+    assert both["four_class"]["score"]["value"] == pytest.approx(expected)
+    low, high = both["four_class"]["score"]["ci"]
+    assert low < expected < high and both["n_sets"] == 2 and both["n_runs"] == 2
+    one = bootstrap_intervals_over_sets([a], n_resamples=300, seed=1)
+    assert one["four_class"] == bootstrap_intervals(*a, n_resamples=300, seed=1)["four_class"]
