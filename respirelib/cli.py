@@ -135,6 +135,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_optimism(args: argparse.Namespace) -> int:
+    from respirelib.metrics import json_safe
+    from respirelib.study import optimism_table
+
+    table = optimism_table(args.root, split=args.split, variant=args.variant, task=args.task, device=args.device,
+                           progress=not args.quiet)
+    if table.empty:
+        print(f"respirenet: error: no evaluated {args.split}-{args.variant}-seed* runs under {args.root / 'train'}",
+              file=sys.stderr)
+        return 2
+    print(f"How much of a number comes from how it was measured ({args.task} Sp, Se, Score in percent, "
+          "[95% patient-bootstrap interval]); rows that read the test labels are diagnostics, not results:\n")
+    print(table.to_string(index=False))
+    if args.json is not None:
+        from respirelib.checkpoint import atomic_write_text
+
+        if args.json.exists():
+            print(f"respirenet: error: {args.json} exists; nothing was written", file=sys.stderr)
+            return 2
+        atomic_write_text(args.json, json.dumps(json_safe(table.to_dict(orient="records")), indent=2))
+        print(f"\nwritten: {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="respirenet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--quiet", action="store_true")
     finetune.set_defaults(func=_cmd_finetune)
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    optimism = commands.add_parser("optimism", help="the optimism table of trained runs: ours vs the test-selected "
+                                                    "checkpoint, the last epoch, label-aware test padding, seeds")
+    optimism.add_argument("root", type=Path, help="a pipeline run directory (holding train/<split>-<variant>-seed<N>)")
+    optimism.add_argument("--split", default="official", help="official, patient or patient-fold<k>")
+    optimism.add_argument("--variant", default="full", help="cnn or full (default)")
+    optimism.add_argument("--task", choices=("4-class", "2-class"), default="4-class")
+    optimism.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the table as JSON")
+    optimism.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    optimism.add_argument("--quiet", action="store_true")
+    optimism.set_defaults(func=_cmd_optimism)
 
     from respirelib.bench import add_bench_arguments
     from respirelib.explain_run import add_explain_arguments

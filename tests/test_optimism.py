@@ -93,3 +93,16 @@ def test_summaries_carry_intervals_and_say_when_a_difference_is_noise(study_root
     assert len(sentences) == 3
     assert "within the noise" in sentences[0] and "+1.0 points" in sentences[0]
     assert "larger than both" in sentences[2]
+
+
+def test_optimism_command(study_root, tmp_path, capsys):
+    from respirelib.cli import main
+
+    out = tmp_path / "optimism.json"
+    assert main(["optimism", str(study_root), "--json", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "selected on the test set (the reference code)" in printed and "diagnostics, not results" in printed
+    assert len(json.loads(out.read_text())) == 6
+    assert main(["optimism", str(study_root), "--json", str(out), "--quiet"]) == 2  # never overwritten
+    assert main(["optimism", str(study_root), "--split", "patient", "--quiet"]) == 2
+    assert "no evaluated patient-full-seed* runs" in capsys.readouterr().err
