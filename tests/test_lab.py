@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -76,3 +77,30 @@ def test_a_notebook_runs_in_jupyterlab_as_under_papermill(path):
     papermill_only = [index for index, cell in enumerate(code)
                       if re.search(r"papermill|injected-parameters|sys\.argv", cell.source)]
     assert papermill_only == [], f"code cells {papermill_only} depend on how the notebook is run"
+
+
+def test_respirenet_lab_serves_the_address_it_prints(tmp_path):
+    import requests
+
+    port = lab.free_port()
+    env = lab.lab_environment(JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    process = subprocess.Popen([sys.executable, "-m", "respirelib.cli", "lab", "--no-browser", "--allow-root",
+                                "--port", str(port), "--dir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        printed = "".join(process.stdout.readline() for _ in range(3))
+        url = re.search(r"Open: (http://127\.0\.0\.1:(\d+)/lab\?token=(\w+))", printed)
+        assert url and int(url.group(2)) == port and len(url.group(3)) >= 32, printed
+        status = None
+        for _ in range(120):
+            try:
+                status = requests.get(url.group(1).replace("/lab?", "/api/status?"), timeout=2).status_code
+                break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        assert status == 200
+        wrong = requests.get(url.group(1).replace("/lab?", "/api/status?")[:-4] + "0000", timeout=5)
+        assert wrong.status_code == 403  # the token is required
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
