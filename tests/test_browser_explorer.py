@@ -50,7 +50,7 @@ def require_browser() -> tuple[str, str]:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session scope and first in the test's arguments: skip before training
 def browser_binaries() -> tuple[str, str]:
     return require_browser()
 
@@ -79,7 +79,7 @@ def _isolated_jupyter_dirs(base: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def lab_on_notebook_06(smoke_run, tiny_synthetic, tmp_path, browser_binaries):
+def lab_on_notebook_06(browser_binaries, smoke_run, tiny_synthetic, tmp_path):
     """Notebook 06 with the smoke run's parameters injected (not executed), served by JupyterLab."""
     import papermill
 
@@ -132,7 +132,7 @@ def _screenshot(driver, tmp_path: Path, name: str, capsys) -> Path:
 
 @pytest.mark.browser
 @pytest.mark.notebook
-def test_explorer_in_jupyterlab(lab_on_notebook_06, browser, tmp_path, capsys):
+def test_explorer_in_jupyterlab(browser_binaries, lab_on_notebook_06, browser, tmp_path, capsys):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
