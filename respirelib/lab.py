@@ -4,7 +4,7 @@ The server runs from this Python environment, so the notebooks' ``python3`` kern
 this interpreter (the environment's kernel spec is preferred over a user-level one) and
 ``respirelib`` imports with no extra step. :func:`start_lab` starts one in the
 background and waits until it answers (the browser test uses it); ``respirenet lab``
-runs one in the foreground and prints its address.
+prints its address and becomes the server.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def running_as_root() -> bool:
 
 
 def port_is_free(ip: str, port: int) -> bool:
+    """Whether a server could listen on ``ip:port`` now (closed connections in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
         try:
             probe.bind((ip, port))
         except OSError:
@@ -157,11 +159,7 @@ def run_lab_command(args: argparse.Namespace) -> int:
     print(f"JupyterLab on {args.dir.resolve()} with the project's kernel ({sys.executable}).\n"
           f"Open: {lab_url(ip=args.ip, port=args.port, token=token)}\n"
           "Ctrl-C twice stops it.", flush=True)
-    process = subprocess.Popen(lab_command(args.dir, ip=args.ip, port=args.port, token=token,
-                                           open_browser=not args.no_browser, allow_root=args.allow_root),
-                               env=lab_environment())
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:  # the server asks for confirmation itself; wait for its decision
-            continue
+    command = lab_command(args.dir, ip=args.ip, port=args.port, token=token, open_browser=not args.no_browser,
+                          allow_root=args.allow_root)
+    # This process becomes the server: Ctrl-C and signals reach it directly, and no server outlives us.
+    os.execve(command[0], command, lab_environment())

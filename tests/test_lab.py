@@ -104,3 +104,4 @@ def test_respirenet_lab_serves_the_address_it_prints(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+    assert lab.port_is_free("127.0.0.1", port)  # stopping the command stopped the server: none is left behind
