@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     from respirelib.bench import add_bench_arguments
     from respirelib.explain_run import add_explain_arguments
     from respirelib.export import add_export_arguments
+    from respirelib.lab import add_lab_arguments
     from respirelib.predict import add_predict_arguments
 
     add_explain_arguments(commands.add_parser("explain", help="Grad-CAM++ figure of one cycle of a trained run"))
@@ -265,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(commands.add_parser("export", help="write a trained run as one model file with a model card"))
     add_predict_arguments(commands.add_parser("predict", help="classify the cycles (or windows) of new recordings"))
     add_bench_arguments(commands)
+    add_lab_arguments(commands.add_parser("lab", help="JupyterLab on the notebooks, with the project's kernel"))
     return parser
 
 
