@@ -20,7 +20,7 @@ cells = [
     profile = "quick"
     seed = 0
     device = "auto"
-    run_dir = None           # the pipeline run directory to report on (required)
+    run_dir = None           # the pipeline run directory to report on; None: the newest one under runs/
     figures_dir = "figures"
     """, parameters=True),
     code("""
@@ -34,7 +34,10 @@ cells = [
     """),
     code("""
     if run_dir is None:
-        raise ValueError("set run_dir to a pipeline run directory (respirenet pipeline writes one)")
+        from respirelib.runs import latest_pipeline_run
+
+        run_dir = str(latest_pipeline_run())
+        print(f"reporting on the newest pipeline run: {run_dir}")
     gathered = results.gather_results(run_dir)
     labels = gathered["labels"]
     color = "#b00020" if labels["synthetic"] or labels["random_init"] else "#1b5e20"
