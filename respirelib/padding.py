@@ -68,11 +68,22 @@ def _repeat_pieces(index: int, own: int, need: int, *, in_front: bool) -> list[_
     return pieces[::-1] if in_front else pieces
 
 
-def _smart_pieces(lengths: np.ndarray, labels: np.ndarray | None, index: int, need: int,
+def neighbour_pieces(lengths: np.ndarray, labels: np.ndarray | None, index: int, need: int,
                   reach: int) -> tuple[list[_Piece], list[_Piece]]:
     """Pieces before and after cycle ``index`` per the paper's smart padding.
 
-    ``labels=None`` allows every neighbour (``"context"`` padding): no label is read.
+    Parameters
+    ----------
+    lengths : np.ndarray [shape=(n_cycles,)]
+        Samples in each cycle of the recording (no audio is needed to plan the padding).
+    labels : np.ndarray [shape=(n_cycles,)] or None
+        ``None`` allows every neighbour (``"context"`` padding): no label is read.
+    index, need, reach : int
+        The cycle, the samples still missing, and how many neighbours on each side.
+
+    Returns
+    -------
+    before, after : list of (source cycle, start, stop)
     """
     label = None if labels is None else labels[index]
 
@@ -162,7 +173,7 @@ def pad_cycle(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray |
         pieces = [(index, 0, n_target)]
     elif method in ("smart", "context"):
         lengths = np.array([len(c) for c in cycles])
-        before, after = _smart_pieces(lengths, labels, index, need, reach)
+        before, after = neighbour_pieces(lengths, labels, index, need, reach)
         pieces = before + [(index, 0, own)] + after
     elif method == "repeat":
         in_front = rng is not None and rng.random() < 0.5

@@ -95,8 +95,12 @@ def test_model_card_states_data_protocol_and_limits(model_file, payload):
     card = (model_file.parent / CARD_NAME).read_text()
     assert card == payload["card"]
     for phrase in ("SYNTHETIC", "not a medical device", "random init", "`smoke`", "not the paper's schedule",
-                   "Se = (Pc + Pw + Pb) / (Nc + Nw + Nb)", "validation patients", "test split is used once"):
+                   "Se = (Pc + Pw + Pb) / (Nc + Nw + Nb)", "validation patients", "test split is used once",
+                   "built without labels", "95% confidence intervals from a patient-level bootstrap"):
         assert phrase.lower() in card.lower(), phrase
+    assert payload["metrics"]["stage1"]["ci"]["n_resamples"] >= 1000
+    metrics_table = card.split("## Metrics")[1]
+    assert "[" in metrics_table.split("Per device")[0].split("| stage 1 |")[1]  # numbers carry their intervals
     summary = payload["data"]["summary"]
     assert summary["available"] and summary["sample_rates"]
     for device in summary["per_device"]:

@@ -46,7 +46,7 @@ def prepared(tiny_synthetic):
     from respirelib.experiment import prepare_data
     from respirelib.profiles import get_profile
 
-    return prepare_data(tiny_synthetic, get_profile("smoke"), split="official", seed=0, progress=False)
+    return prepare_data(tiny_synthetic, get_profile("smoke"), split="official", progress=False)
 
 
 def _permuted(cache, rows, seed):
