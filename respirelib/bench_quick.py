@@ -151,8 +151,11 @@ def bench_demo(*, data_dir=None, seeds=(0, 1, 2), runs: str | Path | None = None
         raise RuntimeError(f"respirenet {' '.join(argv)} failed with status {status}")
     new = sorted(p for p in runs.glob("pipeline-quick-*") if p.name not in before)
     out = new[-1] if new else None
-    environment = json.loads((out / "environment.json").read_text()) if out else {}
-    return bench_record("demo", data=environment.get("data", {"label": None, "path": data_dir}),
+    data = json.loads((out / "environment.json").read_text())["data"] if out else {}
+    marker = data.get("synthetic_marker") or {}
+    return bench_record("demo", data={"label": data.get("label"), "path": data.get("root", data_dir),
+                                      "scale": marker.get("scale"), "seed": marker.get("seed"),
+                                      "fingerprint": data.get("fingerprint"), "write_s": None},
                         results={"command": "respirenet " + shlex.join(argv), "seconds": round(elapsed, 1),
                                  "load_average_before": load_before, "run": str(out) if out else None},
                         targets=[target("respirenet demo, wall time", elapsed, unit="s", at_most=DEMO_TARGET_S)])

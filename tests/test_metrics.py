@@ -342,3 +342,12 @@ def test_intervals_over_several_test_sets_average_their_runs():
     assert low < expected < high and both["n_sets"] == 2 and both["n_runs"] == 2
     one = bootstrap_intervals_over_sets([a], n_resamples=300, seed=1)
     assert one["four_class"] == bootstrap_intervals(*a, n_resamples=300, seed=1)["four_class"]
+
+
+def test_training_curves_join_validations_made_every_few_epochs():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [1.3, 1.2, 1.0, 0.9],
+                            "val_score": [np.nan, 0.4, np.nan, 0.6]})
+    score_ax = plot_training_curves(history).axes[1]
+    line = next(line for line in score_ax.get_lines() if line.get_label() == "val_score")
+    np.testing.assert_array_equal(line.get_xdata(), [2, 4])
+    np.testing.assert_allclose(line.get_ydata(), [40, 60])

@@ -92,7 +92,9 @@ def plot_training_curves(history: pd.DataFrame, *, title: str | None = None) -> 
         present = [column for column in columns if column in history and history[column].notna().any()]
         for column in present:
             style = "-" if column in ("train_loss", "val_score") else "--"
-            ax.plot(epochs, history[column].to_numpy(dtype=float) * scale, style, label=column)
+            values = history[column].to_numpy(dtype=float)
+            measured = ~np.isnan(values)  # validation may run only every few epochs
+            ax.plot(epochs[measured], values[measured] * scale, style, marker="o", markersize=3, label=column)
         if present:
             ax.legend(frameon=False)
         else:
