@@ -21,11 +21,11 @@ from respirelib.annotations import label_from_flags, parse_annotation_file
 from respirelib.audio import AUDIO_SUFFIXES, audio_info
 from respirelib.data_dirs import SYNTHETIC_MARKER
 from respirelib.errors import DataError
-from respirelib.names import DEVICES, RecordingName, looks_like_recording, parse_recording_name
+from respirelib.layout import Layout, find_layout, find_metadata, scan_layout
+from respirelib.names import DEVICES, RecordingName, parse_recording_name
 from respirelib.report import LoaderReport
 
 CLASS_ORDER = ("normal", "crackle", "wheeze", "both")
-RECORDINGS_SUBDIRS = ("ICBHI_final_database", "audio_and_txt_files")
 KNOWN_EXTRA_FILES = ("filename_format.txt", "README.md", "README.txt")
 CYCLE_COLUMNS = ("recording", "patient", "recording_index", "chest_location", "acquisition_mode", "device",
                  "cycle_index", "start", "end", "duration", "crackle", "wheeze", "label", "label_id",
@@ -80,28 +80,6 @@ class ICBHIDataset:
         return files_fingerprint(self.root, self._text_files + self._audio_files)
 
 
-@dataclass(frozen=True)
-class _Layout:
-    recordings_dir: Path
-    metadata_dirs: tuple[Path, ...]
-
-
-def _find_layout(root: Path) -> _Layout:
-    for sub in RECORDINGS_SUBDIRS:
-        candidate = root / sub
-        if candidate.is_dir():
-            return _Layout(candidate, (root, candidate))
-    return _Layout(root, (root,))
-
-
-def _find_metadata(layout: _Layout, names: tuple[str, ...]) -> Path | None:
-    for directory in layout.metadata_dirs:
-        for name in names:
-            if (directory / name).is_file():
-                return directory / name
-    return None
-
-
 def _known_file_names() -> set[str]:
     return {*metadata.SPLIT_FILE_NAMES, *metadata.DIAGNOSIS_FILE_NAMES, *metadata.DEMOGRAPHIC_FILE_NAMES,
             *metadata.DIFFERENCES_FILE_NAMES, SYNTHETIC_MARKER, *KNOWN_EXTRA_FILES}
@@ -123,27 +101,14 @@ class _Problems:
         self.report.add("skipped", where, f"{error.problem}; {consequence}")
 
 
-def _scan_folder(layout: _Layout, report: LoaderReport) -> tuple[dict[str, Path], dict[str, Path]]:
+def _scan_folder(layout: Layout, report: LoaderReport) -> tuple[dict[str, Path], dict[str, Path]]:
     """Sort the folder's files into annotations and audio by stem; list anything else as ignored."""
-    annotations, audio = {}, {}
-    known = _known_file_names()
-    directories = dict.fromkeys([layout.recordings_dir, *layout.metadata_dirs])
-    for directory in directories:
-        for path in sorted(directory.iterdir()):
-            if path.name in known or (path.is_dir() and path == layout.recordings_dir):
-                continue
-            is_recording_file = path.is_file() and looks_like_recording(path.stem)
-            if directory == layout.recordings_dir and is_recording_file and path.suffix == ".txt":
-                annotations[path.stem] = path
-            elif directory == layout.recordings_dir and is_recording_file and path.suffix.lower() in AUDIO_SUFFIXES:
-                if path.stem in audio:
-                    report.add("ignored", path, f"a second audio file for {path.stem}; using {audio[path.stem].name}")
-                    continue
-                audio[path.stem] = path
-            else:
-                kind = "folder" if path.is_dir() else "file"
-                report.add("ignored", path, f"unexpected {kind}, not part of the ICBHI layout")
-    return annotations, audio
+    scan = scan_layout(layout, known_names=_known_file_names(), audio_suffixes=AUDIO_SUFFIXES)
+    for path, kept in scan.second_audio:
+        report.add("ignored", path, f"a second audio file for {path.stem}; using {kept.name}")
+    for path in scan.unexpected:
+        report.add("ignored", path, f"unexpected {'folder' if path.is_dir() else 'file'}, not part of the ICBHI layout")
+    return scan.annotations, scan.audio
 
 
 def _resolve_names(stems: set[str], split: dict[str, str], old_names: set[str], problems: _Problems,
@@ -239,7 +204,7 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
         raise ValueError(f"audio must be 'auto', 'require' or 'ignore', not {audio!r}")
     report = LoaderReport()
     problems = _Problems(errors, report)
-    layout = _find_layout(root)
+    layout = find_layout(root)
     annotation_paths, audio_paths = _scan_folder(layout, report)
     if not annotation_paths and not audio_paths:
         raise DataError(root, "no ICBHI recordings found (expected NAME.txt and NAME.wav files, flat or in "
@@ -251,11 +216,11 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
         report.add("note", layout.recordings_dir, "annotation files only: no audio read "
                                                   f"({'ignored on request' if audio == 'ignore' else 'none present'})")
 
-    split_path = _find_metadata(layout, metadata.SPLIT_FILE_NAMES)
+    split_path = find_metadata(layout, metadata.SPLIT_FILE_NAMES)
     split = metadata.read_split_file(split_path) if split_path else {}
     if split_path is None:
         report.add("note", root, "no ICBHI_challenge_train_test.txt: the official split is unavailable")
-    differences_path = _find_metadata(layout, metadata.DIFFERENCES_FILE_NAMES)
+    differences_path = find_metadata(layout, metadata.DIFFERENCES_FILE_NAMES)
     old_names = metadata.read_filename_differences(differences_path) if differences_path else set()
 
     paths = {**audio_paths, **annotation_paths}
@@ -314,17 +279,17 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     synthetic = _read_marker(root)
     text_files = sorted({Path(p) for p in recordings["annotation_path"]}
                         | {p for p in (split_path, differences_path,
-                                       _find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES),
-                                       _find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)) if p})
+                                       find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES),
+                                       find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)) if p})
     audio_files = sorted(Path(p) for p in recordings["audio_path"].dropna()) if use_audio else []
     return ICBHIDataset(root=root, recordings=recordings, cycles=cycles, patients=patients, report=report,
                         has_audio=use_audio, synthetic=synthetic, _audio_files=audio_files,
                         _text_files=text_files)
 
 
-def _patients_table(layout: _Layout, recordings: pd.DataFrame, report: LoaderReport) -> pd.DataFrame:
+def _patients_table(layout: Layout, recordings: pd.DataFrame, report: LoaderReport) -> pd.DataFrame:
     patients = pd.DataFrame({"patient": sorted(recordings["patient"].unique())})
-    diagnosis_path = _find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES)
+    diagnosis_path = find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES)
     if diagnosis_path is None:
         report.add("note", layout.metadata_dirs[0], "no diagnosis file: diagnosis is missing for every patient")
         patients["diagnosis"] = None
@@ -332,7 +297,7 @@ def _patients_table(layout: _Layout, recordings: pd.DataFrame, report: LoaderRep
         patients = patients.merge(metadata.read_diagnosis_file(diagnosis_path), on="patient", how="left")
         for patient in patients.loc[patients["diagnosis"].isna(), "patient"]:
             report.add("note", diagnosis_path, f"no diagnosis for patient {patient}")
-    demographic_path = _find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)
+    demographic_path = find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)
     if demographic_path is not None:
         patients = patients.merge(metadata.read_demographic_file(demographic_path), on="patient", how="left")
     counts = recordings.groupby("patient").agg(n_recordings=("recording", "size"), n_cycles=("n_cycles", "sum"),
