@@ -118,7 +118,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
     for stage, metrics in results.items():
-        label = "SYNTHETIC data" if metrics["synthetic"] else "ICBHI data"
+        label = "SYNTHETIC data" if metrics["synthetic"] else f"{metrics['data']} data"
         four, two = metrics["four_class"], metrics["two_class"]
         print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split] "
               f"4-class Sp {four['sp']:.3f} Se {four['se']:.3f} Score {four['score']:.3f} | "

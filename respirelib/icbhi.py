@@ -24,9 +24,9 @@ from respirelib.errors import DataError
 from respirelib.layout import Layout, find_layout, find_metadata, scan_layout
 from respirelib.names import DEVICES, RecordingName, parse_recording_name
 from respirelib.report import LoaderReport
+from respirelib.verify import Verdict, verify_layout
 
 CLASS_ORDER = ("normal", "crackle", "wheeze", "both")
-KNOWN_EXTRA_FILES = ("filename_format.txt", "README.md", "README.txt")
 CYCLE_COLUMNS = ("recording", "patient", "recording_index", "chest_location", "acquisition_mode", "device",
                  "cycle_index", "start", "end", "duration", "crackle", "wheeze", "label", "label_id",
                  "diagnosis", "split")
@@ -68,9 +68,17 @@ class ICBHIDataset:
         return self.synthetic is not None
 
     @property
+    def verdict(self) -> Verdict | None:
+        """Real data's check against the ICBHI 2017 release (:mod:`respirelib.verify`); ``None`` if synthetic."""
+        return self.report.verdict
+
+    @property
     def data_label(self) -> str:
-        """``"synthetic"`` or ``"ICBHI"``: every number reported from this data carries it."""
-        return "synthetic" if self.is_synthetic else "ICBHI"
+        """Every number reported from this data carries it: ``"synthetic"``, ``"ICBHI 2017, verified"``
+        or ``"ICBHI-like, N files differ from the release"``."""
+        if self.is_synthetic:
+            return "synthetic"
+        return self.verdict.label if self.verdict is not None else "ICBHI"
 
     @cached_property
     def fingerprint(self) -> str:
@@ -78,11 +86,6 @@ class ICBHIDataset:
         from respirelib.fingerprint import files_fingerprint
 
         return files_fingerprint(self.root, self._text_files + self._audio_files)
-
-
-def _known_file_names() -> set[str]:
-    return {*metadata.SPLIT_FILE_NAMES, *metadata.DIAGNOSIS_FILE_NAMES, *metadata.DEMOGRAPHIC_FILE_NAMES,
-            *metadata.DIFFERENCES_FILE_NAMES, SYNTHETIC_MARKER, *KNOWN_EXTRA_FILES}
 
 
 class _Problems:
@@ -103,7 +106,7 @@ class _Problems:
 
 def _scan_folder(layout: Layout, report: LoaderReport) -> tuple[dict[str, Path], dict[str, Path]]:
     """Sort the folder's files into annotations and audio by stem; list anything else as ignored."""
-    scan = scan_layout(layout, known_names=_known_file_names(), audio_suffixes=AUDIO_SUFFIXES)
+    scan = scan_layout(layout)
     for path, kept in scan.second_audio:
         report.add("ignored", path, f"a second audio file for {path.stem}; using {kept.name}")
     for path in scan.unexpected:
@@ -227,7 +230,7 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     stems = set(annotation_paths) | (set(audio_paths) if use_audio else set())
     names = _resolve_names(stems, split, old_names, problems, paths, report)
 
-    recording_rows, cycle_frames = [], []
+    recording_rows, cycle_frames, audio_infos = [], [], {}
     for stem, name in sorted(names.items(), key=lambda item: item[1].name):
         annotation_path, audio_path = annotation_paths.get(stem), audio_paths.get(stem)
         if annotation_path is None:
@@ -255,6 +258,7 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
             except DataError as error:
                 problems(error, "recording left out")
                 continue
+            audio_infos[audio_path] = info
             row.update(sample_rate=info.sample_rate, channels=info.channels, audio_duration=info.duration)
             cycles = _check_cycles_against_audio(cycles, info.duration, annotation_path, end_tolerance,
                                                  problems, report)
@@ -277,6 +281,8 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     recordings = recordings.merge(patients[["patient", "diagnosis"]], on="patient", how="left")
     cycles = _cycles_table(cycle_frames, recordings)
     synthetic = _read_marker(root)
+    if not synthetic:  # cheap: hashes the text files, reuses the audio headers read above
+        report.verdict = verify_layout(root, layout, audio=use_audio, audio_infos=audio_infos)
     text_files = sorted({Path(p) for p in recordings["annotation_path"]}
                         | {p for p in (split_path, differences_path,
                                        find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES),

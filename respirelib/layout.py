@@ -12,11 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from respirelib import metadata
+from respirelib.audio import AUDIO_SUFFIXES
+from respirelib.data_dirs import SYNTHETIC_MARKER
 from respirelib.names import looks_like_recording
 
 RECORDINGS_SUBDIRS = ("ICBHI_final_database", "audio_and_txt_files",
                       "Respiratory_Sound_Database/audio_and_txt_files",
                       "Respiratory_Sound_Database/Respiratory_Sound_Database/audio_and_txt_files")
+KNOWN_EXTRA_FILES = ("filename_format.txt", "README.md", "README.txt")
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,21 @@ class Scan:
     unexpected: list[Path]
 
 
-def scan_layout(layout: Layout, *, known_names: set[str], audio_suffixes: tuple[str, ...]) -> Scan:
+def known_file_names() -> set[str]:
+    """Names of the files an ICBHI copy may hold besides its recordings (metadata and known extras)."""
+    return {*metadata.SPLIT_FILE_NAMES, *metadata.DIAGNOSIS_FILE_NAMES, *metadata.DEMOGRAPHIC_FILE_NAMES,
+            *metadata.DIFFERENCES_FILE_NAMES, SYNTHETIC_MARKER, *KNOWN_EXTRA_FILES}
+
+
+def scan_layout(layout: Layout) -> Scan:
     """Sort the layout's files into annotations and audio by stem, and everything else.
 
-    Files named in ``known_names`` (metadata and known extras) are left out; a second
+    Files of :func:`known_file_names` (metadata and known extras) are left out; a second
     audio file for the same stem lands in ``second_audio`` as (that file, the one kept);
     files and folders that are neither go to ``unexpected``.
     """
     scan = Scan({}, {}, [], [])
+    known_names = known_file_names()
     for directory in dict.fromkeys([layout.recordings_dir, *layout.metadata_dirs]):
         for path in sorted(directory.iterdir()):
             if path.name in known_names or (path.is_dir() and layout.is_layout_dir(path)):
@@ -78,7 +89,7 @@ def scan_layout(layout: Layout, *, known_names: set[str], audio_suffixes: tuple[
                                  and looks_like_recording(path.stem))
             if is_recording_file and path.suffix == ".txt":
                 scan.annotations[path.stem] = path
-            elif is_recording_file and path.suffix.lower() in audio_suffixes:
+            elif is_recording_file and path.suffix.lower() in AUDIO_SUFFIXES:
                 if path.stem in scan.audio:
                     scan.second_audio.append((path, scan.audio[path.stem]))
                 else:
