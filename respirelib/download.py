@@ -36,7 +36,7 @@ METADATA_FILES = {"split": "ICBHI_challenge_train_test.txt", "diagnosis": "ICBHI
 METADATA_NAMES = {"split": metadata.SPLIT_FILE_NAMES, "diagnosis": metadata.DIAGNOSIS_FILE_NAMES,
                   "demographic": metadata.DEMOGRAPHIC_FILE_NAMES}
 DEFAULT_DIR = REPO_ROOT / "data" / "ICBHI"
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16  # bytes of a chunk cut short by a dropped connection are lost: keep chunks small
 
 
 class DownloadError(RuntimeError):
@@ -163,11 +163,17 @@ def fetch(url: str, directory: str | Path, *, retries: int = 3, progress: bool =
     downloader = ResumableDownloader(directory / f"{name}.part", progressbar=progress, verify_tls=verify_tls)
     fetcher = pooch.create(path=directory, base_url="", registry={name: None}, urls={name: url},
                            retry_if_failed=retries)
+    logger = pooch.get_logger()
+    level = logger.level
+    if not progress:
+        logger.setLevel("WARNING")  # pooch's "Downloading ..." lines; the progress bar says as much
     try:
         return Path(fetcher.fetch(name, downloader=downloader))
     except requests.exceptions.RequestException as error:
         raise DownloadError(f"{url}: download failed after {retries + 1} attempts ({error}); run the command "
                             f"again to resume from {downloader.partial}") from error
+    finally:
+        logger.setLevel(level)
 
 
 @dataclass
