@@ -94,7 +94,7 @@ class ResumableDownloader:
     def _request(self, url: str, offset: int):
         import requests
 
-        headers = {}
+        headers = {"Accept-Encoding": "identity"}  # byte offsets must count the file's own bytes
         if offset:
             headers["Range"] = f"bytes={offset}-"
             if self.validator_file.is_file():
@@ -242,6 +242,8 @@ def download_icbhi(out_dir: str | Path = DEFAULT_DIR, *, url: str | None = None,
         With the :class:`~respirelib.verify.Verdict` of the extracted folder.
     """
     out_dir = Path(out_dir)
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, not {retries}")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise FileExistsError(f"{out_dir} already exists and is not an empty folder; check it with "
                               f"`respirenet data verify {out_dir}` or give another folder")

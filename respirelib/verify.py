@@ -23,6 +23,7 @@ from respirelib.data_dirs import SYNTHETIC_MARKER
 from respirelib.errors import AudioError, DataError
 from respirelib.layout import Layout, find_layout, scan_layout
 from respirelib.manifest import METADATA_KINDS, file_sha256, load_manifest, metadata_content_sha256
+from respirelib.report import ReportEntry
 
 CATEGORIES = ("genuine", "old-release name", "modified", "missing", "unexpected")
 PROBLEM_CATEGORIES = ("modified", "missing", "unexpected")
@@ -34,16 +35,12 @@ AUDIO_END_TOLERANCE = 0.1
 SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX")
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One file's verdict: its category, where it is, and why."""
+class Finding(ReportEntry):
+    """One file's verdict: its category (a :class:`ReportEntry` whose action is the category), path and why."""
 
-    category: str
-    path: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"[{self.category}] {self.path}: {self.detail}"
+    @property
+    def category(self) -> str:
+        return self.action
 
 
 @dataclass

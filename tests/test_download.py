@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from respirelib.cli import main
-from respirelib.download import URL_ENV, DownloadError, download_icbhi
+from respirelib.download import URL_ENV, DownloadError, ResumableDownloader, download_icbhi
 from respirelib.errors import DataError
 from respirelib.verify import VERIFIED_LABEL
 from tests.icbhi_release import (DEMOGRAPHIC, DIAGNOSIS, RECORDINGS, SPLIT, build_zip,  # noqa: F401
@@ -161,3 +161,25 @@ def test_archivers_system_files_are_not_extracted(http_server, release, tmp_path
     assert result.verdict.ok and result.verdict.notes == [f"{tmp_path / 'ICBHI' / DIAGNOSIS}: the release's "
                                                           "diagnosis table in another file format (same entries)"]
     assert not (tmp_path / "ICBHI" / "__MACOSX").exists() and not (tmp_path / "ICBHI" / RECORDINGS / ".DS_Store").exists()
+
+
+def test_a_complete_partial_file_is_used_as_it_is(http_server, tmp_path):
+    data = bytes(range(256)) * 40
+    http_server.files["/f.bin"] = data
+    partial = tmp_path / "f.bin.part"
+    partial.write_bytes(data)
+    ResumableDownloader(partial, progressbar=False)(http_server.url("f.bin"), tmp_path / "f.bin")
+    assert (tmp_path / "f.bin").read_bytes() == data and not partial.exists()
+    assert [r["status"] for r in http_server.requests] == [416]
+
+
+def test_a_partial_file_of_a_file_since_changed_is_fetched_afresh(http_server, tmp_path):
+    old, new = b"a" * 5000, b"b" * 8000
+    partial = tmp_path / "f.bin.part"
+    partial.write_bytes(old[:3000])
+    partial.with_name("f.bin.part.validator").write_text('"etag-of-the-old-file"')
+    http_server.files["/f.bin"] = new
+    ResumableDownloader(partial, progressbar=False)(http_server.url("f.bin"), tmp_path / "f.bin")
+    assert (tmp_path / "f.bin").read_bytes() == new
+    assert [(r["range"], r["if_range"], r["status"]) for r in http_server.requests] == \
+        [("bytes=3000-", '"etag-of-the-old-file"', 200)]
