@@ -198,13 +198,15 @@ def _extract(archive: Path, out_dir: Path, extra_files: list[Path]) -> None:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.extracting-", dir=out_dir.parent))
     try:
+        member = None
         try:
             with zipfile.ZipFile(archive) as zipped:
                 for member in zipped.infolist():
                     if not set(Path(member.filename).parts) & set(SYSTEM_FILES):
                         zipped.extract(member, staging)  # checks each member's CRC-32
         except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-            raise DataError(archive, f"not a complete zip archive ({error}): the file is truncated or "
+            where = f" at {member.filename}" if member is not None else ""
+            raise DataError(archive, f"not a complete zip archive ({error}{where}): the file is truncated or "
                                      "corrupt") from error
         for path in extra_files:
             shutil.copy2(path, staging / path.name)

@@ -36,14 +36,18 @@ SPLIT, DIAGNOSIS, DEMOGRAPHIC = ("ICBHI_challenge_train_test.txt", "ICBHI_Challe
 def build_zip(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zipped:
-        for name, data in members.items():
-            zipped.writestr(name, data)
+        for name, data in members.items():  # a fixed date: the same members give the same bytes
+            zipped.writestr(zipfile.ZipInfo(name, date_time=(2017, 3, 1, 0, 0, 0)), data,
+                            compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
     return buffer.getvalue()
 
 
-def wav_bytes(seconds: float, *, sr: int = AUDIO_RATE) -> bytes:
+def wav_bytes(seconds: float, *, sr: int = AUDIO_RATE, noise: bool = False) -> bytes:
+    """A mono PCM_16 WAV: silence (zips to almost nothing), or seeded noise (does not compress)."""
+    n = int(round(seconds * sr))
+    samples = np.random.default_rng(n).integers(-2000, 2000, n, dtype=np.int16) if noise else np.zeros(n, np.int16)
     buffer = io.BytesIO()
-    sf.write(buffer, np.zeros(int(round(seconds * sr)), dtype=np.int16), sr, subtype="PCM_16", format="WAV")
+    sf.write(buffer, samples, sr, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
 
 
@@ -72,6 +76,16 @@ def release() -> Release:
                 DIAGNOSIS: "".join(line.replace(",", "\t") + "\r\n" for line in diagnosis).encode(),
                 DEMOGRAPHIC: (SHARED_ANNOTATIONS / "demographic_info.txt").read_bytes()}
     return Release(members=members, zip_bytes=build_zip(members), metadata=metadata)
+
+
+@pytest.fixture(scope="session")
+def small_release(release) -> Release:
+    """The first five recordings only, with noise for audio (a zip of several 64 KiB chunks): for the
+    transfer's mechanics, where the content check is not the point."""
+    members = {}
+    for name, data in list(release.members.items())[:10]:
+        members[name] = wav_bytes(sf.info(io.BytesIO(data)).duration, noise=True) if name.endswith(".wav") else data
+    return Release(members=members, zip_bytes=build_zip(members), metadata=release.metadata)
 
 
 def write_folder(folder: Path, release: Release) -> Path:
@@ -158,7 +172,7 @@ def _serve(served: Served, context: ssl.SSLContext | None = None):
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
     served.base_url = f"{'https' if context else 'http'}://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return server, thread
 
