@@ -1,10 +1,12 @@
 """The ICBHI 2017 data layer: one loader for the real database and the synthetic one.
 
 :func:`load_icbhi` reads a folder in the layout the database is distributed in
-(``NAME.wav`` + ``NAME.txt`` per recording, flat or inside ``ICBHI_final_database/``,
-plus the split, diagnosis and demographic files) and returns an :class:`ICBHIDataset`
-with a cycles table, a recordings table, a patients table and a :class:`LoaderReport`
-of everything skipped, repaired or ignored. It never writes into the data folder.
+(``NAME.wav`` + ``NAME.txt`` per recording, flat, inside ``ICBHI_final_database/`` or in the
+Kaggle copy's folders (:mod:`respirelib.layout`), plus the split, diagnosis and demographic
+files) and returns an :class:`ICBHIDataset` with a cycles table, a recordings table, a
+patients table and a :class:`LoaderReport` of everything skipped, repaired or ignored, and,
+for real data, the check against the release (:mod:`respirelib.verify`). It never writes
+into the data folder.
 """
 
 from __future__ import annotations
@@ -184,7 +186,7 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     Parameters
     ----------
     root : str or Path
-        The database folder: recordings flat in it or in ``ICBHI_final_database/``.
+        The database folder, in any layout :func:`respirelib.layout.find_layout` knows.
     audio : {"auto", "require", "ignore"}
         ``auto``: audio is expected for every annotation when the folder holds any
         audio, and an annotation-only folder is fine; ``require``: audio must be
@@ -210,8 +212,8 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     layout = find_layout(root)
     annotation_paths, audio_paths = _scan_folder(layout, report)
     if not annotation_paths and not audio_paths:
-        raise DataError(root, "no ICBHI recordings found (expected NAME.txt and NAME.wav files, flat or in "
-                              "ICBHI_final_database/)")
+        raise DataError(root, "no ICBHI recordings found (expected NAME.txt and NAME.wav files, flat, in "
+                              "ICBHI_final_database/ or in Respiratory_Sound_Database/audio_and_txt_files/)")
     use_audio = audio == "require" or (audio == "auto" and bool(audio_paths))
     if audio == "require" and not audio_paths:
         raise DataError(layout.recordings_dir, "no audio files (.wav/.flac) found, and audio='require'")
