@@ -139,6 +139,19 @@ def test_typeahead():
     assert typeahead(devices, "AKGC417L", "a") == "all" and typeahead(devices, "Meditron", "a") == "all"
 
 
+def test_the_explorer_carries_its_keyboard_script():
+    """Without a browser: the hidden Output and its script, and the class the script looks for (used below)."""
+    from respirelib.viz.explorer import EXPLORER_CLASS, ExplorerBox, keyboard_output
+
+    hidden = keyboard_output()
+    assert hidden.layout.display == "none"
+    [output] = hidden.outputs
+    script = output["data"]["text/html"]
+    assert script.startswith("<script>") and script.endswith("</script>")
+    assert "data-lm-suppress-shortcuts" in script and f'closest(".{EXPLORER_CLASS}")' in script
+    assert EXPLORER_CLASS in ExplorerBox([hidden])._dom_classes
+
+
 def _screenshot(driver, tmp_path: Path, name: str, capsys) -> Path:
     path = tmp_path / name
     driver.save_screenshot(str(path))
@@ -237,13 +250,16 @@ def test_explorer_in_jupyterlab(browser_binaries, lab_on_notebook_06, browser, t
     redrawn = 0
     for key, expected in ((Keys.HOME, ALL_DEVICES), (letter, devices[1]), (Keys.ARROW_DOWN, devices[2])):
         shown = [text for text in everything if expected == ALL_DEVICES or text.split(":")[0].endswith(f"_{expected}")]
-        dropdowns, audio, figure = explorer()
+        dropdowns, _, figure = explorer()
         new_cycle = Select(dropdowns["cycle"]).first_selected_option.text not in shown
         ActionChains(browser).send_keys(key).perform()
-        wait.until(lambda driver: cycles() == shown and (not new_cycle or explorer()[2] not in (None, figure)))
+        # Done when the explorer has changed, or at once when the key went to the notebook instead.
+        wait.until(lambda driver: driver.execute_script(NOTEBOOK_STATE) != notebook or (
+            cycles() == shown and (not new_cycle or explorer()[2] not in (None, figure))))
+        after = browser.execute_script(NOTEBOOK_STATE)
+        assert after == notebook, f"{key!r} reached the notebook: {notebook} became {after}"
         assert Select(explorer()[0]["device"]).first_selected_option.text == expected
         assert browser.switch_to.active_element == explorer()[0]["device"]
-        assert browser.execute_script(NOTEBOOK_STATE) == notebook, f"{key!r} reached the notebook"
         redrawn += new_cycle
     assert redrawn == 2  # "all" keeps the cycle shown; the letter and the arrow each pick another device's
     browser.execute_script("arguments[0].scrollIntoView()", explorer_box)
