@@ -25,7 +25,17 @@ INSTALL_HINT = ("apt-get install chromium chromium-driver (Debian/Ubuntu; seleni
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--window-size=1400,1600")
+ALL_DEVICES = "all"
 WAIT_S = 120  # the longest wait for one step (running every cell on two busy cores)
+# The open notebook as the keyboard could change it: cells, the active one, its type, the mode.
+NOTEBOOK_STATE = """
+const notebook = document.querySelector(".jp-Notebook");
+const cells = Array.from(notebook.querySelectorAll(".jp-Notebook-cell"));
+const active = cells.findIndex((cell) => cell.classList.contains("jp-mod-active"));
+return {cells: cells.length, active: active, code: active >= 0 && cells[active].classList.contains("jp-CodeCell"),
+        explorer: active >= 0 && cells[active].querySelector(".respirenet-explorer") !== null,
+        command: notebook.classList.contains("jp-mod-commandMode")};
+"""
 
 
 def _binary(env: str, *names: str) -> str | None:
@@ -116,6 +126,32 @@ def browser(browser_binaries, tmp_path):
         driver.quit()
 
 
+def typeahead(options: list[str], current: str, letter: str) -> str:
+    """The option a closed ``<select>`` moves to when ``letter`` is typed: the next one starting with it."""
+    start = options.index(current)
+    return next(options[(start + step) % len(options)] for step in range(1, len(options) + 1)
+                if options[(start + step) % len(options)].lower().startswith(letter))
+
+
+def test_typeahead():
+    devices = ["all", "AKGC417L", "Litt3200", "LittC2SE", "Meditron"]
+    assert typeahead(devices, "Litt3200", "l") == "LittC2SE" and typeahead(devices, "LittC2SE", "l") == "Litt3200"
+    assert typeahead(devices, "AKGC417L", "a") == "all" and typeahead(devices, "Meditron", "a") == "all"
+
+
+def test_the_explorer_carries_its_keyboard_script():
+    """Without a browser: the hidden Output and its script, and the class the script looks for (used below)."""
+    from respirelib.viz.explorer import EXPLORER_CLASS, ExplorerBox, keyboard_output
+
+    hidden = keyboard_output()
+    assert hidden.layout.display == "none"
+    [output] = hidden.outputs
+    script = output["data"]["text/html"]
+    assert script.startswith("<script>") and script.endswith("</script>")
+    assert "data-lm-suppress-shortcuts" in script and f'closest(".{EXPLORER_CLASS}")' in script
+    assert EXPLORER_CLASS in ExplorerBox([hidden])._dom_classes
+
+
 def _screenshot(driver, tmp_path: Path, name: str, capsys) -> Path:
     path = tmp_path / name
     driver.save_screenshot(str(path))
@@ -134,7 +170,9 @@ def _screenshot(driver, tmp_path: Path, name: str, capsys) -> Path:
 @pytest.mark.notebook
 def test_explorer_in_jupyterlab(browser_binaries, lab_on_notebook_06, browser, tmp_path, capsys):
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     server, name, out = lab_on_notebook_06
@@ -178,7 +216,7 @@ def test_explorer_in_jupyterlab(browser_binaries, lab_on_notebook_06, browser, t
     everything = cycles()
     current = Select(dropdowns["cycle"]).first_selected_option.text
     devices = [option.text for option in Select(dropdowns["device"]).options]
-    assert devices[0] == "all" and len(devices) > 2
+    assert devices[0] == ALL_DEVICES and len(devices) > 2
     counts = {d: sum(text.split(":")[0].endswith(f"_{d}") for text in everything) for d in devices[1:]}
     device = max((d for d in counts if not current.split(":")[0].endswith(f"_{d}")), key=counts.get)
     assert 2 <= counts[device] < len(everything)
@@ -196,3 +234,33 @@ def test_explorer_in_jupyterlab(browser_binaries, lab_on_notebook_06, browser, t
     assert Select(explorer()[0]["cycle"]).first_selected_option.text == other
     browser.execute_script("arguments[0].scrollIntoView()", explorer_box)
     _screenshot(browser, tmp_path, "explorer-after-choices.png", capsys)
+
+    # The keyboard: a click on the "part" label focuses its dropdown and Tab moves to the device's. There Home,
+    # a typed letter and an arrow key change the device and the cycle list, and the figure when the cycle shown
+    # is not the new device's; no key reaches a notebook shortcut ("a" would insert a cell, ArrowDown select the
+    # next one, both in JupyterLab's command mode, where the notebook is while a dropdown has the focus).
+    explorer_box.find_element(By.XPATH, ".//label[text()='part']").click()
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.switch_to.active_element == explorer()[0]["device"]
+    notebook = browser.execute_script(NOTEBOOK_STATE)
+    assert notebook["code"] and notebook["explorer"] and notebook["command"], notebook
+    assert explorer()[0]["device"].get_attribute("data-lm-suppress-shortcuts") == "true"
+    letter = devices[1][0].lower()  # "a" with ICBHI's devices
+    assert typeahead(devices, ALL_DEVICES, letter) == devices[1]
+    redrawn = 0
+    for key, expected in ((Keys.HOME, ALL_DEVICES), (letter, devices[1]), (Keys.ARROW_DOWN, devices[2])):
+        shown = [text for text in everything if expected == ALL_DEVICES or text.split(":")[0].endswith(f"_{expected}")]
+        dropdowns, _, figure = explorer()
+        new_cycle = Select(dropdowns["cycle"]).first_selected_option.text not in shown
+        ActionChains(browser).send_keys(key).perform()
+        # Done when the explorer has changed, or at once when the key went to the notebook instead.
+        wait.until(lambda driver: driver.execute_script(NOTEBOOK_STATE) != notebook or (
+            cycles() == shown and (not new_cycle or explorer()[2] not in (None, figure))))
+        after = browser.execute_script(NOTEBOOK_STATE)
+        assert after == notebook, f"{key!r} reached the notebook: {notebook} became {after}"
+        assert Select(explorer()[0]["device"]).first_selected_option.text == expected
+        assert browser.switch_to.active_element == explorer()[0]["device"]
+        redrawn += new_cycle
+    assert redrawn == 2  # "all" keeps the cycle shown; the letter and the arrow each pick another device's
+    browser.execute_script("arguments[0].scrollIntoView()", explorer_box)
+    _screenshot(browser, tmp_path, "explorer-after-keys.png", capsys)

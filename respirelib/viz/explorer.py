@@ -11,6 +11,9 @@ records one complete view and never waits for input. The displayed explorer also
 carries that first view as plain HTML (player and figure) and PNG beside the widget
 view: a front end with live widgets (JupyterLab) shows the widgets, anything without
 one (a saved notebook on GitHub, nbconvert, a terminal) shows the static figure.
+
+In JupyterLab the dropdowns also work from the keyboard (Tab, arrows, Home/End,
+typing a name's first letter): see :data:`KEYBOARD_SCRIPT`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,26 @@ from respirelib.experiment import LoadedRun
 from respirelib.explain_run import cycle_figure, explain_cycles, load_model, run_label
 
 ALL = "all"
+EXPLORER_CLASS = "respirenet-explorer"
+# JupyterLab gives keys pressed in a focused <select> to the notebook's command mode (ArrowDown moves to the
+# next cell, "a" inserts one): its "leave keys to inputs" test (jp-mod-readWrite) covers only :read-write
+# elements. Lumino, its keymap, ignores the shortcuts of a key whose target carries data-lm-suppress-shortcuts;
+# it must be the focused element itself, which command-mode selectors ("... :focus") match before any ancestor
+# is looked at. ipywidgets cannot set DOM attributes from Python, so the explorer carries a hidden Output whose
+# one output is this script (ipywidgets renders Output content as trusted): once per page, it marks whatever
+# takes the focus inside an explorer, before any key. There JupyterLab's shortcuts rest (click outside to use
+# them). Where no widget front end runs (papermill, nbconvert, GitHub) the script is never shown or does
+# nothing, and the static fallback does not carry it.
+KEYBOARD_SCRIPT = f"""<script>
+if (!window.respirenetExplorerKeys) {{
+  window.respirenetExplorerKeys = true;
+  document.addEventListener("focusin", (event) => {{
+    if (event.target instanceof Element && event.target.closest(".{EXPLORER_CLASS}")) {{
+      event.target.setAttribute("data-lm-suppress-shortcuts", "true");
+    }}
+  }}, true);
+}}
+</script>"""
 
 
 def explorer_options(cycles: pd.DataFrame, subset: pd.Series, *, part: str, device: str = ALL,
@@ -91,10 +114,17 @@ class ExplorerBox(widgets.VBox):
     def __init__(self, children, *, static: dict | None = None):
         super().__init__(children)
         self.static = dict(static or {})
+        self.add_class(EXPLORER_CLASS)
 
     def _repr_mimebundle_(self, **kwargs):
         # Front ends rank the widget view above HTML and PNG; the others fall back to those.
         return {**self.static, **super()._repr_mimebundle_(**kwargs)}
+
+
+def keyboard_output() -> widgets.Output:
+    """A hidden ``Output`` holding :data:`KEYBOARD_SCRIPT`, set as data: no kernel or shell needed."""
+    script = {"output_type": "display_data", "data": {"text/html": KEYBOARD_SCRIPT}, "metadata": {}}
+    return widgets.Output(outputs=(script,), layout=widgets.Layout(display="none"))
 
 
 def static_view(audio_html: str, png: bytes) -> dict:
@@ -122,8 +152,9 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
     -------
     explorer : ExplorerBox
         An ``ipywidgets.VBox``: a title, a row of dropdowns (``part``, ``device``,
-        ``class``, ``cycle``) and an ``Output`` with the audio player and the figure
-        of the chosen cycle; its ``static`` bundle is the first view without widgets.
+        ``class``, ``cycle``), an ``Output`` with the audio player and the figure
+        of the chosen cycle and the hidden :func:`keyboard_output`; its ``static``
+        bundle is the first view without widgets.
     """
     from IPython.display import Audio, Image, display
 
@@ -180,4 +211,5 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
     refresh()
     title = widgets.HTML(f"<b>Explore the cycles</b> of {run.run_dir.name} ({run_label(run)})")
     static = static_view(shown["audio"]._repr_html_(), shown["png"]) if shown else {}
-    return ExplorerBox([title, widgets.HBox([part_box, device_box, class_box, cycle_box]), output], static=static)
+    return ExplorerBox([title, widgets.HBox([part_box, device_box, class_box, cycle_box]), output, keyboard_output()],
+                       static=static)
