@@ -1,0 +1,122 @@
+"""Runs killed (SIGKILL, real subprocesses) at every kind of write, then run again by the pipeline's code.
+
+Each child process runs what notebooks 04/05 and ``respirenet export`` run for one run
+(:func:`respirelib.study.ensure_run` with fine-tuning, then :func:`export_model`) in the
+smoke profile; ``RESPIRENET_KILL_AT`` (:mod:`respirelib.faults`) makes it SIGKILL itself
+at an exact write. After each kill the files on disk are checked, and the last, uninterrupted
+attempt must give exactly the metrics of the session's uninterrupted run (CPU is deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from respirelib.checkpoint import load_checkpoint
+from respirelib.export import load_exported_model
+from respirelib.faults import KILL_AT_ENV
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+CHILD = """
+import sys
+from respirelib.export import export_model
+from respirelib.study import ensure_run
+root, data = sys.argv[1:3]
+run = ensure_run(root, data, split="official", variant="full", seed=0, profile="smoke", init="random",
+                 device="cpu", finetune=True, progress=False)
+export_model(run, f"{root}/export/model.pt")
+"""
+SCORES = ("four_class", "two_class", "confusion", "per_device", "n_cycles")
+
+
+def _child(root: Path, data: Path, *, cache: Path, kill_at: str | None = None) -> subprocess.Popen:
+    env = {**os.environ, "RESPIRENET_CACHE": str(cache), "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE"}
+    env.pop(KILL_AT_ENV, None)
+    if kill_at:
+        env[KILL_AT_ENV] = kill_at
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(root), str(data)], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(process: subprocess.Popen) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=300)
+    return process.returncode, output
+
+
+def _scores(path: Path) -> dict:
+    metrics = json.loads(path.read_text())
+    return {key: metrics[key] for key in SCORES}
+
+
+def _assert_same_results(root: Path, reference: Path) -> None:
+    run = root / "train" / "official-full-seed0"
+    for name in ("metrics.json", "metrics_finetuned.json"):
+        assert _scores(run / name) == _scores(reference / name), name
+        predictions = name.replace(".json", "_predictions.csv")
+        assert (run / predictions).read_text() == (reference / predictions).read_text(), predictions
+    exported = load_exported_model(root / "export" / "model.pt")
+    assert exported.describe()  # complete and loadable
+    assert (root / "export" / "MODEL_CARD.md").is_file()
+
+
+def _leftovers(*folders: Path) -> list[Path]:
+    return [p for folder in folders for p in folder.rglob(".*") if ".tmp" in p.name or p.name.startswith(".cycles-")]
+
+
+def test_a_run_killed_at_every_kind_of_write_ends_like_an_uninterrupted_one(tiny_synthetic, smoke_run, tmp_path):
+    root, cache = tmp_path / "pipeline", tmp_path / "cache"
+    run = root / "train" / "official-full-seed0"
+
+    def killed(pattern: str) -> None:
+        returncode, output = _finish(_child(root, tiny_synthetic, cache=cache, kill_at=pattern))
+        assert returncode == -signal.SIGKILL, f"not killed at {pattern}:\n{output}"
+
+    # 1. half-way through writing the cycle cache: nothing that looks like a cache is left
+    killed("*/waves.npy")
+    assert not list(cache.glob("cycles-*")) and list(cache.glob(".cycles-*"))
+    # 2. in the first epoch (its validation checkpoint): run.json, no last.pt
+    killed("*/stage1/checkpoints/best.pt")
+    assert (run / "run.json").is_file() and not (run / "stage1" / "checkpoints" / "last.pt").exists()
+    # 3. while writing epoch 2's checkpoint: epoch 1's is intact, the half-written one is aside
+    killed("*/stage1/checkpoints/last.pt#2")
+    assert load_checkpoint(run / "stage1" / "checkpoints" / "last.pt")["epoch"] == 0
+    assert list((run / "stage1" / "checkpoints").glob(".last.pt.*.tmp"))
+    # 4. during the evaluation: metrics.json complete, its predictions not yet written
+    killed("*/metrics_predictions.csv")
+    assert json.loads((run / "metrics.json").read_text())["four_class"]
+    # 5. in stage 2, writing the first device's checkpoint
+    killed("*/stage2/*/checkpoints/last.pt")
+    assert not (run / "stage2" / "devices.json").exists()
+    # 6. during the fine-tuned evaluation
+    killed("*/metrics_finetuned.json")
+    assert not (run / "metrics_finetuned.json").exists()
+    # 7. during the export, between the model file and its card
+    killed("*/export/MODEL_CARD.md")
+    assert (root / "export" / "model.pt").is_file() and not (root / "export" / "MODEL_CARD.md").exists()
+
+    returncode, output = _finish(_child(root, tiny_synthetic, cache=cache))
+    assert returncode == 0, output
+    _assert_same_results(root, smoke_run)
+    assert _leftovers(root, cache) == []  # each killed write's temporary was removed by the next one
+    history = (run / "stage1" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in history] == [1, 2]
+
+
+def test_two_pipelines_at_once_share_the_data_and_a_cache_being_built(tiny_synthetic, smoke_run, tmp_path):
+    cache = tmp_path / "cache"  # empty: both build the same cache at the same time
+    roots = [tmp_path / "first", tmp_path / "second"]
+    processes = [_child(root, tiny_synthetic, cache=cache) for root in roots]
+    for process in processes:
+        returncode, output = _finish(process)
+        assert returncode == 0, output
+    for root in roots:
+        _assert_same_results(root, smoke_run)
+    assert len(list(cache.glob("cycles-*"))) == 1 and _leftovers(cache) == []
