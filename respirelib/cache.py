@@ -121,6 +121,8 @@ def build_cycle_cache(dataset: ICBHIDataset, *, config: AudioConfig = AudioConfi
                          "the data folder is never written to")
     key = cache_key(dataset, config)
     path = cache_dir / f"cycles-{key}"
+    if cache_dir.is_dir():  # what builds of this cache killed half-way left behind
+        remove_stale_temporaries(cache_dir, path.name)
     if not (path / "info.json").is_file():
         _build(dataset, config, path, workers=workers, progress=progress)
     offsets = np.load(path / "offsets.npy")
@@ -158,7 +160,6 @@ def _build(dataset: ICBHIDataset, config: AudioConfig, path: Path, *, workers: i
     lengths = np.array([len(c) for c in ordered], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent, path.name)
     staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name), dir=path.parent))
     umask = os.umask(0)  # mkdtemp makes an owner-only folder; a shared cache gets the usual mode
     os.umask(umask)

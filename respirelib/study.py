@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from respirelib.experiment import evaluate_run, finetune_run, train_run
+from respirelib.progress import announce
 
 VARIANT_OVERRIDES = {"cnn": {"stage1": {"concat": False, "clip_blank": False}}, "full": {}}
 ROW_NAMES = {"cnn": "CNN", "full": "+CBA+BRC", "finetuned": "+FT"}
@@ -55,6 +56,7 @@ def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: s
     if not complete and not train:
         raise FileNotFoundError(f"{run_dir} has no finished run and training was not asked for (train=False)")
     if not complete:
+        announce(root, run_dir.name, "stage1")  # "run k/N: ..., elapsed, remaining" under a pipeline's plan
         train_run(data_dir, run_dir, profile=profile, seed=seed, split=split, init=init, device=device,
                   resume=(run_dir / "run.json").is_file(), progress=progress, overrides=variant_overrides(variant))
         # metrics.json without its predictions: what an evaluation killed half-way left
@@ -62,6 +64,7 @@ def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: s
     if finetune and not _evaluated(run_dir, "metrics_finetuned"):
         if not train:
             raise FileNotFoundError(f"{run_dir} has no fine-tuned models and training was not asked for")
+        announce(root, run_dir.name, "stage2")
         finetune_run(run_dir, device=device, resume=(run_dir / "stage2").is_dir(), progress=progress)
         evaluate_run(run_dir, device=device, overwrite=True, progress=progress)
     return run_dir

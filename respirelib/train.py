@@ -26,6 +26,7 @@ from respirelib.augment import augment_batch, class_balanced_sampler
 from respirelib.checkpoint import atomic_torch_save, atomic_write_text, load_checkpoint, restore_rng_state, rng_state
 from respirelib.config import AugmentConfig
 from respirelib.evaluate import autocast_for, cycle_predictions, predict_probabilities, score_predictions
+from respirelib.leftovers import remove_stale_temporaries
 from respirelib.profiles import TrainConfig
 from respirelib.samples import SampleSet
 
@@ -97,6 +98,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     history_path = out_dir / "history.jsonl"
     if len(train) == 0:
         raise ValueError("the training set is empty")
+    if checkpoints.is_dir():  # a write killed half-way leaves a temporary that no later write may replace
+        for name in (last_path.name, best_path.name):
+            remove_stale_temporaries(checkpoints, name)
 
     torch.manual_seed(seed)
     labels = train.labels.cpu().numpy()
