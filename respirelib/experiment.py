@@ -119,6 +119,8 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     run_dir = Path(run_dir)
     torch_device = resolve_device(device)
     if resume:
+        if not (run_dir / "run.json").is_file():
+            raise FileNotFoundError(f"{run_dir} holds no run.json: there is no started run to resume there")
         request = json.loads((run_dir / "run.json").read_text())
         profile_obj = get_profile(request["profile"]).with_overrides(request["overrides"])
         seed, split, fold, init = request["seed"], request["split"], request["fold"], request["init_requested"]

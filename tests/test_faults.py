@@ -126,3 +126,35 @@ def test_two_pipelines_at_once_share_the_data_and_a_cache_being_built(tiny_synth
         lines = (root / PROGRESS_FILE).read_text().splitlines()
         assert [line.split(";")[0] for line in lines] == ["run 1/1: official-full-seed0, stage 1"]
     assert len(list(cache.glob("cycles-*"))) == 1 and _leftovers(cache) == []
+
+
+def test_two_pipelines_writing_the_default_synthetic_set_at_once_write_it_once(tmp_path, monkeypatch):
+    import threading
+
+    import respirelib.data_dirs as data_dirs
+    import respirelib.synth as synth
+
+    target = tmp_path / "data" / "synthetic-scale0.03-seed0"
+    monkeypatch.setattr(data_dirs, "default_synthetic_dir", lambda **_: target)
+    writes, real_write = [], synth.write_synthetic_icbhi
+
+    def counted_write(*args, **kwargs):
+        writes.append(args[0])
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "write_synthetic_icbhi", counted_write)
+    results, errors = [], []
+
+    def pipeline():
+        try:
+            results.append(data_dirs.resolve_data_dir(None, scale=0.03, seed=0, progress=False))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=pipeline) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert errors == [] and results == [target, target] and writes == [target]
+    assert (target / data_dirs.SYNTHETIC_MARKER).is_file()

@@ -122,3 +122,9 @@ def test_stage_two_keeps_the_stage_one_model_unless_fine_tuning_helps(smoke_run)
         if best["epoch"] == 0:
             stage1 = load_checkpoint(smoke_run / "stage1" / "checkpoints" / "best.pt")["model"]
             assert all(torch.equal(stage1[k], v) for k, v in best["model"].items())
+
+
+def test_resuming_where_no_run_started_says_so(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no run.json: there is no started run to resume"):
+        train_run(tmp_path / "data", tmp_path / "empty", resume=True, progress=False)
