@@ -13,7 +13,7 @@ SEED ?= 0
 # Idle OpenMP threads must not spin on small shared machines (see respirelib/cli.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test venv reproduce clean-venv
+.PHONY: demo test venv reproduce lab clean-venv
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ reproduce: $(STAMP)
 	@test -n "$(DATA)" || { echo "usage: make reproduce DATA=/path/to/ICBHI"; exit 2; }
 	$(VENV)/bin/respirenet pipeline --profile paper --data $(DATA) --splits official patient \
 		--seeds 0 1 2 3 4 --init imagenet
+
+# JupyterLab on notebooks/ with the project's kernel; prints the address to open (LAB_ARGS="--port 8890", ...).
+lab: $(STAMP)
+	$(VENV)/bin/respirenet lab $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

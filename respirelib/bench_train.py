@@ -134,7 +134,7 @@ def bench_train(data_dir: str | Path | None = None, *, scale: float = 1.0, profi
 
     profile_obj = get_profile(profile)
     data_path = resolve_data_dir(data_dir, scale=scale, seed=0, progress=progress)
-    prepared = prepare_data(data_path, profile_obj, split="official", seed=0, progress=progress)
+    prepared = prepare_data(data_path, profile_obj, split="official", progress=progress)
     workload = schedule_workload(prepared, profile_obj)
     pool = evaluation_set(prepared.cache, prepared.rows("train")[: 4 * batch_size], config=profile_obj.audio)
     devices = ["cpu"] if device in ("auto", "cpu") else []

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from respirelib.config import EVAL_PADDING_METHODS, PADDING_METHODS
 from respirelib.errors import DataError
 from respirelib.runs import REPO_ROOT
 
@@ -85,7 +86,8 @@ def _training_overrides(args: argparse.Namespace) -> dict:
                                             ("select_on", args.select_on), ("epochs", args.epochs)) if value is not None}
     if stage1:
         overrides["stage1"] = stage1
-    audio = {key: value for key, value in (("cycle_duration", args.cycle_seconds), ("padding", args.padding))
+    audio = {key: value for key, value in (("cycle_duration", args.cycle_seconds), ("padding", args.padding),
+                                           ("eval_padding", args.eval_padding))
              if value is not None}
     if audio:
         overrides["audio"] = audio
@@ -110,7 +112,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         data_dir = resolve_data_dir(args.data, seed=0)
         run_dir = train_run(data_dir, args.out, profile=args.profile, seed=args.seed, split=args.split,
-                            fold=args.fold, init=args.init, device=args.device, weights_dir=args.weights_dir,
+                            fold=args.fold, split_seed=args.split_seed, init=args.init, device=args.device,
+                            weights_dir=args.weights_dir,
                             errors="skip" if args.skip_bad else "raise", progress=not args.quiet,
                             overrides=_training_overrides(args))
     print(f"stage 1 done: {run_dir}")
@@ -128,15 +131,44 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from respirelib.experiment import evaluate_run
+    from respirelib.metrics import format_interval
 
     results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
     for stage, metrics in results.items():
         label = "SYNTHETIC data" if metrics["synthetic"] else "ICBHI data"
         four, two = metrics["four_class"], metrics["two_class"]
-        print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split] "
-              f"4-class Sp {four['sp']:.3f} Se {four['se']:.3f} Score {four['score']:.3f} | "
-              f"2-class Sp {two['sp']:.3f} Se {two['se']:.3f} Score {two['score']:.3f}")
+        ci = metrics["ci"]
+        print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split; "
+              f"{ci['level']:.0%} intervals: {ci['method']} over {ci['n_patients']} patients]")
+        for task, name in (("four_class", "4-class"), ("two_class", "2-class")):
+            print(f"  {name}: " + "  ".join(f"{metric.capitalize()} "
+                                            f"{format_interval(ci[task][metric]['value'], ci[task][metric]['ci'])}"
+                                            for metric in ("sp", "se", "score")))
     print(f"written: {args.run / 'metrics.json'}" + (" and metrics_finetuned.json" if "finetuned" in results else ""))
+    return 0
+
+
+def _cmd_optimism(args: argparse.Namespace) -> int:
+    from respirelib.metrics import json_safe
+    from respirelib.study import optimism_table
+
+    table = optimism_table(args.root, split=args.split, variant=args.variant, task=args.task, device=args.device,
+                           progress=not args.quiet)
+    if table.empty:
+        print(f"respirenet: error: no evaluated {args.split}-{args.variant}-seed* runs under {args.root / 'train'}",
+              file=sys.stderr)
+        return 2
+    print(f"How much of a number comes from how it was measured ({args.task} Sp, Se, Score in percent, "
+          "[95% patient-bootstrap interval]); rows that read the test labels are diagnostics, not results:\n")
+    print(table.to_string(index=False))
+    if args.json is not None:
+        from respirelib.checkpoint import atomic_write_text
+
+        if args.json.exists():
+            print(f"respirenet: error: {args.json} exists; nothing was written", file=sys.stderr)
+            return 2
+        atomic_write_text(args.json, json.dumps(json_safe(table.to_dict(orient="records")), indent=2))
+        print(f"\nwritten: {args.json}")
     return 0
 
 
@@ -193,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--split", default="official", choices=("official", "patient"),
                        help="official 60/40 or patient-disjoint 80/20")
     train.add_argument("--fold", type=int, default=0, help="test fold of the patient split (0-4)")
+    train.add_argument("--split-seed", type=int, default=0,
+                       help="seed of the patient split and validation patients, separate from --seed (default 0)")
     train.add_argument("--init", default="imagenet", choices=("imagenet", "random", "imagenet-if-available"),
                        help="ImageNet weights (an error if missing), random, or ImageNet when found else random")
     train.add_argument("--weights-dir", type=Path, default=None, help="folder holding resnetXX-<hash>.pth")
@@ -202,8 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="checkpoint selection split; 'test' reproduces the reference code's optimism")
     train.add_argument("--epochs", type=int, default=None, help="override the profile's stage-1 epochs")
     train.add_argument("--cycle-seconds", type=_seconds_1_to_9, default=None, help="input length (Table II), 1-9 s")
-    train.add_argument("--padding", choices=("smart", "zero", "reflect", "repeat"), default=None,
-                       help="padding of short cycles: smart (paper), zero, reflect, or repeat (the reference code)")
+    train.add_argument("--padding", choices=PADDING_METHODS, default=None,
+                       help="padding of short TRAINING cycles: smart (paper, reads the training labels), context "
+                            "(neighbours whatever their class), zero, reflect, or repeat (the reference code)")
+    train.add_argument("--eval-padding", choices=EVAL_PADDING_METHODS, default=None,
+                       help="padding of short validation/test inputs; none reads a label (default: context)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
     train.add_argument("--skip-bad", action="store_true", help="leave bad data out (listed) instead of stopping")
@@ -222,9 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.set_defaults(func=_cmd_finetune)
     evaluate.set_defaults(func=_cmd_evaluate)
 
+    optimism = commands.add_parser("optimism", help="the optimism table of trained runs: ours vs the test-selected "
+                                                    "checkpoint, the last epoch, label-aware test padding, seeds")
+    optimism.add_argument("root", type=Path, help="a pipeline run directory (holding train/<split>-<variant>-seed<N>)")
+    optimism.add_argument("--split", default="official", help="official, patient or patient-fold<k>")
+    optimism.add_argument("--variant", default="full", help="cnn or full (default)")
+    optimism.add_argument("--task", choices=("4-class", "2-class"), default="4-class")
+    optimism.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the table as JSON")
+    optimism.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    optimism.add_argument("--quiet", action="store_true")
+    optimism.set_defaults(func=_cmd_optimism)
+
     from respirelib.bench import add_bench_arguments
     from respirelib.explain_run import add_explain_arguments
     from respirelib.export import add_export_arguments
+    from respirelib.lab import add_lab_arguments
     from respirelib.predict import add_predict_arguments
 
     add_explain_arguments(commands.add_parser("explain", help="Grad-CAM++ figure of one cycle of a trained run"))
@@ -232,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(commands.add_parser("export", help="write a trained run as one model file with a model card"))
     add_predict_arguments(commands.add_parser("predict", help="classify the cycles (or windows) of new recordings"))
     add_bench_arguments(commands)
+    add_lab_arguments(commands.add_parser("lab", help="JupyterLab on the notebooks, with the project's kernel"))
     return parser
 
 

@@ -119,11 +119,38 @@ def clip_blank_region_batch(spec: torch.Tensor, *, threshold: float = BLANK_THRE
     clipped : torch.Tensor [shape=(batch, n_mels, n_frames)]
         Samples without blank rows are returned exactly as they were.
     """
+    return clip_rows_batch(spec, blank_cut_batch(spec, threshold=threshold, min_fraction=min_fraction,
+                                                 reference_off_by_one=reference_off_by_one))
+
+
+def blank_cut_batch(spec: torch.Tensor, *, threshold: float = BLANK_THRESHOLD,
+                    min_fraction: float = BLANK_FRACTION, reference_off_by_one: bool = False) -> torch.Tensor:
+    """Rows that :func:`clip_blank_region_batch` cuts from each spectrogram [shape=(batch,), int64].
+
+    Deciding the rows once, on the un-augmented input, lets training clip the same rows
+    after augmentation: added noise or a speed change fills a blank band, which would
+    otherwise no longer be clipped (see :func:`clip_rows_batch`).
+    """
     n_rows = spec.shape[-2]
     run = _top_run(spec, threshold, min_fraction)
     cut = run + 1 if reference_off_by_one else run
-    cut = torch.where(cut < n_rows, cut, torch.zeros_like(cut))
-    return stretch_rows(spec, n_rows - cut)
+    return torch.where(cut < n_rows, cut, torch.zeros_like(cut))
+
+
+def clip_rows_batch(spec: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
+    """Cut ``cut[b]`` top rows of spectrogram ``b`` and stretch the rest to full height.
+
+    Parameters
+    ----------
+    spec : torch.Tensor [shape=(batch, n_mels, n_frames)]
+    cut : torch.Tensor [shape=(batch,), integer]
+        From :func:`blank_cut_batch` (0 leaves a sample unchanged).
+
+    Returns
+    -------
+    clipped : torch.Tensor [shape=(batch, n_mels, n_frames)]
+    """
+    return stretch_rows(spec, spec.shape[-2] - cut.to(spec.device))
 
 
 def blank_rows(spec: np.ndarray, *, threshold: float = BLANK_THRESHOLD,

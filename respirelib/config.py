@@ -17,7 +17,11 @@ from dataclasses import dataclass
 CLASS_NAMES = ("normal", "crackle", "wheeze", "both")
 NORMAL = 0
 
-PADDING_METHODS = ("smart", "zero", "reflect", "repeat")
+PADDING_METHODS = ("smart", "context", "zero", "reflect", "repeat")
+# Padding of validation and test inputs may not read any label: "smart" chooses neighbours by their
+# true class, so it is allowed there only under this explicit diagnostic name.
+LABEL_AWARE_DIAGNOSTIC = "label-aware-diagnostic"
+EVAL_PADDING_METHODS = ("context", "repeat", "zero", "reflect")
 CONCAT_SCHEMES = ("paper", "reference")
 
 
@@ -44,10 +48,18 @@ class AudioConfig:
     cycle_duration : float
         Fixed input length in seconds (paper, Table II: 7 s; the reference uses 8 s).
     padding : str
-        One of :data:`PADDING_METHODS` (paper: ``"smart"``).
+        Padding of short *training* cycles, one of :data:`PADDING_METHODS` (paper:
+        ``"smart"``, which may read the training labels).
+    eval_padding : str
+        Padding of short validation, test and prediction inputs, one of
+        :data:`EVAL_PADDING_METHODS`: none of them reads a label, so an input is what
+        it would be on a new recording (default ``"context"``: the neighbouring cycles,
+        whatever their class). :data:`LABEL_AWARE_DIAGNOSTIC` reproduces the paper's
+        smart padding at evaluation, which reads the test labels: a diagnostic of how
+        much that inflates a score, never a result.
     smart_reach : int
-        How many cycles on each side smart padding may borrow from (paper: 1, the
-        cycles just before and after).
+        How many cycles on each side smart and context padding may borrow from
+        (paper: 1, the cycles just before and after).
     window_hop : float
         Hop between windows of a cycle longer than ``cycle_duration``, as a fraction
         of it (reference: 0.5).
@@ -61,12 +73,16 @@ class AudioConfig:
     normalize: bool = True
     cycle_duration: float = 7.0
     padding: str = "smart"
+    eval_padding: str = "context"
     smart_reach: int = 1
     window_hop: float = 0.5
 
     def __post_init__(self):
         if self.padding not in PADDING_METHODS:
             raise ValueError(f"padding must be one of {PADDING_METHODS}, got {self.padding!r}")
+        if self.eval_padding not in EVAL_PADDING_METHODS + (LABEL_AWARE_DIAGNOSTIC,):
+            raise ValueError(f"eval_padding must be one of {EVAL_PADDING_METHODS} (or the diagnostic "
+                             f"{LABEL_AWARE_DIAGNOSTIC!r}), got {self.eval_padding!r}")
         if not 0 < self.low_hz < self.high_hz:
             raise ValueError(f"need 0 < low_hz < high_hz, got {self.low_hz}, {self.high_hz}")
         if not 0 < self.window_hop <= 1:

@@ -22,11 +22,13 @@ from respirelib.checkpoint import atomic_write_text, load_checkpoint
 from respirelib.evaluate import cycle_predictions, predict_probabilities, score_predictions
 from respirelib.frontend import FeatureFrontend
 from respirelib.icbhi import ICBHIDataset, load_icbhi
-from respirelib.metrics import json_safe
+from respirelib.metrics import bootstrap_intervals, json_safe
 from respirelib.model import ModelConfig, RespireNet, build_model
 from respirelib.names import DEVICES
 from respirelib.profiles import Profile, get_profile
 from respirelib.runs import claim_new_dir, git_commit, hardware_record
+from respirelib.config import LABEL_AWARE_DIAGNOSTIC
+from respirelib.metrics import icbhi_scores
 from respirelib.samples import SampleSet, evaluation_set, training_set
 from respirelib.splits import make_split
 from respirelib.train import fit
@@ -78,11 +80,17 @@ class PreparedData:
         return self.dataset.cycles.index[mask].to_numpy()
 
 
-def prepare_data(data_dir: str | Path, profile: Profile, *, split: str, seed: int, fold: int = 0,
+def prepare_data(data_dir: str | Path, profile: Profile, *, split: str, split_seed: int = 0, fold: int = 0,
                  errors: str = "raise", progress: bool = True) -> PreparedData:
+    """Load the data, build (or read) the cycle cache and assign every cycle to train/val/test.
+
+    ``split_seed`` and ``fold`` fix the patient split and the validation patients; they are
+    separate from the training seed, so several training seeds share one test set and their
+    spread is training variance alone.
+    """
     dataset = load_icbhi(data_dir, errors=errors, audio="require")
     cache = build_cycle_cache(dataset, config=profile.audio, progress=progress)
-    subset = make_split(dataset.cycles, scheme=split, seed=seed, fold=fold)
+    subset = make_split(dataset.cycles, scheme=split, seed=split_seed, fold=fold)
     return PreparedData(dataset, cache, subset)
 
 
@@ -107,11 +115,14 @@ def _select(profile_stage, prepared: PreparedData, device_name: str | None = Non
 
 
 def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profile = "quick", seed: int = 0,
-              split: str = "official", fold: int = 0, init: str = "imagenet", device: str = "auto",
+              split: str = "official", fold: int = 0, split_seed: int = 0, init: str = "imagenet",
+              device: str = "auto",
               weights_dir=None, resume: bool = False, errors: str = "raise", progress: bool = True,
               stop_after: int | None = None, overrides: dict | None = None) -> Path:
     """Stage 1: train the model on the training patients, select on validation; return the run directory.
 
+    ``seed`` seeds training (initialisation, sampling, augmentation); ``split_seed`` and
+    ``fold`` choose the patient split, fixed by default so that seeds share a test set.
     A new run directory must be empty (runs never overwrite each other); ``resume=True``
     continues an interrupted run in place, with the settings recorded in its ``run.json``.
     ``overrides`` changes profile settings (see :meth:`Profile.with_overrides`).
@@ -124,16 +135,18 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
         request = json.loads((run_dir / "run.json").read_text())
         profile_obj = get_profile(request["profile"]).with_overrides(request["overrides"])
         seed, split, fold, init = request["seed"], request["split"], request["fold"], request["init_requested"]
+        split_seed = _split_seed(request)
     else:
         profile_obj = get_profile(profile) if isinstance(profile, str) else profile
         profile_obj = profile_obj.with_overrides(overrides)
         claim_new_dir(run_dir)
-    prepared = prepare_data(data_dir, profile_obj, split=split, seed=seed, fold=fold, errors=errors,
+    prepared = prepare_data(data_dir, profile_obj, split=split, split_seed=split_seed, fold=fold, errors=errors,
                             progress=progress)
     model = _build_model(profile_obj, init, seed=seed, weights_dir=weights_dir).to(torch_device)
     if not resume:
         request = {"profile": profile_obj.name, "profile_description": profile_obj.description,
                    "overrides": overrides or {}, "seed": seed, "split": split, "fold": fold,
+                   "split_seed": split_seed,
                    "init_requested": init, "init": model.init_label, "data_dir": str(Path(data_dir).resolve()),
                    "config": profile_obj.to_dict(), "model": model.describe(),
                    "subset_sizes": prepared.subset.value_counts().to_dict(),
@@ -144,10 +157,17 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     train_set = training_set(prepared.cache, prepared.rows("train"), audio=profile_obj.audio,
                              augment=profile_obj.augment, concat=stage.concat, seed=seed)
     selection = evaluation_set(prepared.cache, _select(stage, prepared), config=profile_obj.audio)
+    monitor = evaluation_set(prepared.cache, prepared.rows("test"), config=profile_obj.audio) \
+        if stage.monitor_test else None
     fit(model, frontend, train_set, selection, config=stage, augment=profile_obj.augment,
         sr=profile_obj.audio.sample_rate, out_dir=run_dir / "stage1", seed=seed, resume=resume,
-        stop_after=stop_after, progress=progress, description="stage 1")
+        stop_after=stop_after, progress=progress, description="stage 1", monitor=monitor)
     return run_dir
+
+
+def _split_seed(request: dict) -> int:
+    # Runs made before the split had its own seed drew it with the training seed.
+    return request.get("split_seed", request["seed"])
 
 
 @dataclass
@@ -177,7 +197,7 @@ def load_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device:
     request = json.loads((run_dir / "run.json").read_text())
     profile = get_profile(request["profile"]).with_overrides(request["overrides"])
     prepared = prepare_data(data_dir or request["data_dir"], profile, split=request["split"],
-                            seed=request["seed"], fold=request["fold"], errors=errors, progress=progress)
+                            split_seed=_split_seed(request), fold=request["fold"], errors=errors, progress=progress)
     recorded = request["provenance"]["data"]["fingerprint"]
     if prepared.dataset.fingerprint != recorded:
         raise ValueError(f"the data in {prepared.dataset.root} is not the data this run was trained on "
@@ -256,7 +276,7 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
               "profile": run.request["profile"], "seed": run.request["seed"], "split": run.request["split"],
               "part": part, "provenance": {**run.request["provenance"], "evaluated_with_commit": git_commit(),
                                            "config": run.request["config"]}}
-    metrics = {**score_predictions(stage1), "stage": "stage1", **common}
+    metrics = {**score_predictions(stage1), "ci": _intervals(run, stage1), "stage": "stage1", **common}
     _write_metrics(outputs["stage1"], metrics, stage1, run)
     result = {"stage1": metrics}
     if has_stage2:
@@ -270,12 +290,26 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
             rescored = _score(run, model, run.profile.stage2, device_samples).set_index("cycle_row")
             combined.loc[rescored.index, rescored.columns] = rescored
         combined = combined.reset_index()
-        finetuned = {**score_predictions(combined), "stage": "finetuned", "devices": statuses, **common}
+        finetuned = {**score_predictions(combined), "ci": _intervals(run, combined), "stage": "finetuned",
+                     "devices": statuses, **common}
         finetuned["per_device_change"] = _per_device_change(metrics["per_device"], finetuned["per_device"],
                                                             statuses)
         _write_metrics(outputs["finetuned"], finetuned, combined, run)
         result["finetuned"] = finetuned
     return result
+
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def _intervals(run: LoadedRun, table: pd.DataFrame) -> dict:
+    """95% patient-level bootstrap intervals of Sp, Se and Score, overall and per device."""
+    patients = run.prepared.dataset.cycles.loc[table["cycle_row"], "patient"].to_numpy()
+    intervals = bootstrap_intervals(table["label_id"], table["pred"], patients, groups=table["device"].astype(str),
+                                    all_groups=DEVICES, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    intervals["per_device"] = intervals.pop("per_group")
+    return intervals
 
 
 def _per_device_change(before: dict, after: dict, statuses: dict) -> dict:
@@ -300,6 +334,69 @@ def _per_device_change(before: dict, after: dict, statuses: dict) -> dict:
 def _write_metrics(path: Path, metrics: dict, table: pd.DataFrame, run: LoadedRun) -> None:
     cycles = run.prepared.dataset.cycles
     table = table.assign(recording=cycles.loc[table["cycle_row"], "recording"].to_numpy(),
-                         cycle_index=cycles.loc[table["cycle_row"], "cycle_index"].to_numpy())
+                         cycle_index=cycles.loc[table["cycle_row"], "cycle_index"].to_numpy(),
+                         patient=cycles.loc[table["cycle_row"], "patient"].to_numpy())
     atomic_write_text(path, json.dumps(json_safe(metrics), indent=2, default=str))
     atomic_write_text(path.with_name(path.stem + "_predictions.csv"), table.to_csv(index=False))
+
+
+DIAGNOSTICS_NOTE = ("DIAGNOSTIC, NOT A RESULT: every number in this file reads the test labels (to pad the test "
+                    "inputs, or to choose the checkpoint); it only shows how much such measurement inflates a score")
+
+
+def _scored(run: LoadedRun, table: pd.DataFrame, **extra) -> dict:
+    return json_safe({**score_predictions(table), "ci": _intervals(run, table), **extra})
+
+
+def _test_selected(run: LoadedRun, part: str) -> dict:
+    """The reference code's number: the epoch with the best *test* score among the monitored ones."""
+    path = run.run_dir / "stage1" / "test_monitor.pt"
+    if not path.is_file():
+        return {"note": "the test set was not monitored during training (TrainConfig.monitor_test is off)"}
+    monitor = load_checkpoint(path)
+    rows = monitor["cycle_row"].numpy()
+    cycles = run.prepared.dataset.cycles
+    truth = cycles.loc[rows, "label_id"].to_numpy()
+    scores = [icbhi_scores(truth, pred.numpy())["four_class"]["score"] for pred in monitor["pred"]]
+    best = int(np.nanargmax(scores))
+    table = pd.DataFrame({"cycle_row": rows, "label_id": truth, "pred": monitor["pred"][best].numpy().astype(np.int64),
+                          "device": cycles.loc[rows, "device"].astype(str).to_numpy()})
+    return _scored(run, table, epoch=monitor["epochs"][best], epochs_monitored=len(scores),
+                   uses_test_labels="checkpoint chosen by the test score",
+                   note="the interval ignores that the epoch was chosen on these very cycles: it is too narrow")
+
+
+def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", part: str = "test",
+                 progress: bool = True) -> dict:
+    """The optimism diagnostics of one stage-1 run, written once to ``diagnostics.json``.
+
+    - ``label_aware_padding``: the selected checkpoint on test inputs padded as the paper
+      describes (neighbours chosen by the test labels);
+    - ``last_epoch``: the last checkpoint, label-free inputs (no selection at all);
+    - ``test_selected``: the epoch with the best test score, if the test set was monitored.
+
+    Every entry reads the test labels in some way (``last_epoch`` only through its score) and
+    none is a result; the file says so. An existing file is read, not recomputed.
+    """
+    run_dir = Path(run_dir)
+    out = run_dir / "diagnostics.json"
+    if out.is_file():
+        return json.loads(out.read_text())
+    run = load_run(run_dir, data_dir=data_dir, device=device, progress=progress)
+    stage = run.profile.stage1
+    rows = run.prepared.rows(part)
+    best = run.model(run.run_dir / "stage1" / "checkpoints" / "best.pt")
+    aware = evaluation_set(run.prepared.cache, rows, config=run.profile.audio, padding=LABEL_AWARE_DIAGNOSTIC)
+    label_free = evaluation_set(run.prepared.cache, rows, config=run.profile.audio)
+    last_state = load_checkpoint(run.run_dir / "stage1" / "checkpoints" / "last.pt")
+    diagnostics = {
+        "note": DIAGNOSTICS_NOTE, "part": part, "seed": run.request["seed"], "split": run.request["split"],
+        "label_aware_padding": _scored(run, _score(run, best, stage, aware),
+                                       uses_test_labels="test inputs padded by their labels (paper as written)"),
+        "last_epoch": _scored(run, _score(run, run.model(run.run_dir / "stage1" / "checkpoints" / "last.pt"), stage,
+                                          label_free), epoch=last_state["epoch"] + 1,
+                              uses_test_labels="no (no checkpoint selection)"),
+        "test_selected": _test_selected(run, part),
+    }
+    atomic_write_text(out, json.dumps(json_safe(diagnostics), indent=2, default=str))
+    return diagnostics

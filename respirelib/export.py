@@ -60,7 +60,7 @@ STAGE1 = "stage1"
 PAYLOAD_KEYS = ("format", "format_version", "label_map", "audio", "features", "model", "frontend", "combine_rule",
                 "stage1", "devices", "device_status", "metrics", "training", "data", "provenance", "card")
 # Metric fields carried into the export; the run's full provenance travels separately.
-METRIC_KEYS = ("four_class", "two_class", "accuracy", "class_recall", "n_cycles", "n_normal", "n_abnormal",
+METRIC_KEYS = ("ci", "four_class", "two_class", "accuracy", "class_recall", "n_cycles", "n_normal", "n_abnormal",
                "per_device", "per_device_change", "confusion", "part", "split", "stage")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from respirelib.clipping import blank_rows_batch, clip_blank_region_batch
+from respirelib.clipping import blank_cut_batch, blank_rows_batch, clip_rows_batch
 from respirelib.config import FeatureConfig
 from respirelib.features import TorchMelFrontend, spectrogram_to_image
 
@@ -43,12 +43,27 @@ class FeatureFrontend(torch.nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN))
         self.register_buffer("std", torch.tensor(IMAGENET_STD))
 
-    def spectrogram(self, wave: torch.Tensor, *, clip: bool | None = None) -> torch.Tensor:
-        """Scaled Mel spectrogram [shape=(batch, n_mels, n_frames)], clipped if asked (default: as configured)."""
+    def spectrogram(self, wave: torch.Tensor, *, clip: bool | None = None,
+                    cut: torch.Tensor | None = None) -> torch.Tensor:
+        """Scaled Mel spectrogram [shape=(batch, n_mels, n_frames)], clipped if asked (default: as configured).
+
+        ``cut`` (from :meth:`blank_cut`) fixes how many top rows each sample loses, instead of
+        deciding it on ``wave`` itself: training decides on the un-augmented input.
+        """
         spec = self.mel(wave)
         if self.clip_blank if clip is None else clip:
-            spec = clip_blank_region_batch(spec, reference_off_by_one=self.reference_off_by_one)
+            if cut is None:
+                cut = blank_cut_batch(spec, reference_off_by_one=self.reference_off_by_one)
+            spec = clip_rows_batch(spec, cut)
         return spec
+
+    @torch.no_grad()
+    def blank_cut(self, wave: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+        """Top rows blank region clipping cuts from each input [shape=(batch,), int64], in batches."""
+        cuts = [blank_cut_batch(self.mel(wave[start:start + batch_size]),
+                                reference_off_by_one=self.reference_off_by_one)
+                for start in range(0, len(wave), batch_size)]
+        return torch.cat(cuts) if cuts else torch.zeros(0, dtype=torch.int64, device=wave.device)
 
     def blank_rows(self, wave: torch.Tensor) -> torch.Tensor:
         """Number of blank top rows of each sample's spectrogram [shape=(batch,)]."""
@@ -58,5 +73,6 @@ class FeatureFrontend(torch.nn.Module):
         """Normalised 3-channel image of scaled spectrograms [shape=(batch, 3, H, W)]."""
         return spectrogram_to_image(spec, config=self.config, normalize=(self.mean, self.std))
 
-    def forward(self, wave: torch.Tensor, *, clip: bool | None = None) -> torch.Tensor:
-        return self.image(self.spectrogram(wave, clip=clip))
+    def forward(self, wave: torch.Tensor, *, clip: bool | None = None,
+                cut: torch.Tensor | None = None) -> torch.Tensor:
+        return self.image(self.spectrogram(wave, clip=clip, cut=cut))

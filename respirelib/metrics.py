@@ -355,3 +355,176 @@ def json_safe(value):
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+# ----------------------------------------------------------------------------- confidence intervals
+
+BOOTSTRAP_METHOD = "patient-level bootstrap, percentile interval"
+_INTERVAL_KEYS = (("four_class", "sp", "se", "score"), ("two_class", "sp_2class", "se_2class", "score_2class"))
+
+
+def _stacked_confusions(y_true: np.ndarray, y_pred: np.ndarray, patient_codes: np.ndarray, n_patients: int,
+                        group_codes: np.ndarray, n_groups: int, n_classes: int) -> np.ndarray:
+    """Confusion matrices per (run, patient, group) [shape=(n_runs, n_patients, n_groups, k, k)]."""
+    n_runs = y_pred.shape[0]
+    cms = np.zeros((n_runs, n_patients, n_groups, n_classes, n_classes), dtype=np.int64)
+    runs = np.repeat(np.arange(n_runs), y_true.size)
+    np.add.at(cms, (runs, np.tile(patient_codes, n_runs), np.tile(group_codes, n_runs), np.tile(y_true, n_runs),
+                    y_pred.ravel()), 1)
+    return cms
+
+
+def _draws(cms: np.ndarray, weights: np.ndarray) -> tuple[dict, dict, int]:
+    """Point values and resampled values of each number, averaged over runs.
+
+    cms [shape=(n_runs, n_patients, k, k)]; weights [shape=(n_resamples, n_patients)].
+    Returns (point {key: float or nan}, draws {key: (n_resamples,)}, n_runs).
+    """
+    n_runs = cms.shape[0]
+    point = _scores_from_confusions(cms.sum(axis=1))
+    resampled = _scores_from_confusions(np.einsum("bp,spij->bsij", weights, cms).reshape(-1, *cms.shape[2:]))
+    keys = [key for _, *task_keys in _INTERVAL_KEYS for key in task_keys]
+    with np.errstate(invalid="ignore"):
+        # The mean over runs of each resample (nan where any run leaves the number undefined).
+        draws = {key: resampled[key].reshape(-1, n_runs).mean(axis=1) for key in keys}
+        points = {key: float(np.mean(point[key])) for key in keys}
+    return points, draws, n_runs
+
+
+def _summarise_draws(points: dict, draws: dict, level: float) -> dict:
+    tail = 100 * (1 - level) / 2
+    summary = {}
+    for task, *keys in _INTERVAL_KEYS:
+        summary[task] = {}
+        for name, key in zip(("sp", "se", "score"), keys):
+            estimate = points[key] if np.isfinite(points[key]) else None
+            defined = draws[key][np.isfinite(draws[key])]
+            # An interval needs most resamples to define the number (e.g. a device with few normal cycles).
+            if estimate is None or defined.size < 0.5 * draws[key].size:
+                summary[task][name] = {"value": estimate, "ci": None}
+            else:
+                low, high = np.percentile(defined, [tail, 100 - tail])
+                summary[task][name] = {"value": estimate, "ci": [float(low), float(high)]}
+    return summary
+
+
+def _interval_summary(cms: np.ndarray, weights: np.ndarray, level: float) -> dict:
+    points, draws, _ = _draws(cms, weights)
+    return _summarise_draws(points, draws, level)
+
+
+def _patient_weights(rng: np.random.Generator, n_patients: int, n_resamples: int) -> np.ndarray:
+    return rng.multinomial(n_patients, np.full(n_patients, 1 / n_patients), size=n_resamples)
+
+
+def _checked(y_true, y_pred, patients, n_classes: int):
+    y_true = _as_labels(y_true, "y_true", n_classes)
+    y_pred = np.stack([_as_labels(row, "y_pred", n_classes) for row in np.atleast_2d(np.asarray(y_pred))])
+    patients = np.asarray(patients)
+    if y_pred.shape[1] != y_true.size or patients.size != y_true.size:
+        raise ValueError(f"y_true ({y_true.size}), y_pred ({y_pred.shape[-1]}) and patients ({patients.size}) "
+                         "must have the same number of cycles")
+    return y_true, y_pred, patients
+
+
+def bootstrap_intervals_over_sets(sets: Sequence[tuple], *, n_resamples: int = 1000, seed: int = 0,
+                                  level: float = 0.95, n_classes: int = 4) -> dict:
+    """Intervals of the mean score over runs scored on *different* test sets (e.g. the folds of a
+    cross-validation): each set's patients are resampled on their own, and each resample's
+    numbers are averaged over all runs (weighted by the runs per set).
+
+    Parameters
+    ----------
+    sets : sequence of (y_true, y_pred, patients)
+        As for :func:`bootstrap_intervals`, one tuple per test set.
+
+    Returns
+    -------
+    intervals : dict
+        As :func:`bootstrap_intervals`, without ``per_group``; ``n_sets`` added.
+    """
+    if not sets:
+        raise ValueError("no test sets given")
+    rng = np.random.default_rng(seed)
+    totals_points, totals_draws, runs = {}, {}, 0
+    n_patients = 0
+    for y_true, y_pred, patients in sets:
+        y_true, y_pred, patients = _checked(y_true, y_pred, patients, n_classes)
+        codes, ids = pd.factorize(patients, sort=True)
+        cms = _stacked_confusions(y_true, y_pred, codes, len(ids), np.zeros(y_true.size, dtype=np.int64), 1,
+                                  n_classes)[:, :, 0]
+        points, draws, n_runs = _draws(cms, _patient_weights(rng, len(ids), n_resamples))
+        for key in points:
+            totals_points[key] = totals_points.get(key, 0.0) + n_runs * points[key]
+            totals_draws[key] = totals_draws.get(key, 0.0) + n_runs * draws[key]
+        runs += n_runs
+        n_patients += len(ids)
+    summary = _summarise_draws({k: v / runs for k, v in totals_points.items()},
+                               {k: v / runs for k, v in totals_draws.items()}, level)
+    return {"method": BOOTSTRAP_METHOD + " (each test set resampled on its own)", "n_resamples": n_resamples,
+            "seed": seed, "level": level, "n_patients": n_patients, "n_runs": runs, "n_sets": len(sets), **summary}
+
+
+def bootstrap_intervals(y_true, y_pred, patients, *, groups=None, all_groups: Sequence | None = None,
+                        n_resamples: int = 1000, seed: int = 0, level: float = 0.95, n_classes: int = 4) -> dict:
+    """Confidence intervals of the ICBHI Sp, Se and Score by a patient-level bootstrap.
+
+    Test patients are resampled with replacement (``n_resamples`` times, seeded), every
+    cycle of a drawn patient coming along, and the scores recomputed; the interval is the
+    central ``level`` fraction of the resampled scores. Cycles of one patient are not
+    independent, so resampling cycles would understate the width; with the official test
+    split's 49 patients the intervals are wide, and a reader should see how wide.
+
+    Parameters
+    ----------
+    y_true : array-like of int [shape=(n_cycles,)]
+    y_pred : array-like of int [shape=(n_cycles,) or (n_runs, n_cycles)]
+        Predictions; several runs (e.g. seeds) scored on the same cycles give the interval
+        of their mean score (each resample scores every run on the same patients).
+    patients : array-like [shape=(n_cycles,)]
+        Patient of each cycle: the resampling unit.
+    groups : array-like [shape=(n_cycles,)], optional
+        E.g. the device of each cycle: adds ``per_group`` intervals, from the same resamples.
+    all_groups : sequence, optional
+        Groups to report even without cycles (their values are ``None``).
+    n_resamples, seed, level : int, int, float
+    n_classes : int
+
+    Returns
+    -------
+    intervals : dict
+        ``{"method", "n_resamples", "seed", "level", "n_patients", "n_runs",
+        "four_class": {"sp": {"value", "ci": [low, high]}, "se": ..., "score": ...},
+        "two_class": {...}, "per_group": {group: {"four_class": ..., "two_class": ...}}}``,
+        as fractions. ``ci`` is ``None`` where the number is undefined in most resamples.
+    """
+    y_true, y_pred, patients = _checked(y_true, y_pred, patients, n_classes)
+    if n_resamples < 1 or not 0 < level < 1:
+        raise ValueError(f"need n_resamples >= 1 and 0 < level < 1, got {n_resamples}, {level}")
+    patient_codes, patient_ids = pd.factorize(patients, sort=True)
+    names: list = list(all_groups) if all_groups is not None else []
+    if groups is not None:
+        groups = np.asarray(groups)
+        names += [g for g in pd.unique(groups) if g not in set(names)]
+        group_codes = pd.Index(names).get_indexer(groups)
+    else:
+        group_codes = np.zeros(y_true.size, dtype=np.int64)
+    n_patients = len(patient_ids)
+    cms = _stacked_confusions(y_true, y_pred, patient_codes, n_patients, group_codes, max(len(names), 1),
+                              n_classes)
+    weights = _patient_weights(np.random.default_rng(seed), n_patients, n_resamples)
+    result = {"method": BOOTSTRAP_METHOD, "n_resamples": n_resamples, "seed": seed, "level": level,
+              "n_patients": n_patients, "n_runs": y_pred.shape[0], **_interval_summary(cms.sum(axis=2), weights, level)}
+    if groups is not None:
+        result["per_group"] = {str(name): _interval_summary(cms[:, :, index], weights, level)
+                               for index, name in enumerate(names)}
+    return result
+
+
+def format_interval(value: float | None, ci: Sequence[float] | None, *, percent: bool = True, digits: int = 1) -> str:
+    """``"55.2 [51.0, 59.3]"`` (fractions shown as percent by default); ``"–"`` when undefined."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    scale = 100.0 if percent else 1.0
+    text = f"{value * scale:.{digits}f}"
+    return text if ci is None else f"{text} [{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from respirelib.config import CLASS_NAMES
+from respirelib.metrics import format_interval
 
 NOT_A_MEDICAL_DEVICE = (
     "**This is not a medical device.** It is a research model, not cleared or validated for any clinical "
@@ -21,6 +22,16 @@ RESEARCH_PROFILES = {"smoke": "a seconds-long test schedule: its weights and num
 
 def _percent(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def _with_interval(metrics: Mapping, path: tuple[str, ...], value) -> str:
+    """The number with its 95% interval from ``metrics["ci"]`` (older files carry none)."""
+    entry = metrics.get("ci", {})
+    for key in path:
+        entry = (entry or {}).get(key, {})
+    if value is None or not entry:
+        return _percent(value)
+    return format_interval(value, entry.get("ci"))
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -63,7 +74,9 @@ def _protocol_section(training: Mapping) -> str:
         note = ("on the validation patients" if where == "val"
                 else "**on the test set** (as the reference code does): the test metrics below are optimistic")
         lines.append(f"- {name}: checkpoint selected by ICBHI score {note}.")
-    lines.append("- The test split is used once, for the final evaluation below.")
+    lines.append("- The test split is used once, for the final evaluation below. Every test input is built without "
+                 "labels (short cycles padded with their neighbours whatever their class), exactly as `respirenet "
+                 "predict` builds the inputs of a new recording.")
     return "\n".join(lines)
 
 
@@ -72,21 +85,26 @@ def _metrics_section(metrics: Mapping, synthetic: bool) -> str:
         "Definitions (ICBHI challenge, as in the paper), over test cycles: Se = (Pc + Pw + Pb) / (Nc + Nw + Nb), "
         "Sp = Pn / Nn, Score = (Se + Sp) / 2, where P counts correctly classified cycles of a class and N all "
         "cycles of it. 2-class: Se is the share of abnormal cycles (crackle, wheeze, both) predicted as any "
-        "abnormal class. Cycles longer than the input are cut into windows whose probabilities are averaged.")
+        "abnormal class. Cycles longer than the input are cut into windows whose probabilities are averaged. "
+        "Brackets: 95% confidence intervals from a patient-level bootstrap (test patients resampled with "
+        "replacement, 1000 times).")
     rows = []
     for stage, name in (("stage1", "stage 1"), ("finetuned", "stage 1 + device fine-tuning")):
         m = metrics.get(stage)
         if m:
-            four, two = m["four_class"], m["two_class"]
-            rows.append([name, m.get("part", "test"), m["n_cycles"], _percent(four["sp"]), _percent(four["se"]),
-                         _percent(four["score"]), _percent(two["sp"]), _percent(two["se"]), _percent(two["score"])])
+            rows.append([name, m.get("part", "test"), m["n_cycles"]]
+                        + [_with_interval(m, (task, metric), m[task][metric])
+                           for task in ("four_class", "two_class") for metric in ("sp", "se", "score")])
     if not rows:
         return definitions + "\n\nNo test metrics: the run was not evaluated before export."
     text = definitions + "\n\n" + _table(["model", "part", "cycles", "Sp %", "Se %", "Score %", "2-class Sp %",
                                           "2-class Se %", "2-class Score %"], rows)
     per_device = (metrics.get("finetuned") or metrics.get("stage1") or {}).get("per_device") or {}
-    device_rows = [[name, d.get("n_cycles"), _percent(d.get("sp")), _percent(d.get("se")), _percent(d.get("score")),
-                    d.get("note") or ""] for name, d in per_device.items()]
+    scored = metrics.get("finetuned") or metrics.get("stage1") or {}
+    device_rows = [[name, d.get("n_cycles")]
+                   + [_with_interval(scored, ("per_device", name, "four_class", metric), d.get(metric))
+                      for metric in ("sp", "se", "score")] + [d.get("note") or ""]
+                   for name, d in per_device.items()]
     if device_rows:
         text += "\n\nPer device (the model each device's cycles were scored by):\n\n" + _table(
             ["device", "test cycles", "Sp %", "Se %", "Score %", "note"], device_rows)

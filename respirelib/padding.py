@@ -19,6 +19,11 @@ Padding methods (the cycle always comes out whole, never truncated):
     beginning and a preceding one its end (the parts adjacent to the cycle). With
     the paper's ``reach=1`` only the cycles just before and after are used. No
     randomness is involved.
+``"context"`` (label-free smart padding)
+    Exactly the chain of ``"smart"``, but every neighbour is allowed, whatever its
+    class: the input is the stretch of the recording around the cycle, as it would
+    be on a new recording whose labels nobody knows. It needs no labels, so it is
+    the padding of every validation, test and prediction input.
 ``"repeat"`` (the reference implementation)
     Copies of the cycle itself, behind it, or (with probability 1/2 when an ``rng``
     is given) in front of it, the cycle then ending the window. Without an
@@ -63,13 +68,27 @@ def _repeat_pieces(index: int, own: int, need: int, *, in_front: bool) -> list[_
     return pieces[::-1] if in_front else pieces
 
 
-def _smart_pieces(lengths: np.ndarray, labels: np.ndarray, index: int, need: int,
+def neighbour_pieces(lengths: np.ndarray, labels: np.ndarray | None, index: int, need: int,
                   reach: int) -> tuple[list[_Piece], list[_Piece]]:
-    """Pieces before and after cycle ``index`` per the paper's smart padding."""
-    label = labels[index]
+    """Pieces before and after cycle ``index`` per the paper's smart padding.
+
+    Parameters
+    ----------
+    lengths : np.ndarray [shape=(n_cycles,)]
+        Samples in each cycle of the recording (no audio is needed to plan the padding).
+    labels : np.ndarray [shape=(n_cycles,)] or None
+        ``None`` allows every neighbour (``"context"`` padding): no label is read.
+    index, need, reach : int
+        The cycle, the samples still missing, and how many neighbours on each side.
+
+    Returns
+    -------
+    before, after : list of (source cycle, start, stop)
+    """
+    label = None if labels is None else labels[index]
 
     def allowed(j: int) -> bool:
-        return labels[j] == label or labels[j] == NORMAL
+        return labels is None or labels[j] == label or labels[j] == NORMAL
 
     after: list[_Piece] = []
     for j in range(index + 1, min(index + reach, len(lengths) - 1) + 1):
@@ -96,7 +115,7 @@ def _assemble(cycles: Sequence[np.ndarray], pieces: list[_Piece]) -> tuple[np.nd
     return audio.astype(dtype, copy=False), sources
 
 
-def pad_cycle(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, index: int, *,
+def pad_cycle(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | None, index: int, *,
               sr: int, duration: float = 7.0, method: str = "smart",
               rng: np.random.Generator | None = None, reach: int = 1,
               return_sources: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -107,8 +126,9 @@ def pad_cycle(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, 
     cycles : sequence of np.ndarray [shape=(n_i,)]
         All cycles of one recording, in time order (smart padding borrows from them;
         the other methods use only ``cycles[index]``).
-    labels : array-like of int [shape=(n_cycles,)]
-        Their classes (0 normal, 1 crackle, 2 wheeze, 3 both).
+    labels : array-like of int [shape=(n_cycles,)] or None
+        Their classes (0 normal, 1 crackle, 2 wheeze, 3 both). Only ``"smart"``
+        reads them, and needs them; every other method takes ``None``.
     index : int
         The cycle to pad.
     sr : int
@@ -116,11 +136,12 @@ def pad_cycle(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, 
     duration : float
         Target length in seconds.
     method : str
-        ``"smart"``, ``"repeat"``, ``"zero"`` or ``"reflect"`` (see the module docstring).
+        ``"smart"``, ``"context"``, ``"repeat"``, ``"zero"`` or ``"reflect"`` (see the
+        module docstring).
     rng : np.random.Generator or None
         Only ``"repeat"`` uses it (front or behind); ``None`` is deterministic.
     reach : int
-        How many cycles on each side smart padding may borrow from.
+        How many cycles on each side smart and context padding may borrow from.
     return_sources : bool
         Also return, per output sample, the index of the cycle it came from.
 
@@ -134,8 +155,12 @@ def pad_cycle(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, 
     """
     if method not in PADDING_METHODS:
         raise ValueError(f"method must be one of {PADDING_METHODS}, got {method!r}")
-    labels = np.asarray(labels)
-    if len(labels) != len(cycles):
+    if method == "smart" and labels is None:
+        raise ValueError("smart padding chooses neighbours by their class: it needs labels "
+                         "(use 'context' for the label-free variant)")
+    # Only smart padding may look at the labels; the others never receive them.
+    labels = np.asarray(labels) if method == "smart" else None
+    if labels is not None and len(labels) != len(cycles):
         raise ValueError(f"{len(cycles)} cycles but {len(labels)} labels")
     if not 0 <= index < len(cycles):
         raise IndexError(f"cycle index {index} out of range for {len(cycles)} cycles")
@@ -146,9 +171,9 @@ def pad_cycle(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, 
     need = n_target - own
     if need <= 0:
         pieces = [(index, 0, n_target)]
-    elif method == "smart":
+    elif method in ("smart", "context"):
         lengths = np.array([len(c) for c in cycles])
-        before, after = _smart_pieces(lengths, labels, index, need, reach)
+        before, after = neighbour_pieces(lengths, labels, index, need, reach)
         pieces = before + [(index, 0, own)] + after
     elif method == "repeat":
         in_front = rng is not None and rng.random() < 0.5
@@ -168,10 +193,10 @@ def pad_to_length(y: np.ndarray, *, sr: int, duration: float = 7.0, method: str 
                   rng: np.random.Generator | None = None) -> np.ndarray:
     """Pad one signal with no neighbours (e.g. an augmented sample) to ``duration`` seconds.
 
-    ``"smart"`` has no neighbours to borrow from here and equals ``"repeat"`` without
-    an ``rng``. See :func:`pad_cycle` for the methods and the returned shape.
+    ``"smart"`` and ``"context"`` have no neighbours to borrow from here and equal
+    ``"repeat"`` without an ``rng``. See :func:`pad_cycle` for the methods and the returned shape.
     """
-    return pad_cycle([y], [NORMAL], 0, sr=sr, duration=duration, method=method, rng=rng)
+    return pad_cycle([y], [NORMAL] if method == "smart" else None, 0, sr=sr, duration=duration, method=method, rng=rng)
 
 
 def window_starts(n: int, *, n_target: int, hop: int) -> np.ndarray:
@@ -193,7 +218,7 @@ def window_starts(n: int, *, n_target: int, hop: int) -> np.ndarray:
     return starts
 
 
-def fixed_length_windows(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, *, sr: int,
+def fixed_length_windows(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | None, *, sr: int,
                          duration: float = 7.0, method: str = "smart", hop_fraction: float = 0.5,
                          rng: np.random.Generator | None = None,
                          reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +228,8 @@ def fixed_length_windows(cycles: Sequence[np.ndarray], labels: Sequence[int] | n
     ----------
     cycles : sequence of np.ndarray [shape=(n_i,)]
         The cycles of one recording in time order.
-    labels : array-like of int [shape=(n_cycles,)]
+    labels : array-like of int [shape=(n_cycles,)] or None
+        Needed by ``"smart"`` padding only (see :func:`pad_cycle`).
     sr : int
     duration : float
         Window length in seconds.
@@ -220,7 +246,7 @@ def fixed_length_windows(cycles: Sequence[np.ndarray], labels: Sequence[int] | n
     -------
     windows : np.ndarray [shape=(n_windows, round(duration * sr)), dtype=float32]
     cycle_index : np.ndarray [shape=(n_windows,), dtype=int64]
-        The cycle each window belongs to; the window's label is ``labels[cycle_index]``.
+        The cycle each window belongs to.
     """
     n_target = _n_target(sr, duration)
     hop = max(1, int(round(hop_fraction * n_target)))

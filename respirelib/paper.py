@@ -21,4 +21,5 @@ TABLE_II = {1: 56.6, 2: 59.0, 3: 60.3, 4: 61.1, 5: 62.3, 6: 64.4, 7: 66.2, 8: 65
 # Table III: score improvement (points) from device-specific fine-tuning
 TABLE_III = {"AKGC417L": 1.7, "Meditron": 1.6, "Litt3200": 9.3, "LittC2SE": 8.6}
 
-SPLIT_NAMES = {"official": "official 60/40", "patient": "patient-disjoint 80/20"}
+SPLIT_NAMES = {"official": "official 60/40", "patient": "patient-disjoint 80/20",
+               "patient-cv": "patient-wise 5-fold cross-validation"}

@@ -5,8 +5,8 @@ channels averaged), resampled from any rate to the model's rate, band-passed and
 peak-normalised as a whole (:func:`respirelib.preprocess.preprocess_recording`), then
 
 - with cycle annotations: each cycle is cut out, padded or windowed to the input
-  length exactly as in evaluation, and its window probabilities are averaged (the
-  export's combine rule): one row per cycle;
+  length exactly as in evaluation (the run's label-free ``eval_padding``), and its
+  window probabilities are averaged (the export's combine rule): one row per cycle;
 - without: windows of the input length every ``hop_seconds`` (default: the run's
   window hop, half the input length) cover the recording, the last one ending at its
   end; a recording shorter than one input is repeated to fill it: one row per window.
@@ -15,10 +15,10 @@ The model is the device's fine-tuned model when the device is known (``device_na
 beats the device suffix of an ICBHI-style file name) and the file holds one; else the
 stage-1 model. Every row says which model was used.
 
-Departure from evaluation: smart padding chooses neighbouring cycles by their true
-class, unknown at prediction time. Here every neighbour may be borrowed (as if all
-cycles shared one class), so a prediction never depends on the annotated flags; on a
-recording whose cycles all have one class this equals the evaluation's input exactly.
+Evaluation and prediction build the same inputs: neither reads a label (the flags of
+an annotation file are echoed, never used), so ``predict --annotations`` on a test
+recording gives exactly the probabilities the evaluation scored, also on recordings
+whose cycles mix classes.
 
 Annotation files: the ICBHI ``start end crackle wheeze`` rows (the flags are echoed as
 ``true_label``, never used) or two-column ``start end`` rows, whitespace separated.
@@ -40,7 +40,7 @@ import torch
 
 from respirelib.annotations import label_from_flags
 from respirelib.audio import AudioInfo, audio_info, read_audio
-from respirelib.config import CLASS_NAMES, NORMAL
+from respirelib.config import CLASS_NAMES
 from respirelib.errors import DataError
 from respirelib.evaluate import predict_probabilities
 from respirelib.export import STAGE1, ExportedModel, load_exported_model
@@ -48,7 +48,7 @@ from respirelib.metrics import combine_window_predictions, json_safe
 from respirelib.names import parse_recording_name
 from respirelib.padding import fixed_length_windows, pad_to_length, window_starts
 from respirelib.preprocess import extract_cycles, preprocess_recording
-from respirelib.samples import SampleSet
+from respirelib.samples import SampleSet, label_free_padding
 
 PROBABILITY_COLUMNS = tuple(f"p_{name}" for name in CLASS_NAMES)
 CYCLE_COLUMNS = ("cycle", "start", "end", "class", *PROBABILITY_COLUMNS, "n_windows", "model_used")
@@ -221,10 +221,9 @@ def _cycle_table(model: ExportedModel, key: str, signal: np.ndarray, cycles: pd.
         if len(segment) == 0:
             raise DataError(path, f"cycle {row['start']:g}-{row['end']:g} s holds no samples at {sr} Hz",
                             line=int(row["line"]))
-    # All cycles labelled alike: smart padding may then borrow any neighbour (see the module docstring).
-    windows, owner = fixed_length_windows(segments, np.full(len(segments), NORMAL), sr=sr,
-                                          duration=audio.cycle_duration, method=audio.padding,
-                                          hop_fraction=audio.window_hop, reach=audio.smart_reach)
+    windows, owner = fixed_length_windows(segments, None, sr=sr, duration=audio.cycle_duration,
+                                          method=label_free_padding(audio), hop_fraction=audio.window_hop,
+                                          reach=audio.smart_reach)
     combined = combine_window_predictions(_probabilities(model, key, windows, batch_size=batch_size), owner,
                                           rule=model.combine_rule)
     order = np.argsort(combined.cycle_ids)

@@ -35,10 +35,15 @@ STAGE_NAMES = {"stage1": "stage 1", "stage2": "stage 2"}
 
 
 def planned_runs(splits, seeds, *, ablation: bool = True, finetune: bool = True) -> list[dict]:
-    """The runs notebooks 04 and 05 make, in their order: ``{"name", "split", "variant", "seed", "stage"}``."""
+    """The runs notebooks 04 and 05 make, in their order: ``{"name", "split", "variant", "seed", "stage"}``.
+
+    ``splits`` as the notebooks take them (``patient-cv`` stands for its five folds).
+    """
+    from respirelib.study import expand_splits
+
     variants = ["full", "cnn"] if ablation else ["full"]
     runs = [{"name": f"{split}-{variant}-seed{seed}", "split": split, "variant": variant, "seed": seed,
-             "stage": "stage1"} for variant in variants for split in splits for seed in seeds]
+             "stage": "stage1"} for variant in variants for split in expand_splits(splits) for seed in seeds]
     if finetune:
         runs += [{**run, "stage": "stage2"} for run in runs if run["variant"] == "full"]
     return runs
@@ -110,7 +115,7 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
     from respirelib.bench_train import schedule_workload
     from respirelib.experiment import prepare_data, resolve_device
     from respirelib.profiles import get_profile
-    from respirelib.study import variant_overrides
+    from respirelib.study import _split_scheme, variant_overrides
 
     torch_device = resolve_device(device)
     throughput = recorded_throughput(torch_device.type, profile=profile, results_dir=results_dir)
@@ -120,8 +125,9 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
         if key in workloads:
             continue
         profile_obj = get_profile(profile).with_overrides(variant_overrides(run["variant"]))
-        if run["split"] not in prepared_by_split:
-            prepared_by_split[run["split"]] = prepare_data(data_dir, profile_obj, split=run["split"], seed=run["seed"],
+        if run["split"] not in prepared_by_split:  # the split's patients are fixed whatever the training seed
+            scheme, fold = _split_scheme(run["split"])
+            prepared_by_split[run["split"]] = prepare_data(data_dir, profile_obj, split=scheme, fold=fold,
                                                            progress=progress)
         prepared = prepared_by_split[run["split"]]
         workloads[key] = schedule_workload(prepared, profile_obj)

@@ -5,9 +5,32 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from respirelib import paper, study
+from respirelib.metrics import format_interval
+
+TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
+
+
+def metrics_with_intervals(metrics: dict) -> pd.DataFrame:
+    """One run's Sp, Se and Score (percent) with their 95% intervals, a row per task."""
+    ci = metrics["ci"]
+    rows = [{"task": name, **{metric.capitalize() + " (%)": format_interval(ci[key][metric]["value"],
+                                                                           ci[key][metric]["ci"])
+                              for metric in ("sp", "se", "score")}} for name, key in TASKS]
+    return pd.DataFrame(rows).set_index("task")
+
+
+def styled(table: pd.DataFrame, *, digits: int = 1):
+    """A table for the page: numbers rounded, missing values as "–", no bare index column."""
+    if table.empty:
+        return table
+    return (table.style.hide(axis="index")
+            .format(precision=digits, na_rep="–", thousands=None)
+            .format(lambda v: "–" if v is None or (isinstance(v, float) and np.isnan(v)) else v,
+                    subset=[c for c in table.columns if table[c].dtype == object]))
 
 
 def run_labels(run_dir: str | Path) -> dict:
@@ -74,6 +97,37 @@ def table_three(run_dir: str | Path) -> pd.DataFrame:
     return table.reset_index()
 
 
+def noise_in_words(run_dir: str | Path, *, task: str = "4-class") -> list[str]:
+    """:func:`respirelib.study.noise_statements` for the Table I rows of a pipeline run."""
+    metrics = study.collect_metrics(run_dir)
+    if metrics.empty:
+        return []
+    return study.noise_statements(study.summarise(metrics[metrics["variant"].isin(["cnn", "full"])]), task=task)
+
+
+def optimism(run_dir: str | Path, *, split: str = "official", task: str = "4-class",
+             device: str = "auto") -> pd.DataFrame:
+    """The optimism table of a pipeline run's full-model runs (see :func:`respirelib.study.optimism_table`)."""
+    return study.optimism_table(run_dir, split=split, task=task, device=device)
+
+
+def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.DataFrame:
+    """Per-device 4-class Score (percent, 95% interval) before and after fine-tuning, first seed's run."""
+    runs = sorted((Path(run_dir) / "train").glob(f"{split}-full-seed*/metrics_finetuned.json"))
+    if not runs:
+        return pd.DataFrame()
+    before = json.loads(runs[0].with_name("metrics.json").read_text())["ci"]["per_device"]
+    after = json.loads(runs[0].read_text())["ci"]["per_device"]
+    rows = []
+    for device in before:
+        rows.append({"device": device, "run": runs[0].parent.name,
+                     "Score stage 1 (%)": format_interval(before[device]["four_class"]["score"]["value"],
+                                                          before[device]["four_class"]["score"]["ci"]),
+                     "Score fine-tuned (%)": format_interval(after[device]["four_class"]["score"]["value"],
+                                                             after[device]["four_class"]["score"]["ci"])})
+    return pd.DataFrame(rows)
+
+
 def gather_results(run_dir: str | Path) -> dict:
     """Every table and label of a run, JSON-ready (what notebook 07 shows and writes)."""
     def records(frame: pd.DataFrame) -> list:
@@ -81,7 +135,9 @@ def gather_results(run_dir: str | Path) -> dict:
 
     return {"labels": run_labels(run_dir), "table_one_4class": records(table_one(run_dir, task="4-class")),
             "table_one_2class": records(table_one(run_dir, task="2-class")),
-            "table_two": records(table_two(run_dir)), "table_three": records(table_three(run_dir))}
+            "table_two": records(table_two(run_dir)), "table_three": records(table_three(run_dir)),
+            "noise": noise_in_words(run_dir),
+            "optimism": {split: records(optimism(run_dir, split=split)) for split in ("official", "patient")}}
 
 
 def banner(labels: dict) -> str:

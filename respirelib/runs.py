@@ -26,6 +26,22 @@ def new_run_dir(base: str | Path, name: str) -> Path:
     raise RuntimeError(f"could not create a new run directory under {base}")
 
 
+def latest_pipeline_run(base: str | Path | None = None) -> Path:
+    """The newest pipeline run directory (holding ``pipeline.json``) under ``base`` (default ``<repo>/runs``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No pipeline run there yet; the message says how to make one.
+    """
+    base = Path(base) if base is not None else REPO_ROOT / "runs"
+    runs = [path.parent for path in base.glob("*/pipeline.json")]
+    if not runs:
+        raise FileNotFoundError(f"no pipeline run under {base}: run `make demo` (or `respirenet pipeline`) first, "
+                                "or set run_dir to a pipeline run directory")
+    return max(runs, key=lambda path: (path / "pipeline.json").stat().st_mtime)
+
+
 def claim_new_dir(path: str | Path) -> Path:
     """Create ``path``, refusing if it already exists and is not empty (earlier runs are never overwritten)."""
     path = Path(path)

@@ -8,7 +8,10 @@ patients by default), and writes into one stage directory:
 - ``checkpoints/last.pt``: model, optimizer, RNG states, epoch, history, best so far,
   written atomically after every epoch, so a killed run resumes where it stopped and
   ends with exactly the metrics of an uninterrupted run (same seed, CPU);
-- ``checkpoints/best.pt``: the model of the epoch with the best selection score.
+- ``checkpoints/best.pt``: the model of the epoch with the best selection score;
+- ``test_monitor.pt`` (only with a ``monitor`` set): per-cycle test predictions of every
+  validation epoch, a diagnostic that shows what selecting on the test set (as the
+  reference code did) would have reported. Selection never reads it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,25 @@ from respirelib.evaluate import autocast_for, cycle_predictions, predict_probabi
 from respirelib.leftovers import remove_stale_temporaries
 from respirelib.profiles import TrainConfig
 from respirelib.samples import SampleSet
+
+
+MONITOR_NOTE = ("DIAGNOSTIC: test-set predictions after each validation epoch, kept only to show what "
+                "selecting the checkpoint on the test set (the reference code's way) would report; they read the "
+                "test labels and were never used to select anything")
+
+
+def _monitor_record(model, frontend, monitor: SampleSet, config: TrainConfig, epoch: int) -> dict:
+    probs = predict_probabilities(model, frontend, monitor, batch_size=config.eval_batch_size)
+    table = cycle_predictions(probs, monitor)
+    return {"epoch": epoch, "cycle_row": table["cycle_row"].to_numpy(np.int64, copy=True),
+            "pred": table["pred"].to_numpy(np.int8, copy=True)}
+
+
+def _save_monitor(records: list[dict], path: Path) -> None:
+    atomic_torch_save({"note": MONITOR_NOTE, "epochs": [r["epoch"] for r in records],
+                       "cycle_row": torch.from_numpy(records[0]["cycle_row"]) if records else torch.zeros(0),
+                       "pred": torch.from_numpy(np.stack([r["pred"] for r in records])) if records
+                       else torch.zeros(0, 0, dtype=torch.int8)}, path)
 
 
 @dataclass
@@ -66,7 +88,7 @@ def _defined(score) -> bool:
 def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, selection: SampleSet, *,
         config: TrainConfig, augment: AugmentConfig, sr: int, out_dir: str | Path, seed: int,
         resume: bool = True, stop_after: int | None = None, progress: bool = True,
-        description: str = "train", select_initial: bool = False) -> FitResult:
+        description: str = "train", select_initial: bool = False, monitor: SampleSet | None = None) -> FitResult:
     """Train ``model`` on ``train``, selecting the checkpoint on ``selection``.
 
     Parameters
@@ -90,6 +112,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     select_initial : bool
         Score the starting model too (as "epoch 0"), so training is kept only where it
         beats the model it started from on the selection set (stage 2's fine-tuning).
+    monitor : SampleSet or None
+        Test inputs to predict at every validation epoch, for the optimism diagnostic
+        only (``test_monitor.pt``); nothing is selected on them.
     """
     out_dir = Path(out_dir)
     device = next(model.parameters()).device
@@ -115,6 +140,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
                  if config.lr_schedule == "cosine" else None)
     train_waves = train.waves.to(device)
     train_labels = train.labels.to(device)
+    # Blank region clipping decides each input's blank rows once, before augmentation:
+    # noise or a speed change fills an empty 1.5-2 kHz band, which would then escape clipping.
+    train_cut = frontend.blank_cut(train_waves) if getattr(frontend, "clip_blank", False) else None
     use_channels_last = device.type == "cuda"
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
@@ -123,6 +151,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         torch.backends.cudnn.benchmark = True
 
     start_epoch, history, best = 0, [], {"epoch": -1, "score": -1.0}
+    monitored: list[dict] = []
     if last_path.is_file() and resume:
         state = load_checkpoint(last_path, map_location=device)
         model.load_state_dict(state["model"])
@@ -131,8 +160,11 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             scheduler.load_state_dict(state["scheduler"])
         restore_rng_state(state["rng"], sample_generator, augment_generator)
         start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
-        # A kill between the checkpoint and the history leaves the history one epoch short.
+        monitored = state.get("monitored", [])
+        # A kill between the checkpoint and the files written after it leaves those one epoch short.
         atomic_write_text(history_path, "".join(json.dumps(r) + "\n" for r in history))
+        if monitor is not None and monitored:
+            _save_monitor(monitored, out_dir / "test_monitor.pt")
     elif history_path.exists():
         raise FileExistsError(f"{out_dir} already holds a training history; resume it or choose a new run directory")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +191,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             wave = train_waves[batch]
             if config.augment:
                 wave = augment_batch(wave, sr=sr, config=augment, generator=augment_generator)
-            images = frontend(wave)
+            images = frontend(wave) if train_cut is None else frontend(wave, cut=train_cut[batch])
             if use_channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with autocast_for(device):
@@ -176,6 +208,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             scheduler.step()
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
             record.update(_selection_scores(model, frontend, selection, config))
+            if monitor is not None:
+                monitored.append(_monitor_record(model, frontend, monitor, config, epoch + 1))
             if _defined(record["val_score"]) and record["val_score"] > best["score"]:
                 best = {"epoch": epoch + 1, "score": record["val_score"]}
                 atomic_torch_save({"model": model.state_dict(), "epoch": epoch + 1, "score": best["score"]},
@@ -185,7 +219,10 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict() if scheduler is not None else None,
                            "rng": rng_state(sample_generator, augment_generator), "epoch": epoch,
-                           "history": history, "best": best, "config": asdict(config)}, last_path)
+                           "history": history, "best": best, "config": asdict(config), "monitored": monitored},
+                          last_path)
+        if monitor is not None:
+            _save_monitor(monitored, out_dir / "test_monitor.pt")
         atomic_write_text(history_path, "".join(json.dumps(r) + "\n" for r in history))
         if progress:
             tqdm.write(f"{description} epoch {epoch + 1}/{config.epochs}: loss {record['train_loss']:.3f}"

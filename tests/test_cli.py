@@ -11,7 +11,7 @@ def test_every_command_is_registered():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert {"data", "synth", "pipeline", "demo", "train", "finetune", "evaluate", "explain", "export", "predict",
-            "bench"} <= set(commands)
+            "bench", "optimism"} <= set(commands)
 
 
 def test_training_options_become_overrides():
@@ -20,6 +20,12 @@ def test_training_options_become_overrides():
     assert _training_overrides(args) == {
         "stage1": {"concat": False, "clip_blank": False, "select_on": "test"},
         "audio": {"cycle_duration": 5.0, "padding": "repeat"}}
+    label_free = build_parser().parse_args(["train", "--out", "run", "--padding", "context", "--eval-padding", "zero",
+                                            "--split-seed", "3"])
+    assert _training_overrides(label_free) == {"audio": {"padding": "context", "eval_padding": "zero"}}
+    assert label_free.split_seed == 3
+    with pytest.raises(SystemExit):  # the label-aware padding is no evaluation choice
+        build_parser().parse_args(["train", "--out", "run", "--eval-padding", "smart"])
     plain = build_parser().parse_args(["train", "--out", "run"])
     assert _training_overrides(plain) == {} and plain.init == "imagenet" and plain.split == "official"
 

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from respirelib.clipping import (BLANK_FRACTION, BLANK_THRESHOLD, band_is_blank, band_rows, blank_rows,
-                                 blank_rows_batch, clip_blank_region, clip_blank_region_batch)
+                                 blank_rows_batch, clip_blank_region, clip_blank_region_batch, clip_rows_batch)
+from respirelib.config import FeatureConfig
 from respirelib.features import log_mel, mel_band_edges
 
 SR = 4000
@@ -127,3 +128,59 @@ def test_clipping_figure_reports_the_cut():
     assert f"{blank_rows(spec)} blank rows" in before.get_title()
     assert 1300 < after.get_ylim()[1] < 1600  # the cut-off plus the window's leakage
     assert after.get_ylabel() == "Frequency (Hz)"
+
+
+# ----------------------------------------------------------------------------- clipping under augmentation
+
+def _band_limited_batch(n: int = 4) -> torch.Tensor:
+    """``n`` inputs band-limited at 1.0-1.4 kHz (a different number of blank rows each)."""
+    cutoffs = np.linspace(1000, 1400, n)
+    return torch.from_numpy(np.stack([lowpassed_noise(c, seconds=3.0, seed=i) for i, c in enumerate(cutoffs)])
+                            .astype(np.float32))
+
+
+def test_noise_fills_the_blank_band_so_rows_are_decided_before_augmentation():
+    from respirelib.augment import add_noise
+    from respirelib.frontend import FeatureFrontend
+
+    frontend = FeatureFrontend(FeatureConfig(image_scale=1.0))
+    clean = _band_limited_batch()
+    cut = frontend.blank_cut(clean)
+    assert (cut >= 5).all()
+    noisy = add_noise(clean, snr_db=30.0, generator=torch.Generator().manual_seed(0))
+    # The measured problem: after noise at 30 dB SNR the blank rows are gone.
+    assert (frontend.blank_cut(noisy) == 0).all()
+    unclipped = frontend.spectrogram(noisy, clip=False)
+    torch.testing.assert_close(frontend.spectrogram(noisy), unclipped)  # deciding on the noisy input clips nothing
+    fixed = frontend.spectrogram(noisy, cut=cut)
+    torch.testing.assert_close(fixed, clip_rows_batch(unclipped, cut))
+    assert not torch.allclose(fixed, unclipped)
+
+
+def test_training_clips_the_rows_of_the_unaugmented_input(monkeypatch, tmp_path):
+    from respirelib.config import AugmentConfig
+    from respirelib.frontend import FeatureFrontend
+    from respirelib.profiles import TrainConfig
+    from respirelib.samples import SampleSet
+    from respirelib.train import fit
+
+    waves = _band_limited_batch(8)
+    train = SampleSet(waves, torch.tensor([0, 1, 2, 3] * 2), np.arange(8), np.full(8, "Litt3200", dtype=object))
+    frontend = FeatureFrontend(FeatureConfig(image_scale=1.0))
+    expected = frontend.blank_cut(waves)
+    seen = []
+    original = FeatureFrontend.forward
+
+    def spy(self, wave, *, clip=None, cut=None):
+        if torch.is_grad_enabled():  # training batches (selection runs under no_grad)
+            seen.append(cut.clone())
+        return original(self, wave, clip=clip, cut=cut)
+
+    monkeypatch.setattr(FeatureFrontend, "forward", spy)
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 4))
+    augment = AugmentConfig(p_waveform=1.0, noise_weight=1.0, speed_weight=0, loudness_weight=0, pitch_weight=0)
+    fit(model, frontend, train, train, config=TrainConfig(epochs=1, batch_size=8, samples_per_epoch=8),
+        augment=augment, sr=4000, out_dir=tmp_path / "stage", seed=0, progress=False)
+    assert len(seen) == 1 and len(set(expected.tolist())) > 2
+    # Each batch input is clipped by its own un-augmented rows (the noisy inputs would give 0).
+    assert set(seen[0].tolist()) <= set(expected.tolist()) and (seen[0] >= 5).all()

@@ -19,7 +19,7 @@ from respirelib.explain_run import (
     find_cycle_row, gallery_rows, load_model, make_images_for, model_inputs, run_predictions,
 )
 from respirelib.samples import evaluation_set
-from respirelib.viz.explorer import explorer_options, render_cycle
+from respirelib.viz.explorer import build_explorer, explorer_options, render_cycle
 
 pytestmark = pytest.mark.slow
 
@@ -239,3 +239,20 @@ def test_explorer_options_and_render(run, model):
     titles = " | ".join(ax.get_title() for ax in fig.axes)
     assert "Grad-CAM++" in titles and "Mel spectrogram" in titles and "clipping" in titles and "predicted" in titles
     assert "synthetic data" in fig.get_suptitle() and "random init" in fig.get_suptitle()
+
+
+def test_explorer_degrades_to_a_static_view(run, model):
+    """Without live widgets (GitHub, nbconvert, a terminal) the displayed explorer is its first player and figure."""
+    import base64
+
+    from IPython.core.formatters import DisplayFormatter
+
+    explorer = build_explorer(run, parts=("test",), model=model)
+    data, _ = DisplayFormatter().format(explorer)
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+    png = base64.b64decode(data["image/png"])
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert "<audio" in data["text/html"] and data["image/png"] in data["text/html"]
+    dropdowns = explorer.children[1].children
+    assert [box.description for box in dropdowns] == ["part", "device", "class", "cycle"]
+    assert dropdowns[3].value is not None and dropdowns[3].value == dropdowns[3].options[0][1]

@@ -254,3 +254,91 @@ def test_plot_training_curves_full_and_partial(tmp_path):
     np.testing.assert_array_equal(loss_ax.get_lines()[0].get_xdata(), [1, 2])
     assert not score_ax.get_lines()
     assert "no val_score" in score_ax.texts[0].get_text()
+
+
+# ----------------------------------------------------------------------------- patient-level bootstrap
+
+from respirelib.metrics import bootstrap_intervals, format_interval  # noqa: E402
+
+
+def _noisy_predictions(seed=0, n=600, n_patients=30, accuracy=0.6):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    pred = np.where(rng.random(n) < accuracy, y, rng.integers(0, 4, n))
+    return y, pred, rng.integers(0, n_patients, n)
+
+
+def test_bootstrap_interval_holds_the_estimate_and_is_seeded():
+    y, pred, patients = _noisy_predictions()
+    first = bootstrap_intervals(y, pred, patients, n_resamples=500, seed=3)
+    again = bootstrap_intervals(y, pred, patients, n_resamples=500, seed=3)
+    other = bootstrap_intervals(y, pred, patients, n_resamples=500, seed=4)
+    assert first == again and first != other
+    point = icbhi_scores(y, pred)
+    for task in ("four_class", "two_class"):
+        for metric in ("sp", "se", "score"):
+            entry = first[task][metric]
+            assert entry["value"] == pytest.approx(point[task][metric])
+            low, high = entry["ci"]
+            assert low < entry["value"] < high and high - low > 0.01
+    assert first["n_patients"] == 30 and first["n_resamples"] == 500 and "patient" in first["method"]
+
+
+def test_a_perfect_classifier_has_a_degenerate_interval():
+    y = np.array([0, 1, 2, 3, 0, 0, 1, 3])
+    result = bootstrap_intervals(y, y, [1, 1, 2, 2, 3, 3, 4, 4], n_resamples=200)
+    assert result["four_class"]["score"] == {"value": 1.0, "ci": [1.0, 1.0]}
+
+
+def test_patients_not_cycles_are_resampled():
+    # Each patient is either all right or all wrong: cycles are not independent, and the
+    # patient-level interval must be wider than one that treats every cycle as its own patient.
+    rng = np.random.default_rng(0)
+    patients = np.repeat(np.arange(20), 30)
+    y = rng.integers(0, 4, patients.size)
+    right = np.repeat(rng.random(20) < 0.5, 30)
+    pred = np.where(right, y, (y + 1) % 4)
+    by_patient = bootstrap_intervals(y, pred, patients)["four_class"]["score"]["ci"]
+    by_cycle = bootstrap_intervals(y, pred, np.arange(y.size))["four_class"]["score"]["ci"]
+    assert (by_patient[1] - by_patient[0]) > 2 * (by_cycle[1] - by_cycle[0])
+
+
+def test_two_patients_give_only_the_three_possible_resamples():
+    # Patient A: 2 normal right; patient B: 1 normal wrong, 1 crackle right.
+    y, pred, patients = [0, 0, 0, 1], [0, 0, 1, 1], ["A", "A", "B", "B"]
+    result = bootstrap_intervals(y, pred, patients, n_resamples=400)
+    # Resamples AA (Se undefined), AB (Sp 2/3, Se 1) and BB (Sp 0, Se 1): Sp's interval spans 0 to 1.
+    assert result["four_class"]["sp"]["ci"] == [0.0, 1.0]
+    assert result["four_class"]["se"]["ci"] == [1.0, 1.0]
+
+
+def test_several_runs_give_the_interval_of_their_mean_and_groups_share_resamples():
+    y, pred, patients = _noisy_predictions(n=400)
+    _, other, _ = _noisy_predictions(seed=1, n=400)
+    single = [icbhi_scores(y, p)["four_class"]["score"] for p in (pred, other)]
+    both = bootstrap_intervals(y, np.stack([pred, other]), patients, groups=np.where(patients < 10, "a", "b"),
+                               all_groups=["a", "b", "c"])
+    assert both["n_runs"] == 2
+    assert both["four_class"]["score"]["value"] == pytest.approx(np.mean(single))
+    assert both["per_group"]["c"]["four_class"]["score"] == {"value": None, "ci": None}
+    assert both["per_group"]["a"]["four_class"]["score"]["ci"] is not None
+    with pytest.raises(ValueError, match="same number of cycles"):
+        bootstrap_intervals(y, pred[:-1], patients)
+
+
+def test_format_interval():
+    assert format_interval(0.5523, [0.51, 0.5934]) == "55.2 [51.0, 59.3]"
+    assert format_interval(None, None) == "–" and format_interval(0.5, None) == "50.0"
+
+
+def test_intervals_over_several_test_sets_average_their_runs():
+    from respirelib.metrics import bootstrap_intervals_over_sets
+
+    a, b = _noisy_predictions(seed=0, n=300), _noisy_predictions(seed=5, n=200, accuracy=0.9)
+    both = bootstrap_intervals_over_sets([a, b], n_resamples=300)
+    expected = np.mean([icbhi_scores(y, p)["four_class"]["score"] for y, p, _ in (a, b)])
+    assert both["four_class"]["score"]["value"] == pytest.approx(expected)
+    low, high = both["four_class"]["score"]["ci"]
+    assert low < expected < high and both["n_sets"] == 2 and both["n_runs"] == 2
+    one = bootstrap_intervals_over_sets([a], n_resamples=300, seed=1)
+    assert one["four_class"] == bootstrap_intervals(*a, n_resamples=300, seed=1)["four_class"]

@@ -42,7 +42,11 @@ def test_06_explanations(smoke_pipeline):
     assert not [output for output in outputs if output.output_type == "error"]
     assert sum("image/png" in output.get("data", {}) for output in outputs) >= 6  # figures shown inline
     # The explorer was displayed and its first cycle rendered into the Output widget: player and figure.
-    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in outputs)
+    explorer = [output.data for output in outputs
+                if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    assert len(explorer) == 1
+    # Beside the widget view, a static copy for viewers without widgets: the player and the figure.
+    assert "<audio" in explorer[0]["text/html"] and explorer[0]["image/png"] in explorer[0]["text/html"]
     captured = widget_outputs(notebook)
     assert any("<audio" in output.get("data", {}).get("text/html", "") for output in captured)
     assert any("image/png" in output.get("data", {}) for output in captured)

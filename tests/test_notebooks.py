@@ -58,6 +58,8 @@ def test_04_training_writes_table_one(smoke_pipeline):
     assert rows == {"CNN", "+CBA+BRC"}
     for row in record["table_one_4class"]:
         assert row["score paper"] in (55.2, 55.7)
+        assert row["score ours"] == "–" or "[" in row["score ours"]  # the 95% interval travels with the mean
+    assert len(record["noise"]) == 1 and "CNN" in record["noise"][0]
     assert {"04_training_curves", "04_confusion_matrix"} <= _figures(smoke_pipeline)
     assert (smoke_pipeline / "train" / "official-full-seed0" / "metrics.json").is_file()
 
@@ -78,6 +80,12 @@ def test_07_results_report(smoke_pipeline):
     assert {row["device"] for row in record["table_three"]} == {"AKGC417L", "Meditron", "LittC2SE", "Litt3200"}
     executed = (smoke_pipeline / "notebooks" / "07_results.ipynb").read_text()
     assert "SYNTHETIC DATA" in executed and "RANDOM INITIALISATION" in executed
+    optimism = record["optimism"]["official"]
+    assert [row["measured as"] for row in optimism][:4] == [
+        "ours: selected on validation, label-free test inputs", "last epoch (no selection), label-free test inputs",
+        "selected on the test set (the reference code)", "label-aware test padding (the paper as written)"]
+    assert record["optimism"]["patient"] == []
+    assert "optimism table" in executed.lower() and "NaN" not in executed
     assert (smoke_pipeline / "export" / "respirenet.pt").is_file()
     assert (smoke_pipeline / "export" / "MODEL_CARD.md").is_file()
     assert (smoke_pipeline / "figures" / "07_prediction_timeline.png").is_file()

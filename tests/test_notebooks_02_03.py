@@ -25,11 +25,16 @@ def test_02_preprocessing(smoke_pipeline):
     assert numbers["filter_gain_db"]["50"] == pytest.approx(-3.0, abs=0.05)
     assert numbers["filter_gain_db"]["1000"] == pytest.approx(0.0, abs=0.05)
     padding = numbers["padding_sources"]
-    assert set(padding) == {"zero", "reflect", "smart"}
+    assert set(padding) == {"zero", "reflect", "smart", "context"}
     for shares in padding.values():
         assert sum(shares.values()) == pytest.approx(1.0)
     assert padding["zero"]["zeros"] > 0 and padding["reflect"]["zeros"] == 0
     assert padding["smart"]["neighbours"] > 0, "the example was chosen so that smart padding borrows a neighbour"
+    assert padding["context"]["neighbours"] >= padding["smart"]["neighbours"]
+    leak = numbers["padding_leak"]
+    assert leak["n_short"] >= leak["n_differs"] > 0 and leak["n_short_normal"] >= leak["n_normal_refused_abnormal"]
+    if "real ICBHI" in leak["source"] and leak["input_seconds"] == 7.0:  # ../shared beside the repository
+        assert (leak["n_differs"], leak["n_short"]) == (464, 2749)
     assert numbers["long_cycle_windows"] >= numbers["long_cycles"]
     assert {"02_step1_raw", "02_step2_resampled", "02_step3_filter_response", "02_step4_normalised",
             "02_spectrogram_before", "02_spectrogram_after", "02_padding_strategies"} <= _figures(smoke_pipeline)

@@ -77,3 +77,18 @@ def test_cli_reports_the_failing_notebook(toy_notebooks, tiny_synthetic, tmp_pat
                  "--quiet"])
     assert code == 1
     assert "notebook 02_second failed at cell 4" in capsys.readouterr().err
+
+
+def test_notebook_07_finds_the_newest_pipeline_run(tmp_path):
+    import os
+
+    from respirelib.runs import latest_pipeline_run
+
+    with pytest.raises(FileNotFoundError, match="make demo"):
+        latest_pipeline_run(tmp_path)
+    for age, name in ((200, "pipeline-quick-a"), (100, "pipeline-quick-b")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pipeline.json").write_text("{}")
+        os.utime(tmp_path / name / "pipeline.json", (1e9 - age, 1e9 - age))
+    (tmp_path / "not-a-run").mkdir()
+    assert latest_pipeline_run(tmp_path) == tmp_path / "pipeline-quick-b"

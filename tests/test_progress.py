@@ -18,6 +18,8 @@ def test_the_reproduction_plans_thirty_runs():
     assert len(runs) == 30 and stages.count("stage1") == 20 and stages.count("stage2") == 10
     assert {run["variant"] for run in runs if run["stage"] == "stage2"} == {"full"}
     assert runs[0]["name"] == "official-full-seed0" and len({(r["name"], r["stage"]) for r in runs}) == 30
+    folds = planned_runs(["patient-cv"], [0], ablation=False)
+    assert [run["name"] for run in folds if run["stage"] == "stage1"] == [f"patient-fold{k}-full-seed0" for k in range(5)]
 
 
 def test_format_seconds():
@@ -52,7 +54,7 @@ def test_projection_from_a_record_and_from_a_warm_up(tiny_synthetic, tmp_path):
     runs = planned_runs(["official"], [0])
     record = _bench_record(tmp_path, cpu_count=os.cpu_count(), train=50.0, evaluate=200.0)
     projection = project(tiny_synthetic, runs, profile="smoke", device="cpu", results_dir=tmp_path)
-    work = schedule_workload(prepare_data(tiny_synthetic, get_profile("smoke"), split="official", seed=0,
+    work = schedule_workload(prepare_data(tiny_synthetic, get_profile("smoke"), split="official",
                                           progress=False), get_profile("smoke"))
     full = next(run for run in projection["runs"] if run["name"] == "official-full-seed0" and run["stage"] == "stage1")
     expected = work["stage1_train_samples"] / 50 + (work["stage1_eval_windows"] + work["test_eval_windows"] / 2) / 200

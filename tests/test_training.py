@@ -78,7 +78,19 @@ def test_finetune_and_evaluate(smoke_run):
     assert finetuned["per_device_change"]["LittC2SE"]["note"] == "no test cycles for this device"
     assert finetuned["n_cycles"] == metrics["n_cycles"]
     predictions = (smoke_run / "metrics_finetuned_predictions.csv").read_text().splitlines()
-    assert len(predictions) == metrics["n_cycles"] + 1
+    assert len(predictions) == metrics["n_cycles"] + 1 and "patient" in predictions[0].split(",")
+    # Every Sp, Se and Score carries its 95% patient-level bootstrap interval, overall and per device.
+    for document in (metrics, finetuned):
+        ci = document["ci"]
+        assert ci["n_resamples"] >= 1000 and ci["level"] == 0.95 and "patient" in ci["method"]
+        for task in ("four_class", "two_class"):
+            for metric in ("sp", "se", "score"):
+                entry = ci[task][metric]
+                assert entry["value"] == pytest.approx(document[task][metric])
+                if entry["ci"] is not None:
+                    assert entry["ci"][0] <= entry["value"] <= entry["ci"][1]
+        assert set(ci["per_device"]) == {"AKGC417L", "Meditron", "LittC2SE", "Litt3200"}
+        assert ci["per_device"]["LittC2SE"]["four_class"]["score"] == {"value": None, "ci": None}
     with pytest.raises(FileExistsError):
         evaluate_run(smoke_run, progress=False)
 

@@ -162,21 +162,22 @@ cells = [
                               title="after: 4 kHz, band-passed, normalised"), "02_spectrogram_after")
     """),
     md("""
-    ## Cycles and fixed-length inputs: three padding strategies
+    ## Cycles and fixed-length inputs: four padding strategies
 
     The network takes one fixed length (7 s, the best in Table II; the reference code uses 8 s). A shorter
     cycle must be padded. The paper compares *zero* padding, *reflection*, and its **smart padding**: borrow
     the neighbouring cycle of the same recording when it is of the same class or normal, otherwise repeat the
-    cycle (§II; smart padding beats zero padding by 5 points and reflection by 2). The cycles are cut from the
-    pre-processed recording, so the filter saw the whole signal. The shading shows where each part of the
-    padded input comes from.
+    cycle (§II; smart padding beats zero padding by 5 points and reflection by 2). **Context padding** is
+    smart padding without the class test: it borrows the neighbours whatever their class, which is all that
+    can be done on a new recording nobody has labelled. The cycles are cut from the pre-processed recording,
+    so the filter saw the whole signal. The shading shows where each part of the padded input comes from.
     """),
     code("""
     cycle_table = ordered[ordered["recording"] == example["recording"]]
     cycles = extract_cycles(y, sr=sr, starts=cycle_table["start"], ends=cycle_table["end"])
     labels = cycle_table["label_id"].to_numpy()
     index = int(np.flatnonzero(cycle_table["cycle_index"].to_numpy() == example["cycle_index"])[0])
-    methods = ("zero", "reflect", "smart")
+    methods = ("zero", "reflect", "smart", "context")
     show(viz.plot_padding_strategies(cycles, labels, index, sr=sr, duration=audio.cycle_duration, methods=methods,
                                      reach=audio.smart_reach), "02_padding_strategies")
     inputs, padding_sources = {}, {}
@@ -186,6 +187,42 @@ cells = [
         padding_sources[method] = {"own": float(np.mean(sources == index)), "zeros": float(np.mean(sources < 0)),
                                    "neighbours": float(np.mean((sources >= 0) & (sources != index)))}
         display(Markdown(f"**{method} padding**"), Audio(inputs[method], rate=sr))
+    """),
+    md("""
+    ## Padding at evaluation: no label may choose the input
+
+    Smart padding decides from the *labels* which neighbours a cycle may borrow. During training that is
+    fine: the training labels are known. At evaluation it is not: a test cycle's input would then depend on
+    its own true class and on its neighbours', so the test labels shape what the model is shown, and a
+    user's new recording, which has no labels, would be padded differently from the test set the score came
+    from. **Departure from the paper:** here every validation, test and prediction input is padded without
+    labels (`eval_padding="context"` by default; `repeat`, `zero` and `reflect` are the other choices), and the
+    paper's label-aware version survives only as a diagnostic named `label-aware-diagnostic`, whose outputs
+    say that they read the test labels. Notebook 07's optimism table shows what it does to the score.
+
+    How often does it matter? Counted from the annotation files alone (no audio needed): the short test
+    cycles whose label-aware input differs from the label-free one, and the short normal test cycles whose
+    label-free input carries the sound of an abnormal neighbour that label-aware padding would have hidden.
+    On the real ICBHI annotations (official split, 7 s inputs) that is 464 of 2749 short test cycles (16.9 %),
+    and 289 of 1578 short normal ones (18.3 %): about one test input in six is changed by its labels, and
+    mostly in the direction that makes normal cycles look cleaner than a user's would.
+    """),
+    code("""
+    from respirelib.leakage import padding_leak_summary
+    from respirelib.runs import REPO_ROOT
+
+    real_annotations = REPO_ROOT.parent / "shared" / "icbhi-annotations"
+    leak_source = real_annotations if (real_annotations / "ICBHI_challenge_train_test.txt").is_file() else data_path
+    leak_cycles = load_icbhi(leak_source, audio="ignore").cycles
+    leak = padding_leak_summary(leak_cycles, part="test", sr=sr, duration=audio.cycle_duration,
+                                reach=audio.smart_reach)
+    leak_label = "the real ICBHI annotations" if leak_source == real_annotations else f"{label} annotations"
+    display(Markdown(
+        f"On {leak_label} ({leak['n_cycles']} test cycles, {audio.cycle_duration:g} s inputs): "
+        f"**{leak['n_differs']} of {leak['n_short']} short test cycles ({leak['share_differs']:.1%})** would get "
+        f"another input from label-aware padding; **{leak['n_normal_refused_abnormal']} of "
+        f"{leak['n_short_normal']} short normal ones ({leak['share_normal_refused_abnormal']:.1%})** would have "
+        "an abnormal neighbour hidden."))
     """),
     md("""
     ## Cycles longer than the input
@@ -222,6 +259,7 @@ cells = [
                               "duration": float(example["duration"])},
             "input_seconds": audio.cycle_duration, "padding_sources": padding_sources,
             "long_cycles": len(long_durations), "long_cycle_windows": int(long_windows),
+            "padding_leak": {"source": leak_label, **leak},
             "image_shape": list(image.shape),
         }
         out = Path(run_dir) / "02_preprocessing.json"
@@ -234,6 +272,7 @@ cells = [
 
     - Pick a 4 kHz recording (a Meditron or Litt3200 one): which steps change nothing?
     - Add `"repeat"` to `methods`, the reference code's padding (copies of the cycle itself), and listen.
+    - Count the padding leak on the 80/20 split or for 5 s inputs: `padding_leak_summary(..., duration=5.0)`.
     - Set `audio = replace(audio, high_hz=1800)` to add a real low-pass stage and compare the filter curves.
     - Next notebook: `03_augmentation`, making more and more varied training samples.
     """),

@@ -25,7 +25,7 @@ cells = [
     device = "auto"          # auto | cpu | cuda
     run_dir = None           # the pipeline's run directory; training runs go to run_dir/train/
     figures_dir = "figures"
-    splits = ["official"]    # any of "official" (60/40) and "patient" (80/20, patient-disjoint)
+    splits = ["official"]    # any of "official" (60/40), "patient" (80/20, patient-disjoint), "patient-cv" (5 folds)
     seeds = None             # e.g. [0, 1, 2, 3, 4] for mean and std over 5 seeds (None: just seed)
     ablation = True          # also train the CNN row (no CBA, no BRC)
     cycle_sweep = None       # e.g. [1, 3, 5, 7, 9]: Table II input lengths in seconds
@@ -41,6 +41,7 @@ cells = [
     from IPython.display import Markdown, display
 
     from respirelib import paper, study
+    from respirelib import results as results_table
     from respirelib.data_dirs import resolve_data_dir
     from respirelib.config import CLASS_NAMES
     from respirelib.profiles import get_profile
@@ -56,11 +57,17 @@ cells = [
     split is read once, for the final numbers. The reference code chose its checkpoint on the test set,
     which its own training log shows is worth about 3 points of optimism (`../shared/docs/reference-notes.md`);
     `respirenet train --select-on test` reproduces that, for comparison only.
+
+    The patient split has a seed of its own (`split_seed`, fixed at 0), separate from the training seed: all
+    seeds of one split are scored on the same test patients, so their spread is the training noise alone.
+    `"patient-cv"` runs all five folds of the patient-wise split, the cross-validation the paper's conclusion
+    asks for; its rows are the mean ± std over folds (and seeds).
     """),
     code("""
     data_path = resolve_data_dir(data_dir, seed=0, scale=get_profile(profile).synthetic_scale)
     root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook04")
     seed_list = list(seeds) if seeds else [seed]
+    split_labels = study.expand_splits(splits)  # "patient-cv" becomes its five folds
     print(f"profile {profile}: {get_profile(profile).description}")
     print(f"data: {data_path}\\nruns: {root / 'train'}\\nsplits: {', '.join(paper.SPLIT_NAMES[s] for s in splits)}"
           f"; seeds {seed_list}")
@@ -69,14 +76,17 @@ cells = [
     ## Train the full model (+CBA+BRC)
 
     Each run pre-processes the recordings once into a cache (4 kHz, 50 Hz high-pass; see notebook 02), pads
-    every cycle to the input length with smart padding, adds concatenation-augmented samples, and trains
-    with SGD (momentum 0.9, lr 1e-3 in the paper profile) on class-balanced batches with the standard
-    augmentations, computing Mel-spectrogram images batch by batch. A run that already finished is only
-    read; an interrupted one resumes from its last checkpoint.
+    every training cycle to the input length (the profile's `padding`), adds concatenation-augmented samples,
+    and trains with SGD (momentum 0.9, lr 1e-3 in the paper profile) on class-balanced batches with the
+    standard augmentations, computing Mel-spectrogram images batch by batch. Blank region clipping decides
+    each input's blank rows before augmentation, so added noise cannot hide a blank band from it.
+    Validation and test inputs are padded **without labels** (context padding, notebook 02), exactly as a new
+    recording would be. A run that already finished is only read; an interrupted one resumes from its last
+    checkpoint.
     """),
     code("""
     full_runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile,
-                                  init=init, device=device, train=train) for split in splits for s in seed_list]
+                                  init=init, device=device, train=train) for split in split_labels for s in seed_list]
     first = full_runs[0]
     metrics = json.loads((first / "metrics.json").read_text())
     label = f"{metrics['data']} data, {metrics['init']}, profile {metrics['profile']}"
@@ -92,7 +102,7 @@ cells = [
     """),
     code("""
     history = pd.read_json(first / "stage1" / "history.jsonl", lines=True)
-    fig = plot_training_curves(history, title=f"Stage 1, {splits[0]} split, seed {seed_list[0]} ({label})")
+    fig = plot_training_curves(history, title=f"Stage 1, {split_labels[0]} split, seed {seed_list[0]} ({label})")
     save_figure(fig, "04_training_curves", out_dir=figures_dir)
     fig
     """),
@@ -101,15 +111,16 @@ cells = [
 
     Rows are the true classes, columns the predictions; each cell shows the count and the share of its row.
     The ICBHI score averages sensitivity (abnormal cycles recognised as their class) and specificity
-    (normal cycles recognised as normal).
+    (normal cycles recognised as normal). The brackets are 95 % confidence intervals from a patient-level
+    bootstrap: the test patients are resampled with replacement 1000 times and the scores recomputed.
+    Cycles of one patient are alike, so it is the number of test *patients* (about 49 in the official split
+    of ICBHI) that sets the width, and the intervals are wide. No peer in this field reports them.
     """),
     code("""
     fig = plot_confusion_matrix(metrics["confusion"], class_names=CLASS_NAMES,
-                                title=f"Test part of the {splits[0]} split, +CBA+BRC ({label})")
+                                title=f"Test part of the {split_labels[0]} split, +CBA+BRC ({label})")
     save_figure(fig, "04_confusion_matrix", out_dir=figures_dir)
-    four, two = metrics["four_class"], metrics["two_class"]
-    print(f"4-class: Sp {four['sp']:.1%}  Se {four['se']:.1%}  Score {four['score']:.1%}")
-    print(f"2-class: Sp {two['sp']:.1%}  Se {two['se']:.1%}  Score {two['score']:.1%}")
+    display(results_table.metrics_with_intervals(metrics))
     fig
     """),
     md("""
@@ -118,22 +129,29 @@ cells = [
     The same training without concatenation augmentation and without blank region clipping. The paper
     reports a gain of 0.5 (60/40) and 0.9 points (80/20) from the two together; a single seed varies by more
     than that, which is why several seeds matter (`seeds=[0, 1, 2, 3, 4]`).
+
+    Each "ours" cell reads *mean ± std over seeds [95 % interval of the mean]* in percent. Below the tables,
+    each pair of rows is compared in words: a difference is called real only when it is larger than twice
+    its standard error over seeds *and* the rows' test-set intervals do not overlap.
     """),
     code("""
     if ablation:
-        for split in splits:
+        for split in split_labels:
             for s in seed_list:
                 study.ensure_run(root, data_path, split=split, variant="cnn", seed=s, profile=profile, init=init,
                                  device=device, train=train)
     results = study.collect_metrics(root)
-    results = results[results["split"].isin(splits) & (results["stage"] == "stage1")
+    results = results[results["split"].isin([study.split_group(s) for s in split_labels]) & (results["stage"] == "stage1")
                       & results["variant"].isin(["cnn", "full"])]
-    table_one = study.side_by_side(study.summarise(results), paper.TABLE_I, task="4-class")
+    summary = study.summarise(results)
+    table_one = study.side_by_side(summary, paper.TABLE_I, task="4-class")
     display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: ICBHI, ImageNet init, 200 epochs"))
-    display(table_one)
-    table_two_class = study.side_by_side(study.summarise(results), paper.TABLE_I, task="2-class")
+    display(results_table.styled(table_one))
+    table_two_class = study.side_by_side(summary, paper.TABLE_I, task="2-class")
     display(Markdown("**Table I, 2-class** (the paper reports it for the 80/20 split only)"))
-    display(table_two_class)
+    display(results_table.styled(table_two_class))
+    noise = study.noise_statements(summary)
+    display(Markdown("\\n".join(f"- {sentence}" for sentence in noise) or "_one row only: nothing to compare_"))
     """),
     md("""
     ## Table II: input length (optional)
@@ -147,7 +165,7 @@ cells = [
         rows = []
         for seconds in cycle_sweep:
             for s in seed_list:
-                run = study.ensure_run(root, data_path, split=splits[0], variant=f"len{seconds:g}s", seed=s,
+                run = study.ensure_run(root, data_path, split=split_labels[0], variant=f"len{seconds:g}s", seed=s,
                                        profile=profile, init=init, device=device, train=train)
                 rows.append({"seconds": seconds, "seed": s,
                              "score": 100 * json.loads((run / "metrics.json").read_text())["four_class"]["score"]})
@@ -162,7 +180,7 @@ cells = [
     ## Record the numbers
     """),
     code("""
-    record = {"splits": splits, "profile": profile, "data": metrics["data"], "synthetic": metrics["synthetic"],
+    record = {"splits": splits, "split_labels": split_labels, "noise": noise, "profile": profile, "data": metrics["data"], "synthetic": metrics["synthetic"],
               "init": metrics["init"], "seeds": seed_list, "runs": [str(p) for p in full_runs],
               "table_one_4class": table_one.to_dict(orient="records"),
               "table_one_2class": table_two_class.to_dict(orient="records"),

@@ -7,17 +7,22 @@ spectrogram, probabilities and the Grad-CAM++ overlay). The callbacks only call
 two plain functions, :func:`explorer_options` (what each dropdown offers) and
 :func:`render_cycle` (the figure), which work and are tested without a browser.
 Building the widget renders the first cycle once, so a headless run (papermill)
-records one complete view and never waits for input.
+records one complete view and never waits for input. The displayed explorer also
+carries that first view as plain HTML (player and figure) and PNG beside the widget
+view: a front end with live widgets (JupyterLab) shows the widgets, anything without
+one (a saved notebook on GitHub, nbconvert, a terminal) shows the static figure.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 
 import matplotlib.figure
 import numpy as np
 import pandas as pd
+import ipywidgets as widgets
 import torch
 
 from respirelib.config import CLASS_NAMES
@@ -80,6 +85,25 @@ def figure_png(fig: matplotlib.figure.Figure, *, dpi: int = 90) -> bytes:
     return buffer.getvalue()
 
 
+class ExplorerBox(widgets.VBox):
+    """The explorer's box; its display also offers ``static`` (MIME type to data) for front ends without widgets."""
+
+    def __init__(self, children, *, static: dict | None = None):
+        super().__init__(children)
+        self.static = dict(static or {})
+
+    def _repr_mimebundle_(self, **kwargs):
+        # Front ends rank the widget view above HTML and PNG; the others fall back to those.
+        return {**self.static, **super()._repr_mimebundle_(**kwargs)}
+
+
+def static_view(audio_html: str, png: bytes) -> dict:
+    """MIME bundle of a player and a figure for front ends without widgets: ``text/html`` and ``image/png``."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return {"text/html": f'{audio_html}<br><img src="data:image/png;base64,{encoded}" alt="the chosen cycle">',
+            "image/png": encoded}
+
+
 def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), model: torch.nn.Module | None = None,
                    layer=None):
     """An ipywidgets explorer of the run's cycles.
@@ -96,11 +120,11 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
 
     Returns
     -------
-    explorer : ipywidgets.VBox
-        A title, a row of dropdowns (``part``, ``device``, ``class``, ``cycle``) and
-        an ``Output`` with the audio player and the figure of the chosen cycle.
+    explorer : ExplorerBox
+        An ``ipywidgets.VBox``: a title, a row of dropdowns (``part``, ``device``,
+        ``class``, ``cycle``) and an ``Output`` with the audio player and the figure
+        of the chosen cycle; its ``static`` bundle is the first view without widgets.
     """
-    import ipywidgets as widgets
     from IPython.display import Audio, Image, display
 
     subset, cycles = run.prepared.subset, run.prepared.dataset.cycles
@@ -115,6 +139,7 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
     cycle_box = widgets.Dropdown(description="cycle", style=style, layout=widgets.Layout(width="28em"))
     output = widgets.Output()
     updating = {"now": False}  # setting options fires value events; render once per user action
+    shown = {}  # the latest view's player and figure, kept for the static fallback
 
     def render(row) -> None:
         with output:
@@ -122,8 +147,11 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
             if row is None:
                 print("no cycle matches these choices")
                 return
-            display(Audio(np.asarray(run.prepared.cache.cycle(row), dtype=np.float32), rate=run.prepared.cache.sr))
-            display(Image(data=figure_png(render_cycle(run, row, model=model, layer=layer)), format="png"))
+            shown["audio"] = Audio(np.asarray(run.prepared.cache.cycle(row), dtype=np.float32),
+                                   rate=run.prepared.cache.sr)
+            shown["png"] = figure_png(render_cycle(run, row, model=model, layer=layer))
+            display(shown["audio"])
+            display(Image(data=shown["png"], format="png"))
 
     def refresh(_change=None) -> None:
         if updating["now"]:
@@ -151,4 +179,5 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
     cycle_box.observe(on_cycle, names="value")
     refresh()
     title = widgets.HTML(f"<b>Explore the cycles</b> of {run.run_dir.name} ({run_label(run)})")
-    return widgets.VBox([title, widgets.HBox([part_box, device_box, class_box, cycle_box]), output])
+    static = static_view(shown["audio"]._repr_html_(), shown["png"]) if shown else {}
+    return ExplorerBox([title, widgets.HBox([part_box, device_box, class_box, cycle_box]), output], static=static)

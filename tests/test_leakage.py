@@ -1,0 +1,44 @@
+"""Counting the test inputs that label-aware smart padding would change."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from respirelib.leakage import padding_differences, padding_leak_summary
+
+
+def _table(labels, durations, split="test"):
+    starts = pd.Series(durations).cumsum().shift(fill_value=0.0)
+    return pd.DataFrame({"recording": "r", "cycle_index": range(len(labels)), "start": starts,
+                         "end": starts + pd.Series(durations), "label_id": labels, "split": split})
+
+
+def test_a_normal_cycle_beside_a_wheeze_gets_another_input():
+    # normal, wheeze, normal, crackle; all 2 s, input 5 s. The normal cycles refuse their abnormal
+    # neighbours (label-free padding takes them); the abnormal ones may borrow normal neighbours anyway.
+    table = padding_differences(_table([0, 2, 0, 1], [2.0] * 4), duration=5.0)
+    assert list(table["differs"]) == [True, False, True, False]
+    assert list(table["refused_abnormal"]) == [True, False, True, False]
+    same = padding_differences(_table([0, 0, 0, 0], [2.0] * 4), duration=5.0)
+    assert not same["differs"].any()
+    long_only = padding_differences(_table([0, 2], [6.0, 6.0]), duration=5.0)
+    assert long_only.empty
+
+
+def test_summary_counts():
+    summary = padding_leak_summary(_table([0, 2, 0, 0], [2.0] * 4), duration=5.0)
+    assert summary["n_short"] == 4 and summary["n_differs"] == 2
+    assert summary["n_short_normal"] == 3 and summary["n_normal_refused_abnormal"] == 2
+    assert summary["share_normal_refused_abnormal"] == 2 / 3
+
+
+def test_on_the_real_annotation_files(shared_annotations):
+    from respirelib.icbhi import load_icbhi
+
+    cycles = load_icbhi(shared_annotations, audio="ignore").cycles
+    summary = padding_leak_summary(cycles, part="test")
+    assert summary["n_cycles"] == 2756
+    assert summary["n_short"] == int((cycles.loc[cycles["split"] == "test", "duration"] < 7.0).sum())
+    # About one short test cycle in six would get another input from its labels.
+    assert 0.12 < summary["share_differs"] < 0.25
+    assert 0.12 < summary["share_normal_refused_abnormal"] < 0.25

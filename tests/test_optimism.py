@@ -1,0 +1,108 @@
+"""The optimism table, the test-set monitor, split seeds, k-fold labels and the noise statements."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from respirelib import study
+from respirelib.splits import make_split
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study_root(tiny_synthetic, tmp_path_factory, _isolated_environment):
+    """Two smoke seeds of the full model on the official split, and one patient-CV fold, trained once."""
+    root = tmp_path_factory.mktemp("study")
+    for seed in (0, 1):
+        study.ensure_run(root, tiny_synthetic, split="official", variant="full", seed=seed, profile="smoke",
+                         init="random", device="cpu", progress=False)
+    study.ensure_run(root, tiny_synthetic, split="patient-fold3", variant="full", seed=2, profile="smoke",
+                     init="random", device="cpu", progress=False)
+    return root
+
+
+def test_split_labels_and_cross_validation_folds():
+    assert study.expand_splits(["official", "patient-cv"]) == ["official"] + [f"patient-fold{k}" for k in range(5)]
+    assert study.split_group("patient-fold2") == "patient-cv" and study.split_group("patient") == "patient"
+    for bad in ("patient-fold5", "official-fold1", "kfold"):
+        with pytest.raises(ValueError):
+            study.expand_splits([bad])
+
+
+def test_the_split_seed_is_fixed_and_separate_from_the_training_seed(study_root, tiny_synthetic):
+    from respirelib.icbhi import load_icbhi
+
+    run = study_root / "train" / "patient-fold3-full-seed2"
+    request = json.loads((run / "run.json").read_text())
+    assert request["seed"] == 2 and request["split_seed"] == 0 and request["split"] == "patient" and request["fold"] == 3
+    cycles = load_icbhi(tiny_synthetic).cycles
+    expected = set(cycles.loc[make_split(cycles, scheme="patient", seed=0, fold=3) == "test", "patient"])
+    scored = set(pd.read_csv(run / "metrics_predictions.csv")["patient"])
+    assert scored == expected
+    assert scored != set(cycles.loc[make_split(cycles, scheme="patient", seed=2, fold=3) == "test", "patient"])
+    metrics = study.collect_metrics(study_root)
+    fold_row = metrics[metrics["run"] == run.name].iloc[0]
+    assert fold_row["split"] == "patient-cv" and fold_row["fold"] == 3
+
+
+def test_the_test_monitor_is_kept_apart_and_never_selects(study_root):
+    run = study_root / "train" / "official-full-seed0"
+    history = pd.read_json(run / "stage1" / "history.jsonl", lines=True)
+    monitor = torch.load(run / "stage1" / "test_monitor.pt", weights_only=False)
+    assert "DIAGNOSTIC" in monitor["note"] and monitor["epochs"] == list(history["epoch"])
+    assert monitor["pred"].shape == (len(history), len(monitor["cycle_row"]))
+    best = torch.load(run / "stage1" / "checkpoints" / "best.pt", weights_only=False)
+    assert best["epoch"] == int(history.loc[history["val_score"].idxmax(), "epoch"])
+    assert not any("test" in column for column in history.columns)
+
+
+def test_optimism_table_from_the_same_runs(study_root):
+    table = study.optimism_table(study_root, split="official")
+    assert list(table["measured as"]) == [name for name, _ in study.OPTIMISM_ROWS] + [
+        "ours, mean ± std over seeds", "ours, the best single seed"]
+    assert all("[" in cell for cell in table["score"])  # every number carries its interval
+    assert "±" in table.loc[4, "score"] and table.loc[4, "runs"] == "2"
+    diagnostics = json.loads((study_root / "train" / "official-full-seed0" / "diagnostics.json").read_text())
+    assert diagnostics["note"].startswith("DIAGNOSTIC, NOT A RESULT")
+    assert diagnostics["test_selected"]["epoch"] in (1, 2)
+    # The test-selected checkpoint is by construction at least as good on test as any monitored epoch.
+    scores = [diagnostics[key]["four_class"]["score"] for key in ("test_selected", "last_epoch")]
+    assert scores[0] >= scores[1] - 1e-12
+    ours = json.loads((study_root / "train" / "official-full-seed0" / "metrics.json").read_text())
+    assert scores[0] >= ours["four_class"]["score"] - 1e-12
+
+
+def test_summaries_carry_intervals_and_say_when_a_difference_is_noise(study_root):
+    metrics = study.collect_metrics(study_root)
+    summary = study.summarise(metrics[metrics["stage"] == "stage1"])
+    official = summary.loc[("official", "+CBA+BRC")]
+    assert official["n seeds"] == 2
+    low, high = official["4-class score ci"]
+    assert low <= official["4-class score mean"] <= high
+    fake = pd.DataFrame({"4-class score mean": [50.0, 51.0, 60.0], "4-class score std": [2.0, 2.0, 0.5],
+                         "n seeds": [3, 3, 3], "4-class score ci": [[45, 55], [46, 56], [58, 62]]},
+                        index=pd.MultiIndex.from_tuples([("official", "CNN"), ("official", "+CBA+BRC"),
+                                                         ("official", "+X")]))
+    sentences = study.noise_statements(fake)
+    assert len(sentences) == 3
+    assert "within the noise" in sentences[0] and "+1.0 points" in sentences[0]
+    assert "larger than both" in sentences[2]
+
+
+def test_optimism_command(study_root, tmp_path, capsys):
+    from respirelib.cli import main
+
+    out = tmp_path / "optimism.json"
+    assert main(["optimism", str(study_root), "--json", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "selected on the test set (the reference code)" in printed and "diagnostics, not results" in printed
+    assert len(json.loads(out.read_text())) == 6
+    assert main(["optimism", str(study_root), "--json", str(out), "--quiet"]) == 2  # never overwritten
+    assert main(["optimism", str(study_root), "--split", "patient", "--quiet"]) == 2
+    assert "no evaluated patient-full-seed* runs" in capsys.readouterr().err
