@@ -38,3 +38,4 @@ def test_the_gpu_check_runs_end_to_end_in_its_tiny_cpu_mode(tiny_synthetic, tmp_
     for name in ("bench_prep_tiny_cpu.json", "bench_train_tiny_cpu.json"):
         bench = json.loads((out / name).read_text())
         assert bench["data"]["path"] == str(tiny_synthetic) and bench["commit"] is not None
+        assert bench["seed"] == 0 and "gpu_check.py" in bench["command"]

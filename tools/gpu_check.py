@@ -280,17 +280,21 @@ def main(argv: list[str] | None = None) -> int:
         from respirelib.bench_train import bench_train
 
         tag = "cuda" if mode == "gpu" else "tiny_cpu"
+
+        def command(step: str) -> str:
+            return f"{check.record['command']}  (its '{step}' step)"
+
         workload = None
         with check.step("bench prep") as entry:
             record = bench_prep(data_dir, device=config["device"], workers=os.cpu_count() or 2,
                                 cpu_batches=config["prep_batches"], cuda_batches=config["prep_batches"])
-            _write_json(args.out / f"bench_prep_{tag}.json", record)
+            _write_json(args.out / f"bench_prep_{tag}.json", {**record, "seed": 0, "command": command("bench prep")})
             entry["targets"] = record["targets"]
         with check.step("bench train") as entry:
             record = bench_train(data_dir, profile=config["profile"], device=config["device"],
                                  cpu_steps=config["train_steps"], cuda_steps=config["train_steps"],
                                  batch_size=64 if mode == "gpu" else 16)
-            _write_json(args.out / f"bench_train_{tag}.json", record)
+            _write_json(args.out / f"bench_train_{tag}.json", {**record, "seed": 0, "command": command("bench train")})
             entry["targets"], workload = record["targets"], record["workload"]
             entry["steps"] = record["steps"]
 
