@@ -135,7 +135,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
     for stage, metrics in results.items():
-        label = "SYNTHETIC data" if metrics["synthetic"] else "ICBHI data"
+        label = "SYNTHETIC data" if metrics["synthetic"] else f"{metrics['data']} data"
         four, two = metrics["four_class"], metrics["two_class"]
         ci = metrics["ci"]
         print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split; "
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="respirenet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data = commands.add_parser("data", help="inspect an ICBHI-layout folder")
+    data = commands.add_parser("data", help="get, check and inspect an ICBHI folder")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     summary = data_commands.add_parser("summary", help="counts of recordings, cycles, classes, devices, splits")
     summary.add_argument("data_dir", type=Path)
@@ -185,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="leave bad files and rows out (all listed in the report) instead of stopping")
     summary.add_argument("--no-audio", action="store_true", help="read annotations only (faster)")
     summary.set_defaults(func=_cmd_data_summary)
+    from respirelib.download import add_download_arguments
+    from respirelib.verify import add_verify_arguments
+
+    add_download_arguments(data_commands.add_parser(
+        "download", help="download the ICBHI 2017 database, extract it atomically and check it"))
+    add_verify_arguments(data_commands.add_parser(
+        "verify", help="check a folder against the ICBHI 2017 release: every file, one line per problem"))
 
     synth = commands.add_parser("synth", help="write a synthetic ICBHI-shaped dataset in the real layout")
     synth.add_argument("out_dir", type=Path)

@@ -42,7 +42,7 @@ from respirelib.explain import (
 )
 from respirelib.frontend import FeatureFrontend
 from respirelib.padding import pad_cycle, window_starts
-from respirelib.samples import SampleSet, evaluation_set
+from respirelib.samples import SampleSet, evaluation_set, label_free_padding
 from respirelib.viz.explain import plot_clipping_attention, plot_cycle_explanation, plot_gradcam_gallery
 from respirelib.viz.save import DEFAULT_DPI
 
@@ -105,7 +105,6 @@ def model_inputs(run: LoadedRun, rows) -> ModelInputs:
     ordered = table[table["recording"].isin(needed)].sort_values(["recording", "cycle_index"])
     members = {name: group.index.to_numpy()
                for name, group in ordered.groupby("recording", observed=True, sort=False)}
-    label_ids = table["label_id"].to_numpy()
     waves = np.zeros((len(rows), n_target), dtype=np.float32)
     own = np.zeros((len(rows), n_target), dtype=bool)
     n_windows = np.ones(len(rows), dtype=np.int64)
@@ -117,9 +116,9 @@ def model_inputs(run: LoadedRun, rows) -> ModelInputs:
             continue
         group = members[table.at[row, "recording"]]
         position = int(np.flatnonzero(group == row)[0])
-        wave, sources = pad_cycle([cache.cycle(r) for r in group], label_ids[group], position, sr=cache.sr,
-                                  duration=audio.cycle_duration, method=audio.padding, reach=audio.smart_reach,
-                                  return_sources=True)
+        wave, sources = pad_cycle([cache.cycle(r) for r in group], None, position, sr=cache.sr,
+                                  duration=audio.cycle_duration, method=label_free_padding(audio),
+                                  reach=audio.smart_reach, return_sources=True)
         # Repeat padding copies the cycle too: only its first occurrence is the cycle itself.
         start = int(np.argmax(sources == position))
         waves[i], own[i, start:start + len(cycle)] = wave, True

@@ -488,7 +488,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 def run_export_command(args: argparse.Namespace) -> int:
     model_file, card = export_model(args.run, args.out, data_dir=args.data, overwrite=args.overwrite)
     payload = load_exported_model(model_file)
-    label = "SYNTHETIC data" if payload.is_synthetic else "ICBHI data"
+    label = "SYNTHETIC data" if payload.is_synthetic else f"{payload.data['label']} data"
     devices = ", ".join(payload.devices) or "none (stage 1 only)"
     print(f"model file: {model_file} ({model_file.stat().st_size / 1e6:.1f} MB; {label}, {payload.training['init']}, "
           f"profile {payload.training['profile']})\ndevice models: {devices}\nmodel card: {card}")

@@ -1,10 +1,12 @@
 """The ICBHI 2017 data layer: one loader for the real database and the synthetic one.
 
 :func:`load_icbhi` reads a folder in the layout the database is distributed in
-(``NAME.wav`` + ``NAME.txt`` per recording, flat or inside ``ICBHI_final_database/``,
-plus the split, diagnosis and demographic files) and returns an :class:`ICBHIDataset`
-with a cycles table, a recordings table, a patients table and a :class:`LoaderReport`
-of everything skipped, repaired or ignored. It never writes into the data folder.
+(``NAME.wav`` + ``NAME.txt`` per recording, flat, inside ``ICBHI_final_database/`` or in the
+Kaggle copy's folders (:mod:`respirelib.layout`), plus the split, diagnosis and demographic
+files) and returns an :class:`ICBHIDataset` with a cycles table, a recordings table, a
+patients table and a :class:`LoaderReport` of everything skipped, repaired or ignored, and,
+for real data, the check against the release (:mod:`respirelib.verify`). It never writes
+into the data folder.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from respirelib.annotations import label_from_flags, parse_annotation_file
 from respirelib.audio import AUDIO_SUFFIXES, audio_info
 from respirelib.data_dirs import SYNTHETIC_MARKER
 from respirelib.errors import DataError
-from respirelib.names import DEVICES, RecordingName, looks_like_recording, parse_recording_name
+from respirelib.layout import Layout, find_layout, find_metadata, scan_layout
+from respirelib.names import DEVICES, RecordingName, parse_recording_name
 from respirelib.report import LoaderReport
+from respirelib.verify import Verdict, verify_layout
 
 CLASS_ORDER = ("normal", "crackle", "wheeze", "both")
-RECORDINGS_SUBDIRS = ("ICBHI_final_database", "audio_and_txt_files")
-KNOWN_EXTRA_FILES = ("filename_format.txt", "README.md", "README.txt")
 CYCLE_COLUMNS = ("recording", "patient", "recording_index", "chest_location", "acquisition_mode", "device",
                  "cycle_index", "start", "end", "duration", "crackle", "wheeze", "label", "label_id",
                  "diagnosis", "split")
@@ -68,9 +70,17 @@ class ICBHIDataset:
         return self.synthetic is not None
 
     @property
+    def verdict(self) -> Verdict | None:
+        """Real data's check against the ICBHI 2017 release (:mod:`respirelib.verify`); ``None`` if synthetic."""
+        return self.report.verdict
+
+    @property
     def data_label(self) -> str:
-        """``"synthetic"`` or ``"ICBHI"``: every number reported from this data carries it."""
-        return "synthetic" if self.is_synthetic else "ICBHI"
+        """Every number reported from this data carries it: ``"synthetic"``, ``"ICBHI 2017, verified"``
+        or ``"ICBHI-like, N files differ from the release"``."""
+        if self.is_synthetic:
+            return "synthetic"
+        return self.verdict.label if self.verdict is not None else "ICBHI"
 
     @cached_property
     def fingerprint(self) -> str:
@@ -78,33 +88,6 @@ class ICBHIDataset:
         from respirelib.fingerprint import files_fingerprint
 
         return files_fingerprint(self.root, self._text_files + self._audio_files)
-
-
-@dataclass(frozen=True)
-class _Layout:
-    recordings_dir: Path
-    metadata_dirs: tuple[Path, ...]
-
-
-def _find_layout(root: Path) -> _Layout:
-    for sub in RECORDINGS_SUBDIRS:
-        candidate = root / sub
-        if candidate.is_dir():
-            return _Layout(candidate, (root, candidate))
-    return _Layout(root, (root,))
-
-
-def _find_metadata(layout: _Layout, names: tuple[str, ...]) -> Path | None:
-    for directory in layout.metadata_dirs:
-        for name in names:
-            if (directory / name).is_file():
-                return directory / name
-    return None
-
-
-def _known_file_names() -> set[str]:
-    return {*metadata.SPLIT_FILE_NAMES, *metadata.DIAGNOSIS_FILE_NAMES, *metadata.DEMOGRAPHIC_FILE_NAMES,
-            *metadata.DIFFERENCES_FILE_NAMES, SYNTHETIC_MARKER, *KNOWN_EXTRA_FILES}
 
 
 class _Problems:
@@ -123,27 +106,14 @@ class _Problems:
         self.report.add("skipped", where, f"{error.problem}; {consequence}")
 
 
-def _scan_folder(layout: _Layout, report: LoaderReport) -> tuple[dict[str, Path], dict[str, Path]]:
+def _scan_folder(layout: Layout, report: LoaderReport) -> tuple[dict[str, Path], dict[str, Path]]:
     """Sort the folder's files into annotations and audio by stem; list anything else as ignored."""
-    annotations, audio = {}, {}
-    known = _known_file_names()
-    directories = dict.fromkeys([layout.recordings_dir, *layout.metadata_dirs])
-    for directory in directories:
-        for path in sorted(directory.iterdir()):
-            if path.name in known or (path.is_dir() and path == layout.recordings_dir):
-                continue
-            is_recording_file = path.is_file() and looks_like_recording(path.stem)
-            if directory == layout.recordings_dir and is_recording_file and path.suffix == ".txt":
-                annotations[path.stem] = path
-            elif directory == layout.recordings_dir and is_recording_file and path.suffix.lower() in AUDIO_SUFFIXES:
-                if path.stem in audio:
-                    report.add("ignored", path, f"a second audio file for {path.stem}; using {audio[path.stem].name}")
-                    continue
-                audio[path.stem] = path
-            else:
-                kind = "folder" if path.is_dir() else "file"
-                report.add("ignored", path, f"unexpected {kind}, not part of the ICBHI layout")
-    return annotations, audio
+    scan = scan_layout(layout)
+    for path, kept in scan.second_audio:
+        report.add("ignored", path, f"a second audio file for {path.stem}; using {kept.name}")
+    for path in scan.unexpected:
+        report.add("ignored", path, f"unexpected {'folder' if path.is_dir() else 'file'}, not part of the ICBHI layout")
+    return scan.annotations, scan.audio
 
 
 def _resolve_names(stems: set[str], split: dict[str, str], old_names: set[str], problems: _Problems,
@@ -216,7 +186,7 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     Parameters
     ----------
     root : str or Path
-        The database folder: recordings flat in it or in ``ICBHI_final_database/``.
+        The database folder, in any layout :func:`respirelib.layout.find_layout` knows.
     audio : {"auto", "require", "ignore"}
         ``auto``: audio is expected for every annotation when the folder holds any
         audio, and an annotation-only folder is fine; ``require``: audio must be
@@ -239,11 +209,11 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
         raise ValueError(f"audio must be 'auto', 'require' or 'ignore', not {audio!r}")
     report = LoaderReport()
     problems = _Problems(errors, report)
-    layout = _find_layout(root)
+    layout = find_layout(root)
     annotation_paths, audio_paths = _scan_folder(layout, report)
     if not annotation_paths and not audio_paths:
-        raise DataError(root, "no ICBHI recordings found (expected NAME.txt and NAME.wav files, flat or in "
-                              "ICBHI_final_database/)")
+        raise DataError(root, "no ICBHI recordings found (expected NAME.txt and NAME.wav files, flat, in "
+                              "ICBHI_final_database/ or in Respiratory_Sound_Database/audio_and_txt_files/)")
     use_audio = audio == "require" or (audio == "auto" and bool(audio_paths))
     if audio == "require" and not audio_paths:
         raise DataError(layout.recordings_dir, "no audio files (.wav/.flac) found, and audio='require'")
@@ -251,18 +221,18 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
         report.add("note", layout.recordings_dir, "annotation files only: no audio read "
                                                   f"({'ignored on request' if audio == 'ignore' else 'none present'})")
 
-    split_path = _find_metadata(layout, metadata.SPLIT_FILE_NAMES)
+    split_path = find_metadata(layout, metadata.SPLIT_FILE_NAMES)
     split = metadata.read_split_file(split_path) if split_path else {}
     if split_path is None:
         report.add("note", root, "no ICBHI_challenge_train_test.txt: the official split is unavailable")
-    differences_path = _find_metadata(layout, metadata.DIFFERENCES_FILE_NAMES)
+    differences_path = find_metadata(layout, metadata.DIFFERENCES_FILE_NAMES)
     old_names = metadata.read_filename_differences(differences_path) if differences_path else set()
 
     paths = {**audio_paths, **annotation_paths}
     stems = set(annotation_paths) | (set(audio_paths) if use_audio else set())
     names = _resolve_names(stems, split, old_names, problems, paths, report)
 
-    recording_rows, cycle_frames = [], []
+    recording_rows, cycle_frames, audio_infos = [], [], {}
     for stem, name in sorted(names.items(), key=lambda item: item[1].name):
         annotation_path, audio_path = annotation_paths.get(stem), audio_paths.get(stem)
         if annotation_path is None:
@@ -290,6 +260,7 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
             except DataError as error:
                 problems(error, "recording left out")
                 continue
+            audio_infos[audio_path] = info
             row.update(sample_rate=info.sample_rate, channels=info.channels, audio_duration=info.duration)
             cycles = _check_cycles_against_audio(cycles, info.duration, annotation_path, end_tolerance,
                                                  problems, report)
@@ -312,19 +283,21 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     recordings = recordings.merge(patients[["patient", "diagnosis"]], on="patient", how="left")
     cycles = _cycles_table(cycle_frames, recordings)
     synthetic = _read_marker(root)
+    if not synthetic:  # cheap: hashes the text files, reuses the audio headers read above
+        report.verdict = verify_layout(root, layout, audio=use_audio, audio_infos=audio_infos)
     text_files = sorted({Path(p) for p in recordings["annotation_path"]}
                         | {p for p in (split_path, differences_path,
-                                       _find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES),
-                                       _find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)) if p})
+                                       find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES),
+                                       find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)) if p})
     audio_files = sorted(Path(p) for p in recordings["audio_path"].dropna()) if use_audio else []
     return ICBHIDataset(root=root, recordings=recordings, cycles=cycles, patients=patients, report=report,
                         has_audio=use_audio, synthetic=synthetic, _audio_files=audio_files,
                         _text_files=text_files)
 
 
-def _patients_table(layout: _Layout, recordings: pd.DataFrame, report: LoaderReport) -> pd.DataFrame:
+def _patients_table(layout: Layout, recordings: pd.DataFrame, report: LoaderReport) -> pd.DataFrame:
     patients = pd.DataFrame({"patient": sorted(recordings["patient"].unique())})
-    diagnosis_path = _find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES)
+    diagnosis_path = find_metadata(layout, metadata.DIAGNOSIS_FILE_NAMES)
     if diagnosis_path is None:
         report.add("note", layout.metadata_dirs[0], "no diagnosis file: diagnosis is missing for every patient")
         patients["diagnosis"] = None
@@ -332,7 +305,7 @@ def _patients_table(layout: _Layout, recordings: pd.DataFrame, report: LoaderRep
         patients = patients.merge(metadata.read_diagnosis_file(diagnosis_path), on="patient", how="left")
         for patient in patients.loc[patients["diagnosis"].isna(), "patient"]:
             report.add("note", diagnosis_path, f"no diagnosis for patient {patient}")
-    demographic_path = _find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)
+    demographic_path = find_metadata(layout, metadata.DEMOGRAPHIC_FILE_NAMES)
     if demographic_path is not None:
         patients = patients.merge(metadata.read_demographic_file(demographic_path), on="patient", how="left")
     counts = recordings.groupby("patient").agg(n_recordings=("recording", "size"), n_cycles=("n_cycles", "sum"),

@@ -41,7 +41,7 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def _data_section(data: Mapping, training: Mapping) -> str:
-    label = "SYNTHETIC" if data["synthetic"] else "ICBHI 2017 Respiratory Sound Database"
+    label = "SYNTHETIC" if data["synthetic"] else f"ICBHI 2017 Respiratory Sound Database: {data['label']}"
     parts = [f"- Data: **{label}** (fingerprint `{data['fingerprint']}`, a content hash of every file read)."]
     if data["synthetic"]:
         parts.append(f"- {data.get('synthetic_warning') or 'SYNTHETIC DATA: not recorded from any patient.'}")
@@ -170,7 +170,7 @@ def render_model_card(payload: Mapping) -> str:
                                         else " (not the paper's ImageNet initialisation)")],
         ["profile", f"`{profile}`: " + (f"{profile_note}; **not the paper's schedule**" if profile_note
                                          else training.get("profile_description") or "")],
-        ["training data", "SYNTHETIC" if data["synthetic"] else "ICBHI 2017"],
+        ["training data", "SYNTHETIC" if data["synthetic"] else data["label"]],
         ["input", f"{payload['audio']['cycle_duration']:g} s at {payload['audio']['sample_rate']} Hz, "
                   f"{payload['features']['n_mels']} Mel bands"],
         ["trained with commit", f"`{provenance.get('trained_with_commit')}` on {provenance.get('trained')}"],

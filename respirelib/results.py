@@ -34,7 +34,8 @@ def styled(table: pd.DataFrame, *, digits: int = 1):
 
 
 def run_labels(run_dir: str | Path) -> dict:
-    """What the numbers of a run stand on: data (ICBHI or synthetic), initialisation, profile, provenance."""
+    """What the numbers of a run stand on: data (its label: synthetic, or the release check's verdict),
+    initialisation, profile, provenance."""
     run_dir = Path(run_dir)
     environment = json.loads((run_dir / "environment.json").read_text()) if (run_dir / "environment.json").is_file() \
         else {}
@@ -43,7 +44,7 @@ def run_labels(run_dir: str | Path) -> dict:
     profiles = sorted(set(metrics["profile"])) if not metrics.empty else []
     data = environment.get("data", {})
     synthetic = data.get("synthetic", bool(not metrics.empty and (metrics["data"] == "synthetic").any()))
-    return {"synthetic": synthetic, "data": "synthetic" if synthetic else "ICBHI", "inits": inits,
+    return {"synthetic": synthetic, "data": "synthetic" if synthetic else data.get("label") or "ICBHI", "inits": inits,
             "random_init": any("random" in init for init in inits), "profiles": profiles,
             "commit": environment.get("commit"), "hardware": environment.get("hardware"),
             "fingerprint": data.get("fingerprint"), "packages": environment.get("packages")}
@@ -143,7 +144,7 @@ def gather_results(run_dir: str | Path) -> dict:
 def banner(labels: dict) -> str:
     """The unmistakable headline: which data and which initialisation the numbers come from."""
     data = ("SYNTHETIC DATA — these numbers are NOT ICBHI results" if labels["synthetic"]
-            else "REAL ICBHI 2017 DATA")
+            else f"REAL DATA: {labels['data']}")
     init = "RANDOM INITIALISATION (no ImageNet weights)" if labels["random_init"] else "ImageNet initialisation"
     profiles = ", ".join(labels["profiles"]) or "no runs"
     return f"{data}\n{init}\nprofile: {profiles}"

@@ -14,8 +14,8 @@ def data_summary(dataset: ICBHIDataset) -> dict:
     Returns a JSON-ready dict with ``recordings``, ``patients``, ``cycles``,
     ``class_counts``, ``device_counts`` (cycles per device), ``split`` (train/test
     recordings and cycles), ``overlap_patients`` (patients on both sides of the
-    official split), ``cycle_duration`` statistics (s), ``data`` ("ICBHI" or
-    "synthetic"), ``has_audio``, ``sample_rates`` (recordings per rate) and the
+    official split), ``cycle_duration`` statistics (s), ``data`` (the dataset's
+    :attr:`~respirelib.icbhi.ICBHIDataset.data_label`), ``has_audio``, ``sample_rates`` (recordings per rate) and the
     loader ``report``.
     """
     cycles, recordings = dataset.cycles, dataset.recordings
@@ -71,6 +71,8 @@ def format_summary(summary: dict) -> str:
     counts = summary["report"]["counts"]
     lines.append("loader report " + ", ".join(f"{n} {action}" for action, n in counts.items()))
     lines += [f"  [{e['action']}] {e['path']}: {e['detail']}" for e in summary["report"]["entries"]]
+    if summary["report"].get("verdict"):
+        lines.append(summary["report"]["verdict"]["line"])
     return "\n".join(lines)
 
 

@@ -44,6 +44,21 @@ def test_nested_layout_is_found(tiny_icbhi, tmp_path):
     assert not dataset.report.entries
 
 
+def test_kaggle_layout_is_found(tiny_icbhi, tmp_path):
+    """``Respiratory_Sound_Database/Respiratory_Sound_Database/audio_and_txt_files/``, metadata at two levels."""
+    root = tmp_path / "kaggle"
+    inner = root / "Respiratory_Sound_Database" / "Respiratory_Sound_Database"
+    (inner / "audio_and_txt_files").mkdir(parents=True)
+    for path in tiny_icbhi.iterdir():
+        target = inner / "audio_and_txt_files" if path.stem in TINY_RECORDINGS else \
+            root if path.name == "demographic_info.txt" else inner
+        shutil.copy(path, target / path.name)
+    dataset = load_icbhi(root)
+    assert len(dataset.cycles) == 11 and set(dataset.recordings["split"]) == {"train", "test"}
+    assert dataset.patients.set_index("patient").loc[102, ["diagnosis", "age"]].tolist() == ["COPD", 70.0]
+    assert not dataset.report.entries
+
+
 def test_loader_never_writes_into_the_data_folder(tiny_icbhi):
     def snapshot():
         return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in tiny_icbhi.rglob("*")}

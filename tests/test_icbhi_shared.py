@@ -32,7 +32,7 @@ def test_published_counts(real):
     assert summary["split"] == {"train": {"recordings": 539, "cycles": 4142},
                                 "test": {"recordings": 381, "cycles": 2756}}
     assert summary["overlap_patients"] == [156, 218]
-    assert summary["data"] == "ICBHI" and not summary["has_audio"]
+    assert summary["data"] == "ICBHI 2017, verified" and not summary["has_audio"]
 
 
 def test_split_file_device_mismatch_is_repaired_and_reported(real):

@@ -47,7 +47,7 @@ def test_01_dataset_analysis(smoke_pipeline):
 def test_01_on_annotations_only(shared_annotations, tmp_path):
     execute_notebook("01", tmp_path, _parameters(shared_annotations, tmp_path), progress=False)
     summary = json.loads((tmp_path / "01_dataset_summary.json").read_text())
-    assert summary["cycles"] == 6898 and summary["data"] == "ICBHI"
+    assert summary["cycles"] == 6898 and summary["data"] == "ICBHI 2017, verified"
     assert not any(p.name.startswith("01_example_") for p in (tmp_path / "figures").glob("*.png"))
 
 
