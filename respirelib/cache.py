@@ -5,7 +5,10 @@ The cache holds every annotated cycle after the paper's pre-processing (resample
 keyed by a hash of the input files' contents and of the pre-processing settings, so
 changing either builds a new cache; an existing one loads in a memory map in
 milliseconds. It lives under ``$RESPIRENET_CACHE`` or ``<repo>/cache``, never inside
-the data folder, and is written into a temporary folder that is renamed when complete.
+the data folder, and is written into a temporary folder that is renamed when complete:
+a build killed half-way is never read as a cache (the next build removes its leftovers),
+and two processes building the same cache at once each write their own temporary folder,
+the first rename wins and the other process reads the winner's.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from tqdm.auto import tqdm
 from respirelib.audio import read_audio
 from respirelib.config import AudioConfig
 from respirelib.errors import DataError
+from respirelib.faults import kill_point
 from respirelib.icbhi import ICBHIDataset
+from respirelib.leftovers import remove_stale_temporaries, temporary_prefix
 from respirelib.preprocess import extract_cycles, preprocess_recording
 from respirelib.runs import REPO_ROOT
 
@@ -116,6 +121,8 @@ def build_cycle_cache(dataset: ICBHIDataset, *, config: AudioConfig = AudioConfi
                          "the data folder is never written to")
     key = cache_key(dataset, config)
     path = cache_dir / f"cycles-{key}"
+    if cache_dir.is_dir():  # what builds of this cache killed half-way left behind
+        remove_stale_temporaries(cache_dir, path.name)
     if not (path / "info.json").is_file():
         _build(dataset, config, path, workers=workers, progress=progress)
     offsets = np.load(path / "offsets.npy")
@@ -153,9 +160,13 @@ def _build(dataset: ICBHIDataset, config: AudioConfig, path: Path, *, workers: i
     lengths = np.array([len(c) for c in ordered], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name), dir=path.parent))
+    umask = os.umask(0)  # mkdtemp makes an owner-only folder; a shared cache gets the usual mode
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         np.save(staging / "waves.npy", np.concatenate(ordered).astype(np.float32))
+        kill_point(staging / "waves.npy")  # crash tests only (respirelib.faults); a no-op otherwise
         np.save(staging / "offsets.npy", offsets)
         info = {"version": CACHE_VERSION, "data_root": str(dataset.root), "data": dataset.data_label,
                 "fingerprint": dataset.fingerprint, "n_cycles": len(cycles), "sample_rate": config.sample_rate,

@@ -49,7 +49,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     if args.start:
         if args.out is None:
             raise FileNotFoundError("--from resumes an earlier run: give its directory with --out")
-        out, request = args.out, None
+        out, request, plan = args.out, None, None
     else:
         scale = args.scale if args.scale is not None else get_profile(args.profile).synthetic_scale
         data_dir = resolve_data_dir(args.data, scale=scale, seed=0)
@@ -61,9 +61,10 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             extra.append(("seeds", list(seeds)))
         request = PipelineRequest(profile=args.profile, data_dir=str(Path(data_dir).resolve()), seed=args.seed,
                                   device=args.device, init=args.init, extra=tuple(extra))
+        plan = _pipeline_plan(args, data_dir)
         out = args.out or new_run_dir(args.runs, f"pipeline-{args.profile}")
     try:
-        run_pipeline(out=out, request=request, start=args.start, progress=not args.quiet)
+        run_pipeline(out=out, request=request, start=args.start, progress=not args.quiet, plan=plan)
     except PipelineError as error:
         print(f"respirenet: {error}", file=sys.stderr)
         return 1
@@ -72,6 +73,18 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     if report.exists():
         print(f"  report:  {report}  (open it in JupyterLab: see the README's Notebooks section)")
     return 0
+
+
+def _pipeline_plan(args: argparse.Namespace, data_dir: Path) -> dict:
+    """The pipeline's training runs; projected (and the projection printed) for the paper profile or --project."""
+    from respirelib.progress import describe_projection, planned_runs, project
+
+    runs = planned_runs(args.splits or ["official"], args.seeds or [args.seed])
+    if not (args.project or args.profile == "paper"):
+        return {"runs": runs}
+    projection = project(data_dir, runs, profile=args.profile, device=args.device, progress=not args.quiet)
+    print(describe_projection(projection), flush=True)
+    return projection
 
 
 def _training_overrides(args: argparse.Namespace) -> dict:
@@ -216,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                               choices=("imagenet", "random", "imagenet-if-available"))
         pipeline.add_argument("--scale", type=float, default=None, help="scale of the synthetic dataset")
         pipeline.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where new run directories go")
+        pipeline.add_argument("--project", action="store_true",
+                              help="print the projected time before starting (always done for --profile paper)")
         pipeline.add_argument("--quiet", action="store_true")
         pipeline.set_defaults(func=_cmd_pipeline)
 

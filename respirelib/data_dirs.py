@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from respirelib.runs import REPO_ROOT
@@ -21,7 +22,14 @@ def resolve_data_dir(data_dir: str | Path | None, *, scale: float = 1.0, seed: i
     from respirelib.synth import write_synthetic_icbhi
 
     out_dir = default_synthetic_dir(scale=scale, seed=seed)
-    if not (out_dir / SYNTHETIC_MARKER).is_file():
-        print(f"writing a synthetic ICBHI-shaped dataset (scale {scale:g}, seed {seed}) to {out_dir}")
-        write_synthetic_icbhi(out_dir, scale=scale, seed=seed, progress=progress)
+    if (out_dir / SYNTHETIC_MARKER).is_file():
+        return out_dir
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Two pipelines started at once must not both write (each would clear the other's partial folder):
+    # the second waits for the first, then finds the dataset written.
+    with open(out_dir.with_name(out_dir.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out_dir / SYNTHETIC_MARKER).is_file():
+            print(f"writing a synthetic ICBHI-shaped dataset (scale {scale:g}, seed {seed}) to {out_dir}")
+            write_synthetic_icbhi(out_dir, scale=scale, seed=seed, progress=progress)
     return out_dir

@@ -134,6 +134,8 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     run_dir = Path(run_dir)
     torch_device = resolve_device(device)
     if resume:
+        if not (run_dir / "run.json").is_file():
+            raise FileNotFoundError(f"{run_dir} holds no run.json: there is no started run to resume there")
         request = json.loads((run_dir / "run.json").read_text())
         profile_obj = get_profile(request["profile"]).with_overrides(request["overrides"])
         seed, split, fold, init = request["seed"], request["split"], request["fold"], request["init_requested"]
@@ -208,12 +210,15 @@ def load_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device:
 
 
 def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", resume: bool = False,
-                 errors: str = "raise", progress: bool = True) -> dict:
+                 errors: str = "raise", progress: bool = True, devices=None, stop_after: int | None = None) -> dict:
     """Stage 2: one copy of the selected stage-1 model per device, fine-tuned on that device's cycles.
 
     Returns ``{device: status}``; a device without training cycles, or without validation cycles to
     select on, is reported, not fine-tuned, and its test cycles are scored by the stage-1 model. The stage-1 model itself is a candidate in each
     device's selection ("epoch 0"), so fine-tuning is kept only where it helps on validation.
+    ``devices`` limits stage 2 to those devices (the others are reported as not asked for) and
+    ``stop_after`` stops each after that many epochs in this call (see :func:`fit`): the GPU check
+    (``tools/gpu_check.py``) times one device's epochs with them.
     """
     run = load_run(run_dir, data_dir=data_dir, device=device, errors=errors, progress=progress)
     stage = run.profile.stage2
@@ -222,6 +227,9 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
     for device_name in DEVICES:
         train_rows = run.prepared.rows("train", device_name)
         select_rows = run.prepared.rows(stage.select_on, device_name)
+        if devices is not None and device_name not in devices:
+            statuses[device_name] = {"status": "skipped", "reason": "not asked for (devices=...)"}
+            continue
         if len(train_rows) == 0:
             statuses[device_name] = {"status": "skipped", "reason": "no training cycles for this device"}
             continue
@@ -236,7 +244,8 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
                                  augment=run.profile.augment, concat=stage.concat, seed=run.request["seed"])
         result = fit(model, run.frontend(stage), train_set, selection, config=stage, augment=run.profile.augment,
                      sr=run.profile.audio.sample_rate, out_dir=out_dir, seed=run.request["seed"], resume=resume,
-                     progress=progress, description=f"stage 2 {device_name}", select_initial=True)
+                     progress=progress, description=f"stage 2 {device_name}", select_initial=True,
+                     stop_after=stop_after)
         status = statuses.setdefault(device_name, {"status": "trained"})
         status.update(best_epoch=result.best_epoch, n_train_inputs=len(train_set),
                       n_selection_inputs=len(selection))

@@ -212,18 +212,31 @@ def export_model(run_dir: str | Path, out: str | Path, *, data_dir: str | Path |
         The training data, read for the card's devices and sample rates (default: the
         folder recorded in the run).
     overwrite : bool
-        Replace an existing model file or card; otherwise :class:`FileExistsError`.
+        Replace an existing model file or card; otherwise :class:`FileExistsError`. A model
+        file of this run without its card (an export killed between the two writes) is
+        replaced without asking.
     """
     out = Path(out)
     card = card_path_for(out)
     existing = [str(path) for path in (out, card) if path.exists()]
-    if existing and not overwrite:
+    if existing and not overwrite and not _interrupted_export(out, card, run_dir):
         raise FileExistsError(f"{' and '.join(existing)} already exist(s); pass overwrite=True (--overwrite) to "
                               "replace, or export into another folder (each folder holds one MODEL_CARD.md)")
     payload = build_export(run_dir, data_dir=data_dir)
     atomic_torch_save(payload, out)
     atomic_write_text(card, payload["card"])
     return out, card
+
+
+def _interrupted_export(out: Path, card: Path, run_dir: str | Path) -> bool:
+    """``out`` exported from ``run_dir`` and no card beside it: an export killed before its second file."""
+    if card.exists() or not out.is_file():
+        return False
+    try:
+        payload = _load_payload(out)
+    except DataError:
+        return False
+    return (payload.get("training") or {}).get("run_dir") == str(Path(run_dir).resolve())
 
 
 # ----------------------------------------------------------------------------- loading

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from respirelib.checkpoint import atomic_write_text
 from respirelib.notebooks import NOTEBOOK_DIR, notebook_path
+from respirelib.progress import echoing
 
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
 
@@ -84,7 +85,7 @@ def _failing_cell(executed: Path) -> int | None:
 
 
 def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, start: str | None = None,
-                 only: list[str] | None = None, progress: bool = True) -> Path:
+                 only: list[str] | None = None, progress: bool = True, plan: dict | None = None) -> Path:
     """Execute the notebooks into ``out``; return ``out``.
 
     Parameters
@@ -97,6 +98,9 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
         Resume from this notebook (e.g. ``"04"``); the earlier ones are kept as they ran.
     only : list of str or None
         Run just these notebooks (tests and partial reproductions).
+    plan : dict or None
+        The training runs the notebooks will make, projected or not (:mod:`respirelib.progress`),
+        written as ``plan.json`` into a new run so that each run reports its place and the time left.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -114,6 +118,10 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
         if request is None:
             raise ValueError("a new pipeline run needs a request (profile, data directory, ...)")
         claim_new_dir(out)
+        if plan is not None:
+            from respirelib.progress import write_plan
+
+            write_plan(out, plan)
         state = {"request": {**request.__dict__, "extra": list(request.extra)}, "notebooks": {}}
         atomic_write_text(out / "environment.json",
                           json.dumps(environment_record(request.data_dir, out), indent=2, default=str))
@@ -138,8 +146,9 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
         state["notebooks"][name] = {"status": "running", "notebook": str(target)}
         atomic_write_text(state_path, json.dumps(state, indent=2))
         try:
-            papermill.execute_notebook(str(source), str(target), parameters=injected, progress_bar=progress,
-                                       cwd=str(out), kernel_name="python3")
+            with echoing(out, write=tqdm.write):  # the training runs' "run k/N ..." lines (respirelib.progress)
+                papermill.execute_notebook(str(source), str(target), parameters=injected, progress_bar=progress,
+                                           cwd=str(out), kernel_name="python3")
         except PapermillExecutionError as error:
             cell = _failing_cell(target) if target.exists() else None
             state["notebooks"][name] = {"status": "failed", "notebook": str(target), "cell": cell,

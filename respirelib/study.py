@@ -29,6 +29,7 @@ import pandas as pd
 
 from respirelib.experiment import evaluate_run, finetune_run, train_run
 from respirelib.metrics import bootstrap_intervals, bootstrap_intervals_over_sets, format_interval
+from respirelib.progress import announce
 
 CV_FOLDS = 5
 _SPLIT_LABEL = re.compile(r"(official|patient)(?:-fold(\d+))?")
@@ -80,23 +81,36 @@ def model_run_dir(root: str | Path, *, split: str, variant: str, seed: int) -> P
 def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: str, seed: int,
                profile: str, init: str, device: str = "auto", finetune: bool = False, train: bool = True,
                progress: bool = True) -> Path:
-    """A trained and evaluated run for (split, variant, seed) under ``root``; train only what is missing."""
+    """A trained and evaluated run for (split, variant, seed) under ``root``; train only what is missing.
+
+    A run killed at any point is continued: ``run.json`` (written before the first epoch)
+    marks a started run, resumed from its last checkpoint or, killed in its first epoch,
+    from the start in the same directory; an evaluation counts as done only once both its
+    metrics and its predictions are written.
+    """
     run_dir = model_run_dir(root, split=split, variant=variant, seed=seed)
-    complete = (run_dir / "metrics.json").is_file()
+    complete = _evaluated(run_dir, "metrics")
     if not complete and not train:
         raise FileNotFoundError(f"{run_dir} has no finished run and training was not asked for (train=False)")
     if not complete:
         scheme, fold = _split_scheme(split)
-        started = (run_dir / "stage1" / "checkpoints" / "last.pt").is_file()
+        announce(root, run_dir.name, "stage1")  # "run k/N: ..., elapsed, remaining" under a pipeline's plan
         train_run(data_dir, run_dir, profile=profile, seed=seed, split=scheme, fold=fold, init=init, device=device,
-                  resume=started, progress=progress, overrides=variant_overrides(variant))
-        evaluate_run(run_dir, device=device, progress=progress)
-    if finetune and not (run_dir / "metrics_finetuned.json").is_file():
+                  resume=(run_dir / "run.json").is_file(), progress=progress, overrides=variant_overrides(variant))
+        # metrics.json without its predictions: what an evaluation killed half-way left
+        evaluate_run(run_dir, device=device, overwrite=(run_dir / "metrics.json").exists(), progress=progress)
+    if finetune and not _evaluated(run_dir, "metrics_finetuned"):
         if not train:
             raise FileNotFoundError(f"{run_dir} has no fine-tuned models and training was not asked for")
+        announce(root, run_dir.name, "stage2")
         finetune_run(run_dir, device=device, resume=(run_dir / "stage2").is_dir(), progress=progress)
         evaluate_run(run_dir, device=device, overwrite=True, progress=progress)
     return run_dir
+
+
+def _evaluated(run_dir: Path, stem: str) -> bool:
+    """Both files of an evaluation are there (``evaluate_run`` writes the metrics, then the predictions)."""
+    return (run_dir / f"{stem}.json").is_file() and (run_dir / f"{stem}_predictions.csv").is_file()
 
 
 def _parse_name(name: str) -> tuple[str, str, int] | None:

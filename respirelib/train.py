@@ -29,6 +29,7 @@ from respirelib.augment import augment_batch, class_balanced_sampler
 from respirelib.checkpoint import atomic_torch_save, atomic_write_text, load_checkpoint, restore_rng_state, rng_state
 from respirelib.config import AugmentConfig
 from respirelib.evaluate import autocast_for, cycle_predictions, predict_probabilities, score_predictions
+from respirelib.leftovers import remove_stale_temporaries
 from respirelib.profiles import TrainConfig
 from respirelib.samples import SampleSet
 
@@ -155,6 +156,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     history_path = out_dir / "history.jsonl"
     if len(train) == 0:
         raise ValueError("the training set is empty")
+    if checkpoints.is_dir():  # a write killed half-way leaves a temporary that no later write may replace
+        for name in (last_path.name, best_path.name):
+            remove_stale_temporaries(checkpoints, name)
 
     torch.manual_seed(seed)
     labels = train.labels.cpu().numpy()
@@ -174,6 +178,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     use_channels_last = device.type == "cuda"
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
+        # Every batch has one shape, so cuDNN's autotuner pays for itself in the first steps
+        # (a process-wide switch; CUDA training is not bitwise reproducible anyway, CPU is unaffected).
+        torch.backends.cudnn.benchmark = True
 
     start_epoch, history, best = 0, [], {"epoch": -1, "score": -1.0}
     monitored: list[dict] = []
@@ -186,6 +193,10 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         restore_rng_state(state["rng"], sample_generator, augment_generator)
         start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
         monitored = state.get("monitored", [])
+        # A kill between the checkpoint and the files written after it leaves those one epoch short.
+        atomic_write_text(history_path, "".join(json.dumps(r) + "\n" for r in history))
+        if monitor is not None and monitored:
+            _save_monitor(monitored, out_dir / "test_monitor.pt")
     elif history_path.exists():
         raise FileExistsError(f"{out_dir} already holds a training history; resume it or choose a new run directory")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -209,7 +220,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         model.train()
         indices = _epoch_indices(sampler, labels, sample_generator, config).to(device)
         batches = torch.split(indices, config.batch_size)
-        total_loss, seen = 0.0, 0
+        # Summed on the device and read once per epoch: a float() per step would wait for the GPU.
+        total_loss, seen = torch.zeros((), dtype=torch.float64, device=device), 0
         bar = tqdm(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
                    disable=not progress, leave=False)
         for batch in bar:
@@ -225,10 +237,9 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += float(loss.detach()) * len(batch)
+            total_loss += loss.detach().double() * len(batch)
             seen += len(batch)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
-        record = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1),
+        record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(seen, 1),
                   "lr": optimizer.param_groups[0]["lr"]}
         if scheduler is not None:
             scheduler.step()

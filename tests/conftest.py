@@ -14,6 +14,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_ANNOTATIONS = REPO_ROOT.parent / "shared" / "icbhi-annotations"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip, saying why, where torch sees no GPU."""
+    cuda_items = [item for item in items if item.get_closest_marker("cuda")]
+    if not cuda_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason=f"needs a CUDA GPU; this torch ({torch.__version__}) sees none")
+    for item in cuda_items:
+        item.add_marker(skip)
+
+
 @pytest.fixture
 def shared_annotations() -> Path:
     """The real ICBHI annotation files; tests using them skip where ../shared is absent."""

@@ -10,6 +10,7 @@ import torch
 from respirelib.checkpoint import load_checkpoint
 from respirelib.experiment import evaluate_run, train_run
 from respirelib.weights import WeightsNotFoundError
+from tests.test_checkpoint import _as_if_moved
 
 pytestmark = pytest.mark.slow
 
@@ -18,10 +19,19 @@ def _state(run_dir, stage="stage1"):
     return load_checkpoint(run_dir / stage / "checkpoints" / "last.pt")
 
 
-def test_resumed_run_equals_uninterrupted_run(tiny_synthetic, smoke_run, tmp_path):
+def test_resumed_run_equals_uninterrupted_run(tiny_synthetic, smoke_run, tmp_path, monkeypatch):
+    import respirelib.train
+
     interrupted = tmp_path / "interrupted"
     train_run(tiny_synthetic, interrupted, profile="smoke", init="random", seed=0, progress=False, stop_after=1)
     assert len(_state(interrupted)["history"]) == 1
+
+    def load_as_on_a_gpu(path, *, map_location):
+        # The resume reads its RNG states in a form set_state refuses, as map_location="cuda" gives them.
+        state = load_checkpoint(path, map_location=map_location)
+        return {**state, "rng": _as_if_moved(state["rng"])}
+
+    monkeypatch.setattr(respirelib.train, "load_checkpoint", load_as_on_a_gpu)
     train_run(tiny_synthetic, interrupted, resume=True, progress=False)
     full, resumed = _state(smoke_run), _state(interrupted)
     strip = [{k: v for k, v in record.items() if k != "seconds"} for record in full["history"]]
@@ -182,3 +192,9 @@ def test_optimizer_choice_is_checked_and_used():
         TrainConfig(optimizer="lamb")
     with pytest.raises(ValueError, match="eval_every"):
         TrainConfig(eval_every=0)
+
+
+def test_resuming_where_no_run_started_says_so(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no run.json: there is no started run to resume"):
+        train_run(tmp_path / "data", tmp_path / "empty", resume=True, progress=False)
