@@ -36,9 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
-import json
-import os
 import sys
 import tempfile
 import time
@@ -48,56 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
-from respirelib.runs import git_commit, hardware_record
+from respirelib.bench_common import (_add_output_arguments, _data_record, _emit, _timed, bench_record,  # noqa: F401
+                                     format_bench, target)
 
-BENCH_FORMAT_VERSION = 1
 FULL_SIZE_CYCLES = 6000  # ICBHI has 6898 cycles; a set this large counts as full size
 
 PREP_TARGETS = {"cold_s": 60.0, "warm_s": 5.0, "cpu_samples_per_s": 200.0, "cuda_samples_per_s": 20000.0}
 
-
-def target(name: str, measured: float, *, unit: str, at_most: float | None = None,
-           at_least: float | None = None) -> dict:
-    """One target of a benchmark: the measured value, the bound and whether it was met."""
-    if (at_most is None) == (at_least is None):
-        raise ValueError("give exactly one of at_most and at_least")
-    bound, comparison = (at_most, "<=") if at_most is not None else (at_least, ">=")
-    met = measured <= bound if at_most is not None else measured >= bound
-    return {"name": name, "measured": round(float(measured), 3), "unit": unit, "comparison": comparison,
-            "target": bound, "met": bool(met)}
-
-
-def bench_record(name: str, *, data: dict, results: dict, targets: list[dict]) -> dict:
-    """The shared layout of every benchmark's result (see the module docstring)."""
-    return {
-        "benchmark": name,
-        "format_version": BENCH_FORMAT_VERSION,
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "hardware": hardware_record(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "environment": _thread_environment(),
-        "commit": git_commit(),
-        "data": data,
-        **results,
-        "targets": targets,
-        "all_met": all(t["met"] for t in targets),
-    }
-
-
-def _thread_environment() -> dict:
-    return {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")}
-
-
-def _data_record(dataset, *, write_s: float | None) -> dict:
-    synthetic = dataset.synthetic or {}
-    return {"label": dataset.data_label, "path": str(dataset.root), "scale": synthetic.get("scale"),
-            "seed": synthetic.get("seed"), "fingerprint": dataset.fingerprint, "write_s": write_s}
-
-
-def _timed(function: Callable, *args, **kwargs):
-    started = time.perf_counter()
-    value = function(*args, **kwargs)
-    return value, time.perf_counter() - started
 
 
 def time_preprocessing(data_dir: str | Path, *, audio, cache_dir: str | Path, workers: int,
@@ -236,7 +190,8 @@ def bench_prep(data_dir: str | Path | None = None, *, scale: float = 1.0, seed: 
     """
     import torch
 
-    from respirelib.data_dirs import SYNTHETIC_MARKER, default_synthetic_dir, resolve_data_dir
+    from respirelib.data_dirs import default_synthetic_dir, resolve_data_dir
+    from respirelib.names import SYNTHETIC_MARKER
     from respirelib.profiles import get_profile
     from respirelib.samples import training_set
 
@@ -291,36 +246,6 @@ def bench_prep(data_dir: str | Path | None = None, *, scale: float = 1.0, seed: 
     }
     data = _data_record(dataset, write_s=round(write_s, 1) if written_now else None)
     return bench_record("prep", data=data, results=results, targets=targets)
-
-
-def format_bench(record: dict) -> str:
-    """A short text rendering of any benchmark record: its data, hardware and targets."""
-    data, hardware = record["data"], record["hardware"]
-    lines = [f"benchmark {record['benchmark']} on {data['label']} data ({data['path']})",
-             f"hardware  {hardware.get('processor')}, {hardware.get('cpu_count')} CPUs"
-             + (f", GPU {hardware['gpu']}" if hardware.get("gpu") else "")
-             + f"; load average {record['load_average'][0]}"]
-    if "full_size" in record and not record["full_size"]:
-        lines.append("note      a scaled-down set: the targets are stated for the full-size set")
-    for t in record["targets"]:
-        mark = "met" if t["met"] else "NOT met"
-        lines.append(f"{t['name']:45s} {t['measured']:>10.2f} {t['unit']:10s} "
-                     f"(target {t['comparison']} {t['target']:g}: {mark})")
-    return "\n".join(lines)
-
-
-def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON result to this file")
-
-
-def _emit(record: dict, args: argparse.Namespace) -> int:
-    text = json.dumps(record, indent=2)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text if args.json else format_bench(record))
-    return 0
 
 
 def add_bench_prep_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from respirelib.bench import _data_record, _emit, bench_record, target
+from respirelib.bench_common import _data_record, _emit, bench_record, target
 from respirelib.runs import REPO_ROOT
 
 DEMO_TARGET_S = 10 * 60

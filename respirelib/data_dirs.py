@@ -5,9 +5,8 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
+from respirelib.names import SYNTHETIC_MARKER  # noqa: F401  (re-exported: where the data lives)
 from respirelib.runs import REPO_ROOT
-
-SYNTHETIC_MARKER = "SYNTHETIC_DATASET.json"
 
 
 def default_synthetic_dir(*, scale: float = 1.0, seed: int = 0) -> Path:

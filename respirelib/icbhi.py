@@ -21,7 +21,7 @@ import pandas as pd
 from respirelib import metadata
 from respirelib.annotations import label_from_flags, parse_annotation_file
 from respirelib.audio import AUDIO_SUFFIXES, audio_info
-from respirelib.data_dirs import SYNTHETIC_MARKER
+from respirelib.names import SYNTHETIC_MARKER
 from respirelib.errors import DataError
 from respirelib.layout import Layout, find_layout, find_metadata, scan_layout
 from respirelib.names import DEVICES, RecordingName, parse_recording_name

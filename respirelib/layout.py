@@ -14,7 +14,7 @@ from pathlib import Path
 
 from respirelib import metadata
 from respirelib.audio import AUDIO_SUFFIXES
-from respirelib.data_dirs import SYNTHETIC_MARKER
+from respirelib.names import SYNTHETIC_MARKER
 from respirelib.names import looks_like_recording
 
 RECORDINGS_SUBDIRS = ("ICBHI_final_database", "audio_and_txt_files",

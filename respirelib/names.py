@@ -61,3 +61,6 @@ def parse_recording_name(stem: str) -> RecordingName:
     return RecordingName(patient=int(fields["patient"]), recording_index=fields["index"],
                          chest_location=fields["location"], acquisition_mode=fields["mode"],
                          device=fields["device"])
+
+# The file a synthetic dataset carries beside its recordings, so every result from it says "synthetic".
+SYNTHETIC_MARKER = "SYNTHETIC_DATASET.json"

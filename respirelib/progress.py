@@ -9,7 +9,7 @@ remaining about 3 h 10 min`` and appends it to ``progress.log``, which the pipel
 to the terminal (the notebooks' own output goes into the executed notebooks).
 
 The projection multiplies the inputs each run processes (training samples and evaluation
-windows, :func:`respirelib.bench_train.schedule_workload`) by a throughput, taken from a
+windows, :func:`respirelib.workload.schedule_workload`) by a throughput, taken from a
 ``results/bench_train_*.json`` record made on the same hardware (the same GPU model, or the
 same CPU core count) when there is one, else measured now with a few training and
 evaluation steps on the device in use. The record used, or the warm-up, is named.
@@ -95,7 +95,7 @@ def measured_throughput(prepared, profile, device: str) -> dict:
     """A short warm-up measurement: a few training and evaluation steps of ``profile`` on ``device``."""
     import torch
 
-    from respirelib.bench_train import time_train_steps
+    from respirelib.workload import time_train_steps
     from respirelib.samples import evaluation_set
 
     pool = evaluation_set(prepared.cache, prepared.rows("train")[: 2 * profile.stage1.batch_size],
@@ -112,7 +112,7 @@ def measured_throughput(prepared, profile, device: str) -> dict:
 def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str = "auto",
             results_dir: str | Path | None = None, progress: bool = False) -> dict:
     """Projected seconds of each planned run and in all, and what the projection is based on."""
-    from respirelib.bench_train import schedule_workload
+    from respirelib.workload import schedule_workload
     from respirelib.experiment import prepare_data, resolve_device
     from respirelib.profiles import get_profile
     from respirelib.study import _split_scheme, variant_overrides

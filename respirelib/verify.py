@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from respirelib.audio import AudioInfo, audio_info
-from respirelib.data_dirs import SYNTHETIC_MARKER
+from respirelib.names import SYNTHETIC_MARKER
 from respirelib.errors import AudioError, DataError
 from respirelib.layout import Layout, find_layout, scan_layout
 from respirelib.manifest import METADATA_KINDS, file_sha256, load_manifest, metadata_content_sha256

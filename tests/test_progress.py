@@ -47,7 +47,7 @@ def test_a_record_of_this_hardware_is_used_and_others_are_not(tmp_path):
 
 @pytest.mark.slow
 def test_projection_from_a_record_and_from_a_warm_up(tiny_synthetic, tmp_path):
-    from respirelib.bench_train import schedule_workload
+    from respirelib.workload import schedule_workload
     from respirelib.experiment import prepare_data
     from respirelib.profiles import get_profile
 

@@ -35,7 +35,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 import respirelib
-from respirelib.data_dirs import SYNTHETIC_MARKER
+from respirelib.names import SYNTHETIC_MARKER
 from respirelib.synth import census
 from respirelib.synth.devices import DEVICE_PROFILES
 from respirelib.synth.difficulty import DEFAULT_DIFFICULTY, DifficultySettings, difficulty_settings
