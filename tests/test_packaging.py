@@ -57,3 +57,20 @@ def test_notebooks_have_a_parameters_cell(notebook):
     cells = json.loads(notebook.read_text())["cells"]
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{notebook.name} needs exactly one cell tagged 'parameters'"
+
+
+@pytest.mark.parametrize("notebook", sorted((REPO_ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_each_notebook_and_its_jupytext_twin_agree(notebook):
+    import jupytext
+
+    twin = notebook.with_suffix(".py")
+    assert twin.is_file(), f"{notebook.name} has no jupytext twin {twin.name}: run `jupytext --set-formats ipynb,py:percent`"
+    assert jupytext.read(notebook).metadata["jupytext"]["formats"] == "ipynb,py:percent"
+
+    def cells(path):
+        return [(cell.cell_type, cell.source.strip(), tuple(cell.metadata.get("tags", [])))
+                for cell in jupytext.read(path).cells]
+
+    drift = [i for i, (a, b) in enumerate(zip(cells(notebook), cells(twin))) if a != b]
+    assert len(cells(notebook)) == len(cells(twin)) and not drift, (
+        f"{notebook.name} and {twin.name} have drifted apart (cells {drift}): run `jupytext --sync {twin}`")

@@ -1,0 +1,286 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Pre-processing: from a recording to fixed-length 4 kHz inputs
+#
+# **Goal:** follow one recording through every step RespireNet applies before the network sees it
+# (Gairola et al., 2021, §II "Pre-processing" and "Smart Padding"): resample to 4 kHz, band-pass 50–2000 Hz,
+# normalise to (−1, 1), cut into breathing cycles and bring each cycle to a fixed length. Each step is shown,
+# heard and compared with what `respirelib` does in one call.
+
+# %% tags=["parameters"]
+data_dir = None          # an ICBHI folder with audio; None: the synthetic default, written on first use
+profile = "quick"        # smoke | quick | paper: sets the input length and the feature settings
+seed = 0
+device = "auto"          # unused here; kept so every notebook takes the same parameters
+run_dir = None           # where numbers are written as JSON; None: not written
+figures_dir = "figures"  # where figures are saved
+synthetic_scale = 1.0    # size of the synthetic default; 1 gives about 6900 cycles
+
+# %%
+# %matplotlib inline
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import librosa
+import numpy as np
+from IPython.display import Audio, Markdown, display
+
+from respirelib.audio import read_audio
+from respirelib.data_dirs import resolve_data_dir
+from respirelib.errors import DataError
+from respirelib.features import image_from_signal, log_mel
+from respirelib.icbhi import load_icbhi
+from respirelib.padding import pad_cycle, window_starts
+from respirelib.preprocess import (extract_cycles, filter_sos, normalize_peak, preprocess_recording,
+                                   zero_phase_response)
+from respirelib.profiles import get_profile
+from respirelib.viz import signal as viz
+from respirelib.viz.save import save_figure
+
+
+def show(fig, name):
+    """Save a figure under figures_dir and display it."""
+    save_figure(fig, name, out_dir=figures_dir)
+    display(fig)
+
+
+# %% [markdown]
+# ## One recording
+#
+# The settings come from the profile: `audio` holds the paper's pre-processing (4 kHz, 50–2000 Hz,
+# order 5, peak normalisation) and the input length (7 s, Table II; the `smoke` profile uses 3 s to stay
+# fast), `features` the Mel spectrogram. We pick a short abnormal cycle from a recording with the highest
+# sample rate in the data (44.1 kHz in ICBHI) whose next cycle smart padding may borrow, so that every step
+# has something to do.
+
+# %%
+data_path = resolve_data_dir(data_dir, scale=synthetic_scale, seed=seed)
+dataset = load_icbhi(data_path, errors="skip")
+label = dataset.data_label
+settings = get_profile(profile)
+audio, features = settings.audio, settings.features
+if not dataset.has_audio:
+    raise DataError(data_path, "notebook 02 needs the .wav files; this folder holds annotations only")
+if dataset.is_synthetic:
+    display(Markdown("## ⚠️ SYNTHETIC DATA: every sound and number below comes from the synthetic set"))
+
+recordings = dataset.recordings.set_index("recording")
+ordered = dataset.cycles.sort_values(["recording", "cycle_index"])
+# Prefer a short abnormal cycle from a highest-rate recording whose next cycle smart padding may borrow.
+next_label = ordered.groupby("recording", observed=True)["label_id"].shift(-1)
+borrows = next_label.eq(0) | next_label.eq(ordered["label_id"])
+rate = ordered["recording"].map(recordings["sample_rate"]).astype(float)
+fastest, short = rate == rate.max(), ordered["duration"] < audio.cycle_duration / 2
+preferences = [fastest & short & borrows & (ordered["label_id"] > 0), fastest & short & borrows, fastest]
+example = ordered[next(mask for mask in preferences if mask.any())].sample(1, random_state=seed).iloc[0]
+recording = recordings.loc[example["recording"]]
+print(f"{example['recording']} ({recording['device']}, {int(recording['sample_rate'])} Hz, "
+      f"{recording['audio_duration']:.1f} s, {label} data); example: cycle {example['cycle_index']} "
+      f"({example['label']}, {example['duration']:.2f} s)")
+
+# %% [markdown]
+# ## Step 1 · The raw recording
+#
+# As stored: one channel at the device's own rate. ICBHI mixes 4 kHz, 10 kHz and 44.1 kHz files, and the
+# level differs from device to device.
+
+# %%
+y_raw, sr_raw = read_audio(recording["audio_path"])
+show(viz.plot_waveform(y_raw, sr=sr_raw, title=f"raw: {example['recording']} at {sr_raw} Hz ({label} data)"),
+     "02_step1_raw")
+display(Audio(y_raw, rate=sr_raw))
+
+# %% [markdown]
+# ## Step 2 · Resample to 4 kHz
+#
+# The paper down-samples every recording to 4 kHz (§II), so all devices share one rate and the spectrogram
+# covers 0–2 kHz, where wheezes and crackles live. We use soxr's high-quality resampler (`soxr_hq`, as
+# `librosa.resample`); its anti-alias filter removes everything above about 1.9 kHz. A 4 kHz recording is
+# left as it is.
+
+# %%
+y_4k = (librosa.resample(y_raw, orig_sr=sr_raw, target_sr=audio.sample_rate, res_type=audio.resample_type)
+        if sr_raw != audio.sample_rate else y_raw)
+sr = audio.sample_rate
+show(viz.plot_waveform(y_4k, sr=sr, title=f"resampled to {sr} Hz"), "02_step2_resampled")
+display(Audio(y_4k, rate=sr))
+
+# %% [markdown]
+# ## Step 3 · Band-pass 50–2000 Hz
+#
+# The paper applies a 5th-order Butterworth band-pass of 50–2000 Hz to remove heartbeat and other low
+# rumble. **Departure, and why:** at 4 kHz the upper edge *is* the Nyquist frequency, where a digital
+# Butterworth edge cannot be designed; the resampler of step 2 already band-limits the signal there. So
+# `respirelib` resamples first and then applies the 50 Hz high-pass, zero-phase (forwards and backwards, so
+# cycle boundaries do not shift), with its edge moved so that the *applied* response is −3 dB at 50 Hz. The
+# reference code defines a band-pass but never calls it. The dashed curve measures the whole chain
+# (resampler + filter) on an impulse.
+
+# %%
+show(viz.plot_filter_response(audio, orig_sr=int(sr_raw) if sr_raw != sr else 44100), "02_step3_filter_response")
+check_hz = np.array([audio.low_hz / 2, audio.low_hz, 2 * audio.low_hz, 1000.0])
+gain_db = 20 * np.log10(zero_phase_response(filter_sos(audio), sr=sr, freqs=check_hz))
+print("applied gain:", ", ".join(f"{f:g} Hz {g:+.1f} dB" for f, g in zip(check_hz, gain_db)))
+filtered = preprocess_recording(y_raw, sr=sr_raw, config=replace(audio, normalize=False))
+
+# %% [markdown]
+# ## Step 4 · Normalise to (−1, 1)
+#
+# Devices record at very different levels; the paper maps every signal into (−1, 1). We divide the *whole
+# recording* by its peak (not each cycle), so quiet and loud cycles of one recording keep their relation.
+# The result must equal `preprocess_recording`, the one call the cycle cache uses.
+
+# %%
+y = normalize_peak(filtered)
+one_call = preprocess_recording(y_raw, sr=sr_raw, config=audio)
+max_difference = float(np.max(np.abs(y - one_call)))
+print(f"peak {np.max(np.abs(y)):.3f}; largest difference from preprocess_recording: {max_difference:.2e}")
+show(viz.plot_waveform(y, sr=sr, title=f"band-passed and normalised, {sr} Hz"), "02_step4_normalised")
+display(Audio(y, rate=sr))
+
+# %% [markdown]
+# ## The spectrogram before and after
+#
+# Left as recorded (0 Hz to the device's Nyquist frequency), then after pre-processing, as the network's
+# Mel spectrogram sees it (64 Mel bands, 50–2000 Hz, 64 ms windows with a 32 ms hop: the reference
+# implementation's settings, as the paper gives none). Energy above 2 kHz and below 50 Hz is gone; what
+# remains fills the whole image.
+
+# %%
+raw_view = replace(features, sample_rate=int(sr_raw), n_mels=128, fmin=0.0, fmax=sr_raw / 2,
+                   n_fft=int(round(features.n_fft * sr_raw / sr)),
+                   hop_length=int(round(features.hop_length * sr_raw / sr)))
+show(viz.plot_spectrogram(log_mel(y_raw, sr=sr_raw, config=raw_view), config=raw_view,
+                          title=f"before: as recorded at {sr_raw} Hz ({label} data)"), "02_spectrogram_before")
+show(viz.plot_spectrogram(log_mel(y, sr=sr, config=features), config=features,
+                          title="after: 4 kHz, band-passed, normalised"), "02_spectrogram_after")
+
+# %% [markdown]
+# ## Cycles and fixed-length inputs: four padding strategies
+#
+# The network takes one fixed length (7 s, the best in Table II; the reference code uses 8 s). A shorter
+# cycle must be padded. The paper compares *zero* padding, *reflection*, and its **smart padding**: borrow
+# the neighbouring cycle of the same recording when it is of the same class or normal, otherwise repeat the
+# cycle (§II; smart padding beats zero padding by 5 points and reflection by 2). **Context padding** is
+# smart padding without the class test: it borrows the neighbours whatever their class, which is all that
+# can be done on a new recording nobody has labelled. The cycles are cut from the pre-processed recording,
+# so the filter saw the whole signal. The shading shows where each part of the padded input comes from.
+
+# %%
+cycle_table = ordered[ordered["recording"] == example["recording"]]
+cycles = extract_cycles(y, sr=sr, starts=cycle_table["start"], ends=cycle_table["end"])
+labels = cycle_table["label_id"].to_numpy()
+index = int(np.flatnonzero(cycle_table["cycle_index"].to_numpy() == example["cycle_index"])[0])
+methods = ("zero", "reflect", "smart", "context")
+show(viz.plot_padding_strategies(cycles, labels, index, sr=sr, duration=audio.cycle_duration, methods=methods,
+                                 reach=audio.smart_reach), "02_padding_strategies")
+inputs, padding_sources = {}, {}
+for method in methods:
+    inputs[method], sources = pad_cycle(cycles, labels, index, sr=sr, duration=audio.cycle_duration, method=method,
+                                reach=audio.smart_reach, return_sources=True)
+    padding_sources[method] = {"own": float(np.mean(sources == index)), "zeros": float(np.mean(sources < 0)),
+                               "neighbours": float(np.mean((sources >= 0) & (sources != index)))}
+    display(Markdown(f"**{method} padding**"), Audio(inputs[method], rate=sr))
+
+# %% [markdown]
+# ## Padding at evaluation: no label may choose the input
+#
+# Smart padding decides from the *labels* which neighbours a cycle may borrow. During training that is
+# fine: the training labels are known. At evaluation it is not: a test cycle's input would then depend on
+# its own true class and on its neighbours', so the test labels shape what the model is shown, and a
+# user's new recording, which has no labels, would be padded differently from the test set the score came
+# from. **Departure from the paper:** here every validation, test and prediction input is padded without
+# labels (`eval_padding="context"` by default; `repeat`, `zero` and `reflect` are the other choices), and the
+# paper's label-aware version survives only as a diagnostic named `label-aware-diagnostic`, whose outputs
+# say that they read the test labels. Notebook 07's optimism table shows what it does to the score.
+#
+# How often does it matter? Counted from the annotation files alone (no audio needed): the short test
+# cycles whose label-aware input differs from the label-free one, and the short normal test cycles whose
+# label-free input carries the sound of an abnormal neighbour that label-aware padding would have hidden.
+# On the real ICBHI annotations (official split, 7 s inputs) that is 464 of 2749 short test cycles (16.9 %),
+# and 289 of 1578 short normal ones (18.3 %): about one test input in six is changed by its labels, and
+# mostly in the direction that makes normal cycles look cleaner than a user's would.
+
+# %%
+from respirelib.leakage import padding_leak_summary
+from respirelib.runs import REPO_ROOT
+
+real_annotations = REPO_ROOT.parent / "shared" / "icbhi-annotations"
+leak_source = real_annotations if (real_annotations / "ICBHI_challenge_train_test.txt").is_file() else data_path
+leak_cycles = load_icbhi(leak_source, audio="ignore").cycles
+leak = padding_leak_summary(leak_cycles, part="test", sr=sr, duration=audio.cycle_duration,
+                            reach=audio.smart_reach)
+leak_label = "the real ICBHI annotations" if leak_source == real_annotations else f"{label} annotations"
+display(Markdown(
+    f"On {leak_label} ({leak['n_cycles']} test cycles, {audio.cycle_duration:g} s inputs): "
+    f"**{leak['n_differs']} of {leak['n_short']} short test cycles ({leak['share_differs']:.1%})** would get "
+    f"another input from label-aware padding; **{leak['n_normal_refused_abnormal']} of "
+    f"{leak['n_short_normal']} short normal ones ({leak['share_normal_refused_abnormal']:.1%})** would have "
+    "an abnormal neighbour hidden."))
+
+# %% [markdown]
+# ## Cycles longer than the input
+#
+# A longer cycle is not truncated: it becomes overlapping windows (hop: half the input length, as in the
+# reference), and at evaluation their predictions are averaged per cycle. **Departure:** where the last
+# regular window would miss the cycle's end, one more window ends exactly there; the reference pads the
+# remainder instead, so its last window is mostly copied audio.
+
+# %%
+n_target, hop = audio.n_samples, int(round(audio.window_hop * audio.n_samples))
+long_durations = ordered.loc[ordered["duration"] > audio.cycle_duration, "duration"]
+long_windows = sum(len(window_starts(int(round(d * sr)), n_target=n_target, hop=hop)) for d in long_durations)
+print(f"{len(long_durations)} of {len(ordered)} cycles are longer than {audio.cycle_duration:g} s; "
+      f"they give {long_windows} windows")
+image = image_from_signal(inputs["smart"], sr=sr, config=features)
+print(f"one input: {len(inputs['smart'])} samples -> Mel spectrogram "
+      f"{log_mel(inputs['smart'], sr=sr, config=features).shape} "
+      f"-> image {image.shape} (channels, height, width) for the CNN")
+
+# %% [markdown]
+# ## Record the numbers
+#
+# The checks above go to the run directory as JSON.
+
+# %%
+if run_dir is not None:
+    numbers = {
+        "data": label, "profile": profile, "recording": example["recording"], "device": recording["device"],
+        "sample_rate_raw": int(sr_raw), "samples_raw": len(y_raw), "samples_4k": len(y),
+        "peak_after": float(np.max(np.abs(y))), "max_difference_from_one_call": max_difference,
+        "filter_gain_db": {f"{f:g}": float(g) for f, g in zip(check_hz, gain_db)},
+        "example_cycle": {"index": int(example["cycle_index"]), "label": example["label"],
+                          "duration": float(example["duration"])},
+        "input_seconds": audio.cycle_duration, "padding_sources": padding_sources,
+        "long_cycles": len(long_durations), "long_cycle_windows": int(long_windows),
+        "padding_leak": {"source": leak_label, **leak},
+        "image_shape": list(image.shape),
+    }
+    out = Path(run_dir) / "02_preprocessing.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(numbers, indent=2))
+    print("wrote", out)
+
+# %% [markdown]
+# ## What to try next
+#
+# - Pick a 4 kHz recording (a Meditron or Litt3200 one): which steps change nothing?
+# - Add `"repeat"` to `methods`, the reference code's padding (copies of the cycle itself), and listen.
+# - Count the padding leak on the 80/20 split or for 5 s inputs: `padding_leak_summary(..., duration=5.0)`.
+# - Set `audio = replace(audio, high_hz=1800)` to add a real low-pass stage and compare the filter curves.
+# - Next notebook: `03_augmentation`, making more and more varied training samples.

@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Where the model looks: Grad-CAM++ explanations
+#
+# **Goal:** see which parts of the spectrogram a trained RespireNet relies on, for cycles it classifies
+# correctly and for cycles it gets wrong, and repeat the observation that led the paper to blank region
+# clipping (§III-C, Fig. 3): a network shown a spectrogram with an empty high-frequency band spends part of
+# its attention on that empty band, and stops doing so once the band is clipped away.
+
+# %% tags=["parameters"]
+data_dir = None          # an ICBHI folder; None: the model run's own data (or the synthetic default)
+profile = "quick"        # smoke | quick | paper: how much to explain (and the profile of a new model)
+seed = 0
+device = "auto"          # auto | cpu | cuda
+run_dir = None           # the pipeline's run directory: the model in run_dir/train/ and the JSON go here
+figures_dir = "figures"
+model_run = None         # a training run to explain; None: run_dir/train/official-full-seed<seed>
+interactive = True       # build the ipywidgets explorer at the end
+
+# %%
+# %matplotlib inline
+import json
+from pathlib import Path
+
+from IPython.display import Markdown, display
+
+from respirelib import explain_run as ex
+from respirelib.config import CLASS_NAMES
+from respirelib.experiment import load_run
+from respirelib.metrics import json_safe
+from respirelib.viz.explain import plot_blank_band_summary
+from respirelib.viz.save import save_figure
+
+# %% [markdown]
+# ## Grad-CAM++ in one paragraph
+#
+# A convolutional network keeps a spatial grid of features up to its last residual block. Grad-CAM
+# weighs each feature map of that block by how much the class score changes with it (its gradient) and
+# sums them: the result is a coarse map of the regions that raised the score. Grad-CAM++ (Chattopadhyay et
+# al., 2018, the paper's reference [21]) weighs the gradients pixel by pixel, which handles several
+# separate regions better. Maps here come from the maintained `pytorch-grad-cam` package, are upsampled to
+# the image the model saw and are scaled to [0, 1] **per image**: they say *where* a model looks in one
+# spectrogram, not how strongly compared with another. Axes are time (s) and frequency (Hz), low
+# frequencies at the bottom.
+#
+# ## The model
+#
+# With `model_run` set, that run is explained. Otherwise the full model (concatenation augmentation and
+# blank region clipping) that notebook 04 trains under `run_dir/train/` is used, and trained here if it is
+# missing.
+
+# %%
+model_dir = ex.resolve_model_run(model_run, run_dir, data_dir=data_dir, profile=profile, seed=seed,
+                                 device=device)
+run = load_run(model_dir, data_dir=data_dir, device=device)
+model = ex.load_model(run)
+label = ex.run_label(run)
+if run.prepared.dataset.is_synthetic:
+    display(Markdown("## ⚠️ SYNTHETIC DATA: these maps explain a model of the synthetic set, not of ICBHI"))
+print(f"{label}; the model was trained {'with' if run.profile.stage1.clip_blank else 'without'} "
+      f"blank region clipping")
+
+# %% [markdown]
+# ## Galleries: right and wrong, per class
+#
+# For each true class, test cycles the model classified correctly (top row) and wrongly (bottom row),
+# drawn at random with `seed`. Each map explains the class the model *predicted*, so a wrong cycle's map
+# shows what convinced the model of its mistake. The background is the spectrogram the model saw (clipped
+# if the run clips). A long cycle is shown by its first window (the run scores all its windows).
+
+# %%
+per_class = 2 if profile == "smoke" else 3
+predictions = ex.run_predictions(run, model=model)
+cycles = run.prepared.dataset.cycles
+correct = ex.gallery_rows(predictions, cycles, per_class=per_class, correct=True, seed=seed)
+wrong = ex.gallery_rows(predictions, cycles, per_class=per_class, correct=False, seed=seed)
+print(f"{(predictions['pred'] == predictions['label_id']).mean():.0%} of {len(predictions)} test cycles "
+      f"classified correctly ({label})")
+for label_id, name in enumerate(CLASS_NAMES):
+    fig = ex.class_gallery_figure(run, correct, wrong, label_id, per_class=per_class, model=model)
+    save_figure(fig, f"06_gallery_{name}", out_dir=figures_dir)
+    display(fig)
+
+# %% [markdown]
+# ## Fig. 3: attention on the blank band, before and after clipping
+#
+# Some devices record nothing above about 1.5 kHz (the paper: all Litt3200 cycles and about 20% of the
+# Meditron ones), which leaves an empty band at the top of the spectrogram and a sharp edge below it. For
+# every test cycle whose band above 1.5 kHz is blank (the table's `blank_share` is the paper's statistic
+# per device), we compute the map of its true class twice: on the spectrogram as it is, and after blank
+# region clipping. The number is the **share of the map's mass in
+# the top rows the blank band occupies**, before and after (after clipping those rows hold the stretched
+# top of the signal). A uniform map would put the rows' *area share* there. One model sees both inputs:
+# with a run trained with clipping the unclipped input is the unfamiliar one; the paper compared a model
+# trained without clipping with one trained with it (see "What to try next").
+
+# %%
+min_blank_hz = 1500.0  # the paper's "1.5-2 kHz missing"
+max_per_device = {"smoke": 6, "quick": 40}.get(profile)  # None (paper): every such cycle
+if max_per_device is not None:
+    print(f"profile {profile}: at most {max_per_device} cycles with a blank band are explained per device")
+summary, per_cycle = ex.blank_band_experiment(run, run.prepared.rows("test"), max_per_device=max_per_device,
+                                              seed=seed, model=model, min_blank_hz=min_blank_hz)
+display(summary)
+fig = plot_blank_band_summary(summary, title=f"Grad-CAM++ mass in the blank rows ({label})")
+save_figure(fig, "06_fig3_blank_band_attention", out_dir=figures_dir)
+display(fig)
+
+# %% [markdown]
+# One cycle, as in the paper's figure: the dashed line marks where the blank band begins before clipping,
+# and the same rows after it. The cycle shown is the one whose map put the most mass in its blank band.
+
+# %%
+if len(per_cycle):
+    example = int(per_cycle.sort_values("mass_before", ascending=False)["cycle_row"].iloc[0])
+    fig = ex.clipping_example_figure(run, example, model=model)
+    save_figure(fig, "06_fig3_example", out_dir=figures_dir)
+    display(fig)
+else:
+    print("no test cycle has a blank band above 1.5 kHz: nothing to show")
+
+# %% [markdown]
+# ## Explore any cycle
+#
+# Pick a part of the split, a device, a class and a cycle: hear it, and see its waveform (the cycle and
+# the padding around it), its Mel spectrogram, the clipped spectrogram, the predicted probabilities and
+# the Grad-CAM++ overlay. The widgets need a live kernel (JupyterLab or Jupyter Notebook); a saved or
+# headless run shows the first cycle only. The same figure for one cycle from a shell:
+# `respirenet explain --run RUN_DIR --cycle RECORDING:CYCLE_INDEX --out cycle.png`.
+
+# %%
+if interactive:
+    from respirelib.viz.explorer import build_explorer
+
+    display(build_explorer(run, parts=("test", "val"), model=model))
+else:
+    print("interactive=False: the explorer was not built")
+
+# %% [markdown]
+# ## Record the numbers
+#
+# The per-device table and the galleries' cycles go to the run directory as JSON.
+
+# %%
+record = {"data": run.prepared.dataset.data_label, "synthetic": run.prepared.dataset.is_synthetic,
+          "init": run.request["init"], "profile": run.request["profile"], "model_run": str(model_dir),
+          "clip_blank_in_training": run.profile.stage1.clip_blank, "part": "test",
+          "max_per_device": max_per_device, "min_blank_hz": min_blank_hz,
+          "blank_band_attention": summary.to_dict(orient="records"),
+          "blank_band_cycles": per_cycle[["recording", "cycle_index", "device", "label_id", "n_blank_rows",
+                                          "mass_before", "mass_after"]].to_dict(orient="records"),
+          "galleries": {name: {"correct": correct.loc[correct["label_id"] == i, "name"].tolist(),
+                               "wrong": wrong.loc[wrong["label_id"] == i, "name"].tolist()}
+                        for i, name in enumerate(CLASS_NAMES)}}
+if run_dir is not None:
+    out = Path(run_dir) / "06_explanations.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(json_safe(record), indent=2))
+    print("wrote", out)
+
+# %% [markdown]
+# ## What to try next
+#
+# - Train a model **without** blank region clipping (`respirenet train --no-clip ...`) and pass it as
+#   `model_run`: that is the paper's "before". Does it put more of its map in the blank band than the
+#   clipped model does?
+# - Explain an earlier layer: `ex.explain_cycles(run, rows, layer="backbone.layer3")` gives finer maps.
+# - Compare the maps of the fine-tuned device models (`run_dir/.../stage2/<device>/checkpoints/best.pt`,
+#   loaded with `ex.load_model(run, path)`) with the stage-1 model's on the same Litt3200 cycles.
+# - Do crackle maps pick out short broadband clicks and wheeze maps horizontal tones? Look in the
+#   galleries and the explorer.
