@@ -10,7 +10,7 @@ DATA ?=
 PROFILE ?= quick
 SEED ?= 0
 
-# Idle OpenMP threads must not spin on small shared machines (see respirelib/cli.py).
+# Idle OpenMP threads must not spin on small shared machines (see respirelib/apps/cli.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test venv reproduce lab clean-venv

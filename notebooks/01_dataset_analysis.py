@@ -41,12 +41,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Audio, Markdown, display
 
-from respirelib.audio import read_audio
-from respirelib.data_dirs import resolve_data_dir
-from respirelib.icbhi import load_icbhi
-from respirelib.summary import data_summary, format_summary, pick_examples, split_by_device
+from respirelib.data.audio import read_audio
+from respirelib.data.data_dirs import resolve_data_dir
+from respirelib.data.icbhi import load_icbhi
+from respirelib.data.summary import data_summary, format_summary, pick_examples, split_by_device
 from respirelib.viz import data as viz
 from respirelib.viz.save import save_figure
+from respirelib.viz.tables import page_table
 
 # %% [markdown]
 # ## Load the database
@@ -101,7 +102,7 @@ print(f"cycles longer than 7 s: {share_longer:.1%}")
 # %%
 fig = viz.plot_split_composition(dataset.cycles, data_label=label)
 save_figure(fig, "01_official_split", out_dir=figures_dir)
-display(split_by_device(dataset.recordings))
+display(page_table(split_by_device(dataset.recordings)))
 print("patients in both parts:", summary["overlap_patients"] or "none")
 
 # %% [markdown]
@@ -114,7 +115,7 @@ print("patients in both parts:", summary["overlap_patients"] or "none")
 # %%
 fig = viz.plot_cycles_per_patient(dataset.cycles, data_label=label)
 save_figure(fig, "01_cycles_per_patient", out_dir=figures_dir)
-display(dataset.patients.groupby("diagnosis", dropna=False).size().rename("patients").to_frame())
+display(page_table(dataset.patients.groupby("diagnosis", dropna=False).size().rename("patients").to_frame()))
 
 # %% [markdown]
 # ## Listen and look

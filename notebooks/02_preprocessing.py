@@ -40,15 +40,15 @@ import librosa
 import numpy as np
 from IPython.display import Audio, Markdown, display
 
-from respirelib.audio import read_audio
-from respirelib.data_dirs import resolve_data_dir
+from respirelib.data.audio import read_audio
+from respirelib.data.data_dirs import resolve_data_dir
 from respirelib.errors import DataError
-from respirelib.features import image_from_signal, log_mel
-from respirelib.icbhi import load_icbhi
-from respirelib.padding import pad_cycle, window_starts
-from respirelib.preprocess import (extract_cycles, filter_sos, normalize_peak, preprocess_recording,
+from respirelib.signal.features import image_from_signal, log_mel
+from respirelib.data.icbhi import load_icbhi
+from respirelib.signal.padding import pad_cycle, window_starts
+from respirelib.signal.preprocess import (extract_cycles, filter_sos, normalize_peak, preprocess_recording,
                                    zero_phase_response)
-from respirelib.profiles import get_profile
+from respirelib.training.profiles import get_profile
 from respirelib.viz import signal as viz
 from respirelib.viz.save import save_figure
 
@@ -217,7 +217,7 @@ for method in methods:
 # mostly in the direction that makes normal cycles look cleaner than a user's would.
 
 # %%
-from respirelib.leakage import padding_leak_summary
+from respirelib.signal.leakage import padding_leak_summary
 from respirelib.runs import REPO_ROOT
 
 real_annotations = REPO_ROOT.parent / "shared" / "icbhi-annotations"

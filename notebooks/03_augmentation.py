@@ -40,20 +40,21 @@ import numpy as np
 import torch
 from IPython.display import Audio, Markdown, display
 
-from respirelib.augment import augment_batch, class_balanced_sampler
-from respirelib.blank_stats import blank_band_fractions, cycle_blank_stats
-from respirelib.cache import build_cycle_cache
-from respirelib.concat import concatenate_augment
+from respirelib.signal.augment import augment_batch, class_balanced_sampler
+from respirelib.signal.blank_stats import blank_band_fractions, cycle_blank_stats
+from respirelib.signal.cache import build_cycle_cache
+from respirelib.signal.concat import concatenate_augment
 from respirelib.config import CLASS_NAMES, WAVEFORM_AUGMENTATIONS
-from respirelib.data_dirs import resolve_data_dir
+from respirelib.data.data_dirs import resolve_data_dir
 from respirelib.errors import DataError
-from respirelib.features import log_mel
-from respirelib.icbhi import load_icbhi
-from respirelib.padding import pad_to_length
-from respirelib.profiles import get_profile
-from respirelib.samples import evaluation_set
+from respirelib.signal.features import log_mel
+from respirelib.data.icbhi import load_icbhi
+from respirelib.signal.padding import pad_to_length
+from respirelib.training.profiles import get_profile
+from respirelib.signal.samples import evaluation_set
 from respirelib.viz import signal as viz
 from respirelib.viz.save import save_figure
+from respirelib.viz.tables import page_table
 
 
 def show(fig, name):
@@ -188,7 +189,7 @@ row_fraction = 1.0
 stats = cycle_blank_stats(cache, audio=audio, config=features, row_fraction=row_fraction)
 fractions = blank_band_fractions(stats)
 paper_shares = {"Litt3200": 1.0, "Meditron": 0.2}
-display(fractions.style.format({"band_blank": "{:.1%}", "clipped": "{:.1%}", "mean_blank_rows": "{:.1f}"}))
+display(page_table(fractions, formats={"band_blank": "{:.1%}", "clipped": "{:.1%}", "mean_blank_rows": "{:.1f}"}))
 show(viz.plot_blank_fractions(fractions, paper=paper_shares,
                               title=f"Cycles with a blank high band, per device ({label} data)"),
      "03_blank_fraction_per_device")

@@ -51,15 +51,17 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from respirelib import paper, study
-from respirelib import results as results_table
-from respirelib.data_dirs import resolve_data_dir
+from respirelib import paper
+from respirelib.training import study
+from respirelib.training import results as results_table
+from respirelib.data.data_dirs import resolve_data_dir
 from respirelib.config import CLASS_NAMES
-from respirelib.profiles import get_profile
+from respirelib.training.profiles import get_profile
 from respirelib.runs import new_run_dir
 from respirelib.viz.metrics import plot_confusion_matrix, plot_training_curves
 from respirelib.viz.results import plot_cycle_length_sweep
 from respirelib.viz.save import save_figure
+from respirelib.viz.tables import page_table
 
 # %% [markdown]
 # ## Data, split and profile
@@ -131,7 +133,7 @@ fig
 fig = plot_confusion_matrix(metrics["confusion"], class_names=CLASS_NAMES,
                             title=f"Test part of the {split_labels[0]} split, +CBA+BRC ({label})")
 save_figure(fig, "04_confusion_matrix", out_dir=figures_dir)
-display(results_table.metrics_with_intervals(metrics))
+display(page_table(results_table.metrics_with_intervals(metrics)))
 fig
 
 # %% [markdown]
@@ -157,10 +159,10 @@ results = results[results["split"].isin([study.split_group(s) for s in split_lab
 summary = study.summarise(results)
 table_one = study.side_by_side(summary, paper.TABLE_I, task="4-class")
 display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: ICBHI, ImageNet init, 200 epochs"))
-display(results_table.styled(table_one))
+display(page_table(table_one))
 table_two_class = study.side_by_side(summary, paper.TABLE_I, task="2-class")
 display(Markdown("**Table I, 2-class** (the paper reports it for the 80/20 split only)"))
-display(results_table.styled(table_two_class))
+display(page_table(table_two_class))
 noise = study.noise_statements(summary)
 display(Markdown("\n".join(f"- {sentence}" for sentence in noise) or "_one row only: nothing to compare_"))
 

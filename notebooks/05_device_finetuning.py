@@ -41,13 +41,15 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from respirelib import paper, study
-from respirelib import results as results_table
-from respirelib.data_dirs import resolve_data_dir
-from respirelib.profiles import get_profile
+from respirelib import paper
+from respirelib.training import study
+from respirelib.training import results as results_table
+from respirelib.data.data_dirs import resolve_data_dir
+from respirelib.training.profiles import get_profile
 from respirelib.runs import new_run_dir
 from respirelib.viz.results import plot_device_gains
 from respirelib.viz.save import save_figure
+from respirelib.viz.tables import page_table
 
 # %% [markdown]
 # ## Fine-tune per device
@@ -71,7 +73,7 @@ finetuned = [json.loads((run / "metrics_finetuned.json").read_text()) for run in
 label = f"{finetuned[0]['data']} data, {finetuned[0]['init']}, profile {finetuned[0]['profile']}"
 if finetuned[0]["synthetic"]:
     display(Markdown("## ⚠️ SYNTHETIC DATA: these are not ICBHI results"))
-display(pd.DataFrame(finetuned[0]["devices"]).T)
+display(page_table(pd.DataFrame(finetuned[0]["devices"]).T.rename_axis("device")))
 
 # %% [markdown]
 # ## Table III: what fine-tuning changed, per device
@@ -93,12 +95,12 @@ table_three = changes.groupby(["split", "device"], sort=False).agg(
     note=("note", "first"))
 table_three["paper (ICBHI)"] = [paper.TABLE_III[d] for _, d in table_three.index]
 display(Markdown(f"**Table III**, score change in points ({label})"))
-display(results_table.styled(table_three.reset_index()))
+display(page_table(table_three, units={"mean": "points", "std": "points", "paper (ICBHI)": "points"}))
 for split in splits:
     device_scores = results_table.per_device_intervals(root, split=study.expand_splits([split])[0])
     if not device_scores.empty:
         display(Markdown(f"**Per-device Score with 95 % intervals**, {paper.SPLIT_NAMES.get(split, split)}"))
-        display(results_table.styled(device_scores))
+        display(page_table(device_scores))
 for split in splits:
     fig = plot_device_gains(changes[changes["split"] == split], paper.TABLE_III,
                             data_label=finetuned[0]["data"], init=finetuned[0]["init"])
@@ -116,7 +118,7 @@ results = study.collect_metrics(root)
 results = results[results["split"].isin(splits) & (results["variant"] == "full")]
 summary = study.summarise(results)
 table_one = study.side_by_side(summary, paper.TABLE_I, task="4-class")
-display(results_table.styled(table_one))
+display(page_table(table_one))
 display(Markdown("\n".join(f"- {sentence}" for sentence in study.noise_statements(summary))))
 out = root / "05_device_finetuning.json"
 out.write_text(json.dumps({"splits": splits, "seeds": seed_list, "label": label,

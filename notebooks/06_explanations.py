@@ -38,12 +38,13 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from respirelib import explain_run as ex
+from respirelib.explain import cycles as ex
 from respirelib.config import CLASS_NAMES
-from respirelib.experiment import load_run
-from respirelib.metrics import json_safe
-from respirelib.viz.explain import plot_blank_band_summary
+from respirelib.training.experiment import load_run
+from respirelib.training.metrics import json_safe
+from respirelib.explain.figures import plot_blank_band_summary
 from respirelib.viz.save import save_figure
+from respirelib.viz.tables import page_table
 
 # %% [markdown]
 # ## Grad-CAM++ in one paragraph
@@ -115,7 +116,7 @@ if max_per_device is not None:
     print(f"profile {profile}: at most {max_per_device} cycles with a blank band are explained per device")
 summary, per_cycle = ex.blank_band_experiment(run, run.prepared.rows("test"), max_per_device=max_per_device,
                                               seed=seed, model=model, min_blank_hz=min_blank_hz)
-display(summary)
+display(page_table(summary, digits=3))
 fig = plot_blank_band_summary(summary, title=f"Grad-CAM++ mass in the blank rows ({label})")
 save_figure(fig, "06_fig3_blank_band_attention", out_dir=figures_dir)
 display(fig)
@@ -144,7 +145,7 @@ else:
 
 # %%
 if interactive:
-    from respirelib.viz.explorer import build_explorer
+    from respirelib.explain.explorer import build_explorer
 
     display(build_explorer(run, parts=("test", "val"), model=model))
 else:

@@ -38,7 +38,8 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from respirelib import results
+from respirelib.training import results
+from respirelib.viz.tables import page_table
 
 # %%
 if run_dir is None:
@@ -69,7 +70,7 @@ print(results.banner(labels))
 for task in ("4-class", "2-class"):
     table = results.table_one(run_dir, task=task)
     display(Markdown(f"**Table I, {task}**"))
-    display(results.styled(table) if not table.empty else "no training runs found")
+    display(page_table(table) if not table.empty else "no training runs found")
 for sentence in results.noise_in_words(run_dir):
     display(Markdown(f"- {sentence}"))
 
@@ -89,7 +90,7 @@ for split in ("official", "patient"):
     optimism = results.optimism(run_dir, split=split, device=device)
     if not optimism.empty:
         display(Markdown(f"**Optimism, 4-class, {split} split** ({labels['data']} data)"))
-        display(results.styled(optimism))
+        display(page_table(optimism))
 
 # %% [markdown]
 # ## Table II: input length
@@ -98,7 +99,8 @@ for split in ("official", "patient"):
 
 # %%
 sweep = results.table_two(run_dir)
-display(sweep if not sweep.empty else Markdown("_the input-length sweep did not run_"))
+display(page_table(sweep, units={"mean": "%", "std": "points", "paper": "%", "gap": "points"}) if not sweep.empty
+        else Markdown("_the input-length sweep did not run_"))
 
 # %% [markdown]
 # ## Table III: device-specific fine-tuning
@@ -108,7 +110,8 @@ display(sweep if not sweep.empty else Markdown("_the input-length sweep did not 
 
 # %%
 devices = results.table_three(run_dir)
-display(results.styled(devices) if not devices.empty else Markdown("_stage 2 did not run_"))
+display(page_table(devices, units={"mean": "points", "std": "points", "paper": "points", "gap": "points"})
+        if not devices.empty else Markdown("_stage 2 did not run_"))
 
 # %% [markdown]
 # ## Provenance
@@ -130,9 +133,9 @@ print("wrote", out)
 # nothing about real lungs, and no model here is a medical device.
 
 # %%
-from respirelib.export import export_model, load_exported_model
-from respirelib.icbhi import load_icbhi
-from respirelib.predict import predict_recording
+from respirelib.apps.export import export_model, load_exported_model
+from respirelib.data.icbhi import load_icbhi
+from respirelib.apps.predict import predict_recording
 from respirelib.viz.save import save_figure
 
 model_run = Path(run_dir) / "train" / "official-full-seed0"
@@ -145,7 +148,7 @@ if (model_run / "metrics.json").is_file():
     example = recordings[recordings["split"] == "test"].iloc[0]
     annotated = predict_recording(model, example["audio_path"], annotations=example["annotation_path"])
     print(f"{example['recording']}: {annotated.model_used} model")
-    display(annotated.table)
+    display(page_table(annotated.table, digits=3))
     windows = predict_recording(model, example["audio_path"])
     fig = windows.figure()
     save_figure(fig, "07_prediction_timeline", out_dir=figures_dir)

@@ -38,7 +38,7 @@ class AudioConfig:
         where the zero-phase (forward-backward) response is -3 dB. An upper edge
         at or above the Nyquist frequency (the paper's 2000 Hz at 4 kHz) adds no
         low-pass stage: the resampler's anti-alias filter already band-limits the
-        signal there (see :func:`respirelib.preprocess.bandpass_sos`).
+        signal there (see :func:`respirelib.signal.preprocess.bandpass_sos`).
     filter_order : int
         Butterworth order of each edge (paper: 5).
     resample_type : str

@@ -1,6 +1,6 @@
 """What a killed write leaves behind: temporary siblings named by host and process, and their removal.
 
-Every atomic write in this project (:mod:`respirelib.checkpoint`, :mod:`respirelib.cache`)
+Every atomic write in this project (:mod:`respirelib.model.checkpoint`, :mod:`respirelib.signal.cache`)
 writes ``.NAME.HOST.PID.<random>`` beside ``NAME`` and renames it when complete. A process
 killed before the rename leaves that temporary (up to gigabytes for a cycle cache); the
 next writer of the same name removes those whose process is gone.

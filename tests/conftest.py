@@ -81,7 +81,7 @@ TINY_SYNTHETIC_SCALE = 0.03
 @pytest.fixture(scope="session")
 def tiny_synthetic(tmp_path_factory) -> Path:
     """A tiny synthetic ICBHI-shaped dataset (written once per test session)."""
-    from respirelib.synth import write_synthetic_icbhi
+    from respirelib.data.synth import write_synthetic_icbhi
 
     out = tmp_path_factory.mktemp("synthetic") / "icbhi"
     write_synthetic_icbhi(out, scale=TINY_SYNTHETIC_SCALE, seed=0, progress=False)
@@ -103,7 +103,7 @@ def _isolated_environment(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke_run(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
     """One smoke-profile run (random init) trained, fine-tuned and evaluated; shared, treat it as read-only."""
-    from respirelib.experiment import evaluate_run, finetune_run, train_run
+    from respirelib.training.experiment import evaluate_run, finetune_run, train_run
 
     run_dir = tmp_path_factory.mktemp("smoke-run") / "official-full-seed0"
     train_run(tiny_synthetic, run_dir, profile="smoke", init="random", seed=0, progress=False)
@@ -115,7 +115,7 @@ def smoke_run(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
 @pytest.fixture(scope="session")
 def smoke_pipeline(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
     """Every numbered notebook, run once by the headless pipeline in the smoke profile (random init)."""
-    from respirelib.pipeline import PipelineRequest, run_pipeline
+    from respirelib.apps.pipeline import PipelineRequest, run_pipeline
 
     out = tmp_path_factory.mktemp("pipeline") / "smoke"
     request = PipelineRequest(profile="smoke", data_dir=str(tiny_synthetic), seed=0, device="cpu", init="random")
@@ -136,7 +136,7 @@ def write_named_checkpoint(directory: Path, arch: str, state_dict) -> Path:
 @pytest.fixture
 def offline_weights(tmp_path, monkeypatch):
     """No weights directory, an empty torchvision cache, and no download attempts."""
-    from respirelib.weights import OFFLINE_ENV, WEIGHTS_DIR_ENV
+    from respirelib.model.weights import OFFLINE_ENV, WEIGHTS_DIR_ENV
 
     monkeypatch.setenv(OFFLINE_ENV, "1")
     monkeypatch.delenv(WEIGHTS_DIR_ENV, raising=False)
@@ -149,7 +149,7 @@ def fake_resnet18(tmp_path_factory):
     import torch
     import torchvision
 
-    from respirelib.weights import WeightsSpec
+    from respirelib.model.weights import WeightsSpec
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(11)

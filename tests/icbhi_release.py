@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from respirelib.annotations import parse_annotation_file
-from respirelib.names import looks_like_recording
+from respirelib.data.annotations import parse_annotation_file
+from respirelib.data.names import looks_like_recording
 from tests.conftest import SHARED_ANNOTATIONS
 
 AUDIO_RATE = 4000

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from respirelib.augment import (add_noise, augment_batch, change_loudness, change_speed, circular_shift,
+from respirelib.signal.augment import (add_noise, augment_batch, change_loudness, change_speed, circular_shift,
                                 class_balanced_sampler, pitch_shift)
-from respirelib.concat import REFERENCE_RECIPES, augmentation_counts, concatenate_augment
+from respirelib.signal.concat import REFERENCE_RECIPES, augmentation_counts, concatenate_augment
 from respirelib.config import AugmentConfig
 
 SR = 4000

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from respirelib.bench import add_bench_arguments, registered_benchmarks, bench_prep, format_bench, target
-from respirelib.icbhi import load_icbhi
+from respirelib.apps.bench import add_bench_arguments, registered_benchmarks, bench_prep, format_bench, target
+from respirelib.data.icbhi import load_icbhi
 
 
 def test_target_bounds():

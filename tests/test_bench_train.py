@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from respirelib.bench import add_bench_arguments
-from respirelib.bench_train import bench_train
+from respirelib.apps.bench import add_bench_arguments
+from respirelib.apps.bench_train import bench_train
 
 
 def test_bench_train_on_tiny_data(tiny_synthetic):

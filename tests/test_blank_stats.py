@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from respirelib.blank_stats import STAT_COLUMNS, blank_band_fractions, cycle_blank_stats
-from respirelib.cache import CycleCache
+from respirelib.signal.blank_stats import STAT_COLUMNS, blank_band_fractions, cycle_blank_stats
+from respirelib.signal.cache import CycleCache
 from respirelib.config import AudioConfig
 
 SR = 4000

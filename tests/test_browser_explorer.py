@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from respirelib.lab import start_lab
-from respirelib.notebooks import notebook_path
+from respirelib.apps.lab import start_lab
+from respirelib.apps.notebooks import notebook_path
 
 
 INSTALL_HINT = ("apt-get install chromium chromium-driver (Debian/Ubuntu; selenium comes with the dev extra), "
@@ -141,7 +141,7 @@ def test_typeahead():
 
 def test_the_explorer_carries_its_keyboard_script():
     """Without a browser: the hidden Output and its script, and the class the script looks for (used below)."""
-    from respirelib.viz.explorer import EXPLORER_CLASS, ExplorerBox, keyboard_output
+    from respirelib.explain.explorer import EXPLORER_CLASS, ExplorerBox, keyboard_output
 
     hidden = keyboard_output()
     assert hidden.layout.display == "none"

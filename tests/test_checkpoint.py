@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from respirelib.checkpoint import atomic_write_text, load_checkpoint, restore_rng_state, rng_state
+from respirelib.model.checkpoint import atomic_write_text, load_checkpoint, restore_rng_state, rng_state
 from respirelib.leftovers import remove_stale_temporaries, temporary_prefix
 
 

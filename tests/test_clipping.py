@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from respirelib.clipping import (BLANK_FRACTION, BLANK_THRESHOLD, band_is_blank, band_rows, blank_rows,
+from respirelib.signal.clipping import (BLANK_FRACTION, BLANK_THRESHOLD, band_is_blank, band_rows, blank_rows,
                                  blank_rows_batch, clip_blank_region, clip_blank_region_batch, clip_rows_batch)
 from respirelib.config import FeatureConfig
-from respirelib.features import log_mel, mel_band_edges
+from respirelib.signal.features import log_mel, mel_band_edges
 
 SR = 4000
 
@@ -140,8 +140,8 @@ def _band_limited_batch(n: int = 4) -> torch.Tensor:
 
 
 def test_noise_fills_the_blank_band_so_rows_are_decided_before_augmentation():
-    from respirelib.augment import add_noise
-    from respirelib.frontend import FeatureFrontend
+    from respirelib.signal.augment import add_noise
+    from respirelib.signal.frontend import FeatureFrontend
 
     frontend = FeatureFrontend(FeatureConfig(image_scale=1.0))
     clean = _band_limited_batch()
@@ -159,10 +159,10 @@ def test_noise_fills_the_blank_band_so_rows_are_decided_before_augmentation():
 
 def test_training_clips_the_rows_of_the_unaugmented_input(monkeypatch, tmp_path):
     from respirelib.config import AugmentConfig
-    from respirelib.frontend import FeatureFrontend
-    from respirelib.profiles import TrainConfig
-    from respirelib.samples import SampleSet
-    from respirelib.train import fit
+    from respirelib.signal.frontend import FeatureFrontend
+    from respirelib.training.profiles import TrainConfig
+    from respirelib.signal.samples import SampleSet
+    from respirelib.training.train import fit
 
     waves = _band_limited_batch(8)
     train = SampleSet(waves, torch.tensor([0, 1, 2, 3] * 2), np.arange(8), np.full(8, "Litt3200", dtype=object))

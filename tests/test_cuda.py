@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from respirelib.checkpoint import load_checkpoint
-from respirelib.experiment import evaluate_run, finetune_run, train_run
+from respirelib.model.checkpoint import load_checkpoint
+from respirelib.training.experiment import evaluate_run, finetune_run, train_run
 
 pytestmark = pytest.mark.cuda
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from respirelib.cli import main
-from respirelib.download import URL_ENV, DownloadError, ResumableDownloader, download_icbhi
+from respirelib.apps.cli import main
+from respirelib.data.download import URL_ENV, DownloadError, ResumableDownloader, download_icbhi
 from respirelib.errors import DataError
-from respirelib.verify import VERIFIED_LABEL
+from respirelib.data.verify import VERIFIED_LABEL
 from tests.icbhi_release import (DEMOGRAPHIC, DIAGNOSIS, RECORDINGS, SPLIT, build_zip,  # noqa: F401
                                  http_server, https_server_self_signed, release, small_release)
 

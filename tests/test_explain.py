@@ -8,12 +8,12 @@ from torch import nn
 
 import respirelib  # noqa: F401  (must precede torchvision: installs the CPU import fix)
 from respirelib.config import FeatureConfig
-from respirelib.explain import (
+from respirelib.explain.gradcam import (
     band_mass, blank_band_attention, blank_band_attention_cycles, blank_image_rows, gradcam_maps, map_axes,
     resolve_layer, top_rows_mass,
 )
-from respirelib.model import ModelConfig, build_model
-from respirelib.viz.explain import plot_clipping_attention, plot_gradcam_gallery, plot_gradcam_overlay
+from respirelib.model.network import ModelConfig, build_model
+from respirelib.explain.figures import plot_clipping_attention, plot_gradcam_gallery, plot_gradcam_overlay
 
 SMALL = (4, 3, 64, 96)
 BAND = slice(40, 51)  # rows 40-50 decide the class of the band images

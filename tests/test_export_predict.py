@@ -12,13 +12,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from respirelib.audio import read_audio
+from respirelib.data.audio import read_audio
 from respirelib.config import CLASS_NAMES
 from respirelib.errors import AudioError, DataError
-from respirelib.export import (CARD_NAME, FORMAT_NAME, add_export_arguments, export_model, load_exported_model,
+from respirelib.apps.export import (CARD_NAME, FORMAT_NAME, add_export_arguments, export_model, load_exported_model,
                                run_export_command)
-from respirelib.padding import window_starts
-from respirelib.predict import (PROBABILITY_COLUMNS, add_predict_arguments, predict_recording,
+from respirelib.signal.padding import window_starts
+from respirelib.apps.predict import (PROBABILITY_COLUMNS, add_predict_arguments, predict_recording,
                                 read_cycle_annotations, run_predict_command)
 
 pytestmark = pytest.mark.slow

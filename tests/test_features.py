@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from respirelib.config import FeatureConfig
-from respirelib.features import (TorchMelFrontend, colormap_table, log_mel, mel_band_edges, mel_spectrogram,
+from respirelib.signal.features import (TorchMelFrontend, colormap_table, log_mel, mel_band_edges, mel_spectrogram,
                                  scale_spectrogram, spectrogram_to_image)
 
 SR = 4000
@@ -110,7 +110,7 @@ def test_spectrogram_and_concatenation_figures_use_seconds_and_hertz(signals):
 
 
 def test_normalising_before_the_resize_equals_normalising_after():
-    from respirelib.features import spectrogram_to_image
+    from respirelib.signal.features import spectrogram_to_image
 
     spec = torch.rand(2, 64, 40, generator=torch.Generator().manual_seed(0))
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])

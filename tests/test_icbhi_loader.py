@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from respirelib.audio import read_audio
+from respirelib.data.audio import read_audio
 from respirelib.errors import DataError
-from respirelib.icbhi import load_icbhi
+from respirelib.data.icbhi import load_icbhi
 from tests.conftest import TINY_RECORDINGS, write_recording
 
 

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from respirelib.cli import main
-from respirelib.icbhi import load_icbhi
-from respirelib.metadata import read_filename_differences
-from respirelib.summary import data_summary
+from respirelib.apps.cli import main
+from respirelib.data.icbhi import load_icbhi
+from respirelib.data.metadata import read_filename_differences
+from respirelib.data.summary import data_summary
 
 
 @pytest.fixture(scope="module")

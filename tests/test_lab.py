@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from respirelib import lab
-from respirelib.cli import build_parser
-from respirelib.notebooks import NOTEBOOK_DIR
+from respirelib.apps import lab
+from respirelib.apps.cli import build_parser
+from respirelib.apps.notebooks import NOTEBOOK_DIR
 
 # What the pipeline injects and every notebook declares (README: "Every notebook takes the same parameters").
 COMMON_PARAMETERS = {"data_dir", "profile", "seed", "device", "run_dir", "figures_dir"}
@@ -84,7 +84,7 @@ def test_respirenet_lab_serves_the_address_it_prints(tmp_path):
 
     port = lab.free_port()
     env = lab.lab_environment(JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
-    process = subprocess.Popen([sys.executable, "-m", "respirelib.cli", "lab", "--no-browser", "--allow-root",
+    process = subprocess.Popen([sys.executable, "-m", "respirelib.apps.cli", "lab", "--no-browser", "--allow-root",
                                 "--port", str(port), "--dir", str(tmp_path)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from respirelib.config import LABEL_AWARE_DIAGNOSTIC, AudioConfig
-from respirelib.padding import fixed_length_windows, pad_cycle
+from respirelib.signal.padding import fixed_length_windows, pad_cycle
 
 
 def _recording(rng, lengths=(3000, 9000, 2000, 5000)):
@@ -43,8 +43,8 @@ def test_eval_padding_is_checked():
 
 @pytest.fixture(scope="module")
 def prepared(tiny_synthetic):
-    from respirelib.experiment import prepare_data
-    from respirelib.profiles import get_profile
+    from respirelib.training.experiment import prepare_data
+    from respirelib.training.profiles import get_profile
 
     return prepare_data(tiny_synthetic, get_profile("smoke"), split="official", progress=False)
 
@@ -60,7 +60,7 @@ def _permuted(cache, rows, seed):
 
 @pytest.mark.parametrize("part", ["val", "test"])
 def test_permuting_labels_leaves_every_evaluation_input_byte_identical(prepared, part):
-    from respirelib.samples import evaluation_set
+    from respirelib.signal.samples import evaluation_set
 
     audio = AudioConfig(cycle_duration=3.0)
     rows = prepared.rows(part)
@@ -81,7 +81,7 @@ def test_permuting_labels_leaves_every_evaluation_input_byte_identical(prepared,
 
 
 def test_prediction_refuses_the_label_aware_diagnostic():
-    from respirelib.samples import label_free_padding
+    from respirelib.signal.samples import label_free_padding
 
     assert label_free_padding(AudioConfig(eval_padding="zero")) == "zero"
     with pytest.raises(ValueError, match="reads the labels"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from respirelib.leakage import padding_differences, padding_leak_summary
+from respirelib.signal.leakage import padding_differences, padding_leak_summary
 
 
 def _table(labels, durations, split="test"):
@@ -33,7 +33,7 @@ def test_summary_counts():
 
 
 def test_on_the_real_annotation_files(shared_annotations):
-    from respirelib.icbhi import load_icbhi
+    from respirelib.data.icbhi import load_icbhi
 
     cycles = load_icbhi(shared_annotations, audio="ignore").cycles
     summary = padding_leak_summary(cycles, part="test")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from respirelib.metrics import (
+from respirelib.training.metrics import (
     CLASS_NAMES,
     combine_window_predictions,
     confusion_frame,
@@ -258,7 +258,7 @@ def test_plot_training_curves_full_and_partial(tmp_path):
 
 # ----------------------------------------------------------------------------- patient-level bootstrap
 
-from respirelib.metrics import bootstrap_intervals, format_interval  # noqa: E402
+from respirelib.training.metrics import bootstrap_intervals, format_interval  # noqa: E402
 
 
 def _noisy_predictions(seed=0, n=600, n_patients=30, accuracy=0.6):
@@ -332,7 +332,7 @@ def test_format_interval():
 
 
 def test_intervals_over_several_test_sets_average_their_runs():
-    from respirelib.metrics import bootstrap_intervals_over_sets
+    from respirelib.training.metrics import bootstrap_intervals_over_sets
 
     a, b = _noisy_predictions(seed=0, n=300), _noisy_predictions(seed=5, n=200, accuracy=0.9)
     both = bootstrap_intervals_over_sets([a, b], n_resamples=300)

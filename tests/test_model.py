@@ -9,8 +9,8 @@ import respirelib  # noqa: F401  (must precede torchvision: installs the CPU imp
 import torchvision.models
 
 from respirelib.errors import DataError
-from respirelib.model import ModelConfig, RespireNet, build_head, build_model
-from respirelib.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError
+from respirelib.model.network import ModelConfig, RespireNet, build_head, build_model
+from respirelib.model.weights import WEIGHTS_DIR_ENV, WeightsNotFoundError
 
 SMALL = (2, 3, 64, 64)
 

@@ -7,8 +7,8 @@ import json
 import nbformat
 import pytest
 
-from respirelib.notebooks import execute_notebook
-from respirelib.pipeline import NOTEBOOKS
+from respirelib.apps.notebooks import execute_notebook
+from respirelib.apps.pipeline import NOTEBOOKS
 
 pytestmark = pytest.mark.notebook
 

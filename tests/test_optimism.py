@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from respirelib import study
-from respirelib.splits import make_split
+from respirelib.training import study
+from respirelib.data.splits import make_split
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +35,7 @@ def test_split_labels_and_cross_validation_folds():
 
 
 def test_the_split_seed_is_fixed_and_separate_from_the_training_seed(study_root, tiny_synthetic):
-    from respirelib.icbhi import load_icbhi
+    from respirelib.data.icbhi import load_icbhi
 
     run = study_root / "train" / "patient-fold3-full-seed2"
     request = json.loads((run / "run.json").read_text())
@@ -96,7 +95,7 @@ def test_summaries_carry_intervals_and_say_when_a_difference_is_noise(study_root
 
 
 def test_optimism_command(study_root, tmp_path, capsys):
-    from respirelib.cli import main
+    from respirelib.apps.cli import main
 
     out = tmp_path / "optimism.json"
     assert main(["optimism", str(study_root), "--json", str(out), "--quiet"]) == 0

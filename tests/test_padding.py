@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from respirelib.config import NORMAL, PADDING_METHODS
-from respirelib.padding import (fixed_length_windows, pad_cycle, pad_to_length,
+from respirelib.signal.padding import (fixed_length_windows, pad_cycle, pad_to_length,
                                 window_starts)
 
 SR = 100  # a low rate keeps every array tiny; the code is rate-agnostic
@@ -149,7 +149,7 @@ def test_fixed_length_windows_of_an_empty_recording():
 
 
 def test_windows_of_a_cycle_combine_by_mean_and_vote():
-    from respirelib.metrics import combine_window_predictions
+    from respirelib.training.metrics import combine_window_predictions
 
     scores = np.array([[0.1, 0.9, 0, 0], [0.6, 0.4, 0, 0], [0.2, 0.0, 0.8, 0], [0.3, 0.2, 0.5, 0]])
     cycle_index = np.array([0, 0, 1, 1])

@@ -7,10 +7,10 @@ import json
 import nbformat
 import pytest
 
-from respirelib import notebooks as notebooks_module
-from respirelib import pipeline as pipeline_module
-from respirelib.cli import main
-from respirelib.pipeline import PipelineError, PipelineRequest, run_pipeline
+from respirelib.apps import notebooks as notebooks_module
+from respirelib.apps import pipeline as pipeline_module
+from respirelib.apps.cli import main
+from respirelib.apps.pipeline import PipelineError, PipelineRequest, run_pipeline
 
 pytestmark = pytest.mark.notebook
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from respirelib.config import AudioConfig
-from respirelib.preprocess import (bandpass_sos, extract_cycles, filter_sos, normalize_peak,
+from respirelib.signal.preprocess import (bandpass_sos, extract_cycles, filter_sos, normalize_peak,
                                    preprocess_recording, zero_phase_response)
 
 SR = 4000

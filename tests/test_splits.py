@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from respirelib.splits import make_split, patient_folds
+from respirelib.data.splits import make_split, patient_folds
 
 
 @pytest.fixture

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from respirelib.audio import audio_info, read_audio
-from respirelib.synth import (
+from respirelib.data.audio import audio_info, read_audio
+from respirelib.data.synth import (
     MARKER_FILE,
     SynthConfig,
     difficulty_settings,
     read_synthetic_marker,
     write_synthetic_icbhi,
 )
-from respirelib.synth import census, writer
-from respirelib.synth.devices import DEVICE_PROFILES
-from respirelib.synth.plan import plan_dataset
-from respirelib.synth.sound import synthesize_recording
+from respirelib.data.synth import census, writer
+from respirelib.data.synth.devices import DEVICE_PROFILES
+from respirelib.data.synth.plan import plan_dataset
+from respirelib.data.synth.sound import synthesize_recording
 from tests.conftest import TINY_SYNTHETIC_SCALE
 
 NAME_PATTERN = re.compile(r"^(\d{3})_(\d[bp]\d)_(Tc|Al|Ar|Pl|Pr|Ll|Lr)_(sc|mc)_(AKGC417L|LittC2SE|Litt3200|Meditron)$")
@@ -187,7 +187,7 @@ def test_marker_says_synthetic_and_matches_the_files(tiny_synthetic):
     assert marker == json.loads((tiny_synthetic / MARKER_FILE).read_text())
     assert marker["synthetic"] is True and "SYNTHETIC" in marker["warning"]
     assert (marker["seed"], marker["scale"], marker["difficulty"]) == (0, TINY_SYNTHETIC_SCALE, 0.5)
-    assert marker["generator"] == "respirelib.synth" and marker["generator_version"]
+    assert marker["generator"] == "respirelib.data.synth" and marker["generator_version"]
     counts = marker["counts"]
     n_cycles = sum(len(_annotation_rows(tiny_synthetic, name)) for name in _recording_names(tiny_synthetic))
     assert counts["n_recordings"] == len(_recording_names(tiny_synthetic))
@@ -196,7 +196,7 @@ def test_marker_says_synthetic_and_matches_the_files(tiny_synthetic):
 
 
 def test_loader_reads_the_synthetic_dataset_without_problems(tiny_synthetic):
-    from respirelib.icbhi import load_icbhi
+    from respirelib.data.icbhi import load_icbhi
 
     dataset = load_icbhi(tiny_synthetic)
     assert dataset.report.entries == []

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from respirelib.checkpoint import load_checkpoint
-from respirelib.experiment import evaluate_run, train_run
-from respirelib.weights import WeightsNotFoundError
+from respirelib.model.checkpoint import load_checkpoint
+from respirelib.training.experiment import evaluate_run, train_run
+from respirelib.model.weights import WeightsNotFoundError
 from tests.test_checkpoint import _as_if_moved
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ def _state(run_dir, stage="stage1"):
 
 
 def test_resumed_run_equals_uninterrupted_run(tiny_synthetic, smoke_run, tmp_path, monkeypatch):
-    import respirelib.train
+    import respirelib.training.train
 
     interrupted = tmp_path / "interrupted"
     train_run(tiny_synthetic, interrupted, profile="smoke", init="random", seed=0, progress=False, stop_after=1)
@@ -31,7 +31,7 @@ def test_resumed_run_equals_uninterrupted_run(tiny_synthetic, smoke_run, tmp_pat
         state = load_checkpoint(path, map_location=map_location)
         return {**state, "rng": _as_if_moved(state["rng"])}
 
-    monkeypatch.setattr(respirelib.train, "load_checkpoint", load_as_on_a_gpu)
+    monkeypatch.setattr(respirelib.training.train, "load_checkpoint", load_as_on_a_gpu)
     train_run(tiny_synthetic, interrupted, resume=True, progress=False)
     full, resumed = _state(smoke_run), _state(interrupted)
     strip = [{k: v for k, v in record.items() if k != "seconds"} for record in full["history"]]
@@ -98,7 +98,7 @@ def test_finetune_and_evaluate(smoke_run):
 def test_atomic_writes_leave_no_temporary_files_and_usual_permissions(tmp_path):
     import os
 
-    from respirelib.checkpoint import atomic_torch_save, atomic_write_text
+    from respirelib.model.checkpoint import atomic_torch_save, atomic_write_text
 
     atomic_write_text(tmp_path / "a.json", "{}")
     atomic_torch_save({"x": torch.zeros(2)}, tmp_path / "b.pt")
@@ -110,7 +110,7 @@ def test_atomic_writes_leave_no_temporary_files_and_usual_permissions(tmp_path):
 
 
 def test_asking_for_a_missing_gpu_is_a_clear_error(tiny_synthetic, tmp_path):
-    from respirelib.experiment import resolve_device
+    from respirelib.training.experiment import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: nothing to refuse")
@@ -161,11 +161,11 @@ def test_cached_selection_images_give_exactly_the_uncached_probabilities():
     import numpy as np
 
     from respirelib.config import FeatureConfig
-    from respirelib.evaluate import predict_probabilities
-    from respirelib.frontend import FeatureFrontend
-    from respirelib.model import ModelConfig, build_model
-    from respirelib.samples import SampleSet
-    from respirelib.train import cached_selection
+    from respirelib.training.evaluate import predict_probabilities
+    from respirelib.signal.frontend import FeatureFrontend
+    from respirelib.model.network import ModelConfig, build_model
+    from respirelib.signal.samples import SampleSet
+    from respirelib.training.train import cached_selection
 
     generator = torch.Generator().manual_seed(0)
     samples = SampleSet(torch.randn(5, 4000, generator=generator), torch.tensor([0, 1, 2, 3, 0]),
@@ -182,8 +182,8 @@ def test_cached_selection_images_give_exactly_the_uncached_probabilities():
 
 
 def test_optimizer_choice_is_checked_and_used():
-    from respirelib.profiles import TrainConfig
-    from respirelib.train import _optimizer
+    from respirelib.training.profiles import TrainConfig
+    from respirelib.training.train import _optimizer
 
     model = torch.nn.Linear(2, 2)
     assert isinstance(_optimizer(model, TrainConfig(optimizer="adamw")), torch.optim.AdamW)

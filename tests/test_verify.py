@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from respirelib.cli import main
-from respirelib.icbhi import load_icbhi
-from respirelib.manifest import MANIFEST_FILE, build_manifest, load_manifest
-from respirelib.verify import VERIFIED_LABEL, verify_icbhi
+from respirelib.apps.cli import main
+from respirelib.data.icbhi import load_icbhi
+from respirelib.data.manifest import MANIFEST_FILE, build_manifest, load_manifest
+from respirelib.data.verify import VERIFIED_LABEL, verify_icbhi
 from tests.conftest import REPO_ROOT, SHARED_ANNOTATIONS
 from tests.icbhi_release import (AUDIO_RATE, DEMOGRAPHIC, DIAGNOSIS, RECORDINGS, SPLIT,  # noqa: F401
                                  genuine_folder, link_copy, release, wav_bytes)
@@ -39,8 +39,8 @@ def test_manifest_holds_hashes_not_content():
 
 def test_manifest_is_package_data():
     config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    assert MANIFEST_FILE in config["tool"]["setuptools"]["package-data"]["respirelib"]
-    assert (REPO_ROOT / "respirelib" / MANIFEST_FILE).is_file()
+    assert MANIFEST_FILE in config["tool"]["setuptools"]["package-data"]["respirelib.data"]
+    assert (REPO_ROOT / "respirelib" / "data" / MANIFEST_FILE).is_file()
 
 
 def test_annotations_only_verifies_and_says_audio_was_not_checked(shared_annotations, capsys):

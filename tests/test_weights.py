@@ -14,9 +14,9 @@ import torch
 import respirelib  # noqa: F401  (must precede torchvision: installs the CPU import fix)
 import torchvision.models
 
-from respirelib import weights
+from respirelib.model import weights
 from respirelib.errors import DataError
-from respirelib.weights import (
+from respirelib.model.weights import (
     OFFLINE_ENV,
     WEIGHTS_DIR_ENV,
     WeightsIntegrityError,

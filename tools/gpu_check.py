@@ -86,7 +86,7 @@ class Check:
             self.save()
 
     def save(self) -> None:
-        from respirelib.checkpoint import atomic_write_text
+        from respirelib.model.checkpoint import atomic_write_text
 
         self.record["total_s"] = round(_now() - self.started, 1)
         atomic_write_text(self.out / "gpu_check.json", json.dumps(self.record, indent=2, default=str) + "\n")
@@ -95,7 +95,7 @@ class Check:
 def _environment() -> dict:
     import torch
 
-    from respirelib.experiment import package_versions
+    from respirelib.training.experiment import package_versions
     from respirelib.runs import git_commit, hardware_record
 
     record = {"commit": git_commit() or os.environ.get("RESPIRENET_COMMIT"), "python": platform.python_version(),
@@ -109,7 +109,7 @@ def _environment() -> dict:
 
 
 def _write_json(path: Path, record: dict) -> None:
-    from respirelib.checkpoint import atomic_write_text
+    from respirelib.model.checkpoint import atomic_write_text
 
     atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
 
@@ -126,8 +126,8 @@ def _epochs_that_fit(first_epoch_s: float, budget_s: float, epochs_left: int) ->
 
 def _timed_run(check: Check, data_dir: Path, work: Path, config: dict, seed: int) -> dict:
     """Stage 1 and stage 2 (one device) for as long as the budget allows, then the evaluation."""
-    from respirelib.experiment import evaluate_run, finetune_run, train_run
-    from respirelib.profiles import get_profile
+    from respirelib.training.experiment import evaluate_run, finetune_run, train_run
+    from respirelib.training.profiles import get_profile
 
     profile = get_profile(config["profile"])
     run_dir = work / "paper-run"
@@ -157,8 +157,8 @@ def _timed_run(check: Check, data_dir: Path, work: Path, config: dict, seed: int
     result["stage1_val_score"] = [record.get("val_score") for record in stage1]
 
     with check.step("stage 2: one device, first epoch") as entry:
-        from respirelib.experiment import load_run
-        from respirelib.names import DEVICES
+        from respirelib.training.experiment import load_run
+        from respirelib.data.names import DEVICES
 
         run = load_run(run_dir, device=device, progress=False)
         counts = {name: len(run.prepared.rows("train", name)) for name in DEVICES
@@ -198,7 +198,7 @@ def _timed_run(check: Check, data_dir: Path, work: Path, config: dict, seed: int
 
 def _projection(run: dict, workload: dict | None, profile_name: str) -> dict | None:
     """One seed's full schedule from the measured epochs: stage 1 at its epoch time, stage 2 per input."""
-    from respirelib.profiles import get_profile
+    from respirelib.training.profiles import get_profile
 
     profile = get_profile(profile_name)
     stage1 = run.get("stage1_epoch_s") or []
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = args.data
         if data_dir is None:
             with check.step("write the synthetic set") as entry:
-                from respirelib.synth import write_synthetic_icbhi
+                from respirelib.data.synth import write_synthetic_icbhi
 
                 data_dir = work / f"synthetic-scale{config['scale']:g}"
                 summary = write_synthetic_icbhi(data_dir, scale=config["scale"], seed=0, progress=False)
@@ -276,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 if done.returncode != 0:
                     raise RuntimeError(f"pytest -m cuda exited with {done.returncode}")
 
-        from respirelib.bench import bench_prep
-        from respirelib.bench_train import bench_train
+        from respirelib.apps.bench import bench_prep
+        from respirelib.apps.bench_train import bench_train
 
         tag = "cuda" if mode == "gpu" else "tiny_cpu"
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from respirelib.icbhi import CLASS_ORDER
-from respirelib.names import DEVICES
+from respirelib.data.icbhi import CLASS_ORDER
+from respirelib.data.names import DEVICES
 
 CLASS_COLORS = dict(zip(CLASS_ORDER, ("#4c72b0", "#dd8452", "#55a868", "#c44e52")))
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from respirelib.metrics import CLASS_NAMES
+from respirelib.training.metrics import CLASS_NAMES
 
 NORMALIZE_CHOICES = ("true", None)
 LOSS_COLUMNS = ("train_loss", "val_loss")
@@ -27,7 +27,7 @@ def plot_confusion_matrix(cm, *, class_names: Sequence[str] = CLASS_NAMES, norma
     Parameters
     ----------
     cm : array-like of int [shape=(n_classes, n_classes)]
-        Rows are true classes, columns predicted ones (:func:`respirelib.metrics.confusion_matrix`).
+        Rows are true classes, columns predicted ones (:func:`respirelib.training.metrics.confusion_matrix`).
     class_names : sequence of str
     normalize : {"true", None}
         ``"true"`` colours cells by the fraction of their row (recall on the diagonal),

@@ -15,11 +15,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from respirelib.clipping import BLANK_FRACTION, BLANK_THRESHOLD, blank_rows, clip_blank_region
+from respirelib.signal.clipping import BLANK_FRACTION, BLANK_THRESHOLD, blank_rows, clip_blank_region
 from respirelib.config import CLASS_NAMES, PADDING_METHODS, AudioConfig, FeatureConfig
-from respirelib.features import log_mel
-from respirelib.padding import pad_cycle
-from respirelib.preprocess import filter_sos, preprocess_recording, zero_phase_response
+from respirelib.signal.features import log_mel
+from respirelib.signal.padding import pad_cycle
+from respirelib.signal.preprocess import filter_sos, preprocess_recording, zero_phase_response
 
 CLASS_COLOURS = ("tab:green", "tab:red", "tab:blue", "tab:purple")
 
@@ -72,7 +72,7 @@ def plot_filter_response(config: AudioConfig = AudioConfig(), *, orig_sr: int | 
         The filter's edges, order and target rate.
     orig_sr : int or None
         Also measure the whole chain (resampling from this rate, then filtering)
-        by passing an impulse through :func:`respirelib.preprocess.preprocess_recording`.
+        by passing an impulse through :func:`respirelib.signal.preprocess.preprocess_recording`.
     """
     sr = config.sample_rate
     freqs = np.geomspace(5, sr / 2, 800)
@@ -107,7 +107,7 @@ def plot_spectrogram(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(
     Parameters
     ----------
     spec : np.ndarray [shape=(n_mels, n_frames)]
-        E.g. from :func:`respirelib.features.log_mel`; row 0 the lowest band.
+        E.g. from :func:`respirelib.signal.features.log_mel`; row 0 the lowest band.
     config : FeatureConfig
         The configuration that made it.
     """
@@ -129,7 +129,7 @@ def plot_padding_strategies(cycles: Sequence[np.ndarray], labels: Sequence[int] 
     ----------
     cycles, labels, index :
         A recording's cycles and classes, and the cycle to pad (see
-        :func:`respirelib.padding.pad_cycle`).
+        :func:`respirelib.signal.padding.pad_cycle`).
     sr : int
     duration : float
         Target length in seconds.
@@ -210,7 +210,7 @@ def plot_clipping(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
         Scaled spectrogram, row 0 the lowest band.
     config : FeatureConfig
     threshold, min_fraction, reference_off_by_one :
-        As in :func:`respirelib.clipping.clip_blank_region`.
+        As in :func:`respirelib.signal.clipping.clip_blank_region`.
     title : str or None
     """
     n_rows = spec.shape[0]
@@ -296,7 +296,7 @@ def plot_blank_fractions(fractions, *, paper: dict[str, float] | None = None,
     Parameters
     ----------
     fractions : pd.DataFrame
-        From :func:`respirelib.blank_stats.blank_band_fractions` (index device,
+        From :func:`respirelib.signal.blank_stats.blank_band_fractions` (index device,
         columns ``band_blank`` and ``clipped``).
     paper : dict of str to float or None
         The paper's share per device (e.g. ``{"Litt3200": 1.0, "Meditron": 0.2}``), drawn as markers.

@@ -1,0 +1,195 @@
+"""``respirenet bench quick`` and ``respirenet bench demo``: what a quick-profile setting learns, and what the demo costs.
+
+``bench quick`` trains stage 1 of the quick profile (or any profile) once per seed for each
+candidate setting, a named set of profile overrides such as
+``adamw='{"stage1": {"optimizer": "adamw"}}'``, scores each run on its test cycles with the
+label-free evaluation inputs and reports, per candidate, the mean ± standard deviation over
+seeds of the 4-class Sp, Se and Score, every class's test recall and the training time. It
+is how the quick profile and the default training padding were chosen
+(``results/quick_profile_tuning.json``, ``results/padding_choice_quick_synthetic.json``).
+
+``bench demo`` times the whole demo (``respirenet demo``: every notebook, the default seeds)
+from an installed environment, with the machine's load beside the figure. It is a benchmark,
+never a test: its time depends on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from respirelib.apps.bench_common import _data_record, _emit, bench_record, target
+from respirelib.runs import REPO_ROOT
+
+DEMO_TARGET_S = 10 * 60
+MIN_CLASS_RECALL = 0.30
+MAX_SCORE_STD_POINTS = 2.0
+
+
+def _parse_candidate(text: str) -> tuple[str, dict]:
+    name, separator, overrides = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"a candidate is NAME=JSON (e.g. adamw='{{\"stage1\": ...}}'), got {text!r}")
+    try:
+        value = json.loads(overrides)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"candidate {name!r}: its overrides are not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"candidate {name!r}: its overrides must be a JSON object")
+    return name, value
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    merged = {part: dict(fields) for part, fields in base.items()}
+    for part, fields in extra.items():
+        merged.setdefault(part, {}).update(fields)
+    return merged
+
+
+def class_recalls(confusion) -> list[float | None]:
+    """Recall of every class from a confusion matrix (rows: true classes); None for a class with no cycles."""
+    matrix = np.asarray(confusion, dtype=float)
+    totals = matrix.sum(axis=1)
+    return [float(matrix[i, i] / totals[i]) if totals[i] else None for i in range(len(matrix))]
+
+
+def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: dict, init: str,
+                device: str, progress: bool) -> dict:
+    """Train stage 1 and evaluate it once; the scores, recalls and times of the run."""
+    from respirelib.training.experiment import evaluate_run, train_run
+
+    started = time.perf_counter()
+    train_run(data_dir, run_dir, profile=profile, seed=seed, init=init, device=device, progress=progress,
+              overrides=overrides)
+    trained = time.perf_counter()
+    metrics = evaluate_run(run_dir, device=device, progress=progress)["stage1"]
+    history = [json.loads(line) for line in (run_dir / "stage1" / "history.jsonl").read_text().splitlines()]
+    best = max((r for r in history if r.get("val_score") is not None), key=lambda r: r["val_score"], default={})
+    four, two = metrics["four_class"], metrics["two_class"]
+    return {"seed": seed, "run": str(run_dir), "sp": four["sp"], "se": four["se"], "score": four["score"],
+            "score_2class": two["score"], "class_recall": class_recalls(metrics["confusion"]),
+            "selected_epoch": best.get("epoch"), "val_scores": [r.get("val_score") for r in history],
+            "fit_s": round(sum(r.get("seconds", 0.0) for r in history), 1),
+            "train_run_s": round(trained - started, 1), "evaluate_s": round(time.perf_counter() - trained, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def summarise_candidate(runs: list[dict]) -> dict:
+    """Mean and sample std (ddof 1) over seeds, in percent points, plus the worst class recall."""
+    def stats(values):
+        values = np.asarray(values, dtype=float)
+        std = float(values.std(ddof=1)) if len(values) > 1 else None
+        return {"mean": round(float(values.mean()), 2), "std": None if std is None else round(std, 2)}
+
+    per_class = [[r for r in column if r is not None] for column in zip(*(run["class_recall"] for run in runs))]
+    defined = [r for column in per_class for r in column]
+    return {"n_seeds": len(runs), **{key: stats([100 * run[key] for run in runs])
+                                     for key in ("sp", "se", "score", "score_2class")},
+            "class_recall_mean": [round(100 * float(np.mean(column)), 1) if column else None for column in per_class],
+            "min_class_recall": round(100 * min(defined), 1) if defined else None,
+            "fit_s_mean": round(float(np.mean([run["fit_s"] for run in runs])), 1)}
+
+
+def bench_quick(candidates: list[tuple[str, dict]], *, data_dir=None, profile: str = "quick",
+                seeds=(0, 1, 2), base_overrides: dict | None = None, root: str | Path | None = None,
+                init: str = "random", device: str = "cpu", progress: bool = False) -> dict:
+    """Every candidate trained and scored once per seed; one record with a summary per candidate."""
+    import torch
+
+    from respirelib.data.data_dirs import resolve_data_dir
+    from respirelib.data.icbhi import load_icbhi
+    from respirelib.training.profiles import get_profile
+    from respirelib.runs import new_run_dir
+
+    data_dir = resolve_data_dir(data_dir, scale=get_profile(profile).synthetic_scale, seed=0)
+    dataset = load_icbhi(data_dir, errors="raise")
+    root = Path(root) if root is not None else new_run_dir(REPO_ROOT / "runs", f"bench-{profile}")
+    results = []
+    for name, overrides in candidates:
+        merged = _merge(base_overrides or {}, overrides)
+        runs = [measure_run(data_dir, root / f"{name}-seed{seed}", profile=profile, seed=seed, overrides=merged,
+                            init=init, device=device, progress=progress) for seed in seeds]
+        results.append({"name": name, "overrides": merged, "summary": summarise_candidate(runs), "runs": runs})
+    targets = []
+    for result in results:
+        summary = result["summary"]
+        if summary["min_class_recall"] is not None:
+            targets.append(target(f"{result['name']}: lowest class recall (%)", summary["min_class_recall"],
+                                  unit="%", at_least=100 * MIN_CLASS_RECALL))
+        if summary["score"]["std"] is not None:
+            targets.append(target(f"{result['name']}: std of the 4-class score (points)", summary["score"]["std"],
+                                  unit="points", at_most=MAX_SCORE_STD_POINTS))
+    return bench_record("quick", data=_data_record(dataset, write_s=None),
+                        results={"profile": profile, "seeds": list(seeds), "init": init, "device": device,
+                                 "torch_threads": torch.get_num_threads(), "evaluation": "label-free inputs "
+                                 "(AudioConfig.eval_padding), checkpoint selected on validation patients",
+                                 "command": "respirenet " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None,
+                                 "candidates": results},
+                        targets=targets)
+
+
+def bench_demo(*, data_dir=None, seeds=(0, 1, 2), runs: str | Path | None = None, progress: bool = False) -> dict:
+    """Time ``respirenet demo`` end to end (synthetic data written if missing, every notebook)."""
+    from respirelib.apps.cli import main
+
+    runs = Path(runs) if runs is not None else REPO_ROOT / "runs"
+    argv = ["demo", "--seeds", *map(str, seeds), "--runs", str(runs)] + (["--data", str(data_dir)] if data_dir else [])
+    before = {p.name for p in runs.glob("pipeline-quick-*")} if runs.is_dir() else set()
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    started = time.perf_counter()
+    status = main(argv + ([] if progress else ["--quiet"]))
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"respirenet {' '.join(argv)} failed with status {status}")
+    new = sorted(p for p in runs.glob("pipeline-quick-*") if p.name not in before)
+    out = new[-1] if new else None
+    data = json.loads((out / "environment.json").read_text())["data"] if out else {}
+    marker = data.get("synthetic_marker") or {}
+    return bench_record("demo", data={"label": data.get("label"), "path": data.get("root", data_dir),
+                                      "scale": marker.get("scale"), "seed": marker.get("seed"),
+                                      "fingerprint": data.get("fingerprint"), "write_s": None},
+                        results={"command": "respirenet " + shlex.join(argv), "seconds": round(elapsed, 1),
+                                 "load_average_before": load_before, "run": str(out) if out else None},
+                        targets=[target("respirenet demo, wall time", elapsed, unit="s", at_most=DEMO_TARGET_S)])
+
+
+def add_bench_quick_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidate", type=_parse_candidate, action="append", required=True, metavar="NAME=JSON",
+                        help="a named set of profile overrides; repeat for several")
+    parser.add_argument("--base", type=json.loads, default=None, metavar="JSON",
+                        help="overrides applied to every candidate")
+    parser.add_argument("--data", type=Path, default=None, help="ICBHI folder (default: the profile's synthetic set)")
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--root", type=Path, default=None, help="where the runs go (default: a new runs/bench-*)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run_bench_quick(args: argparse.Namespace) -> int:
+    with contextlib.redirect_stdout(sys.stderr):
+        record = bench_quick(args.candidate, data_dir=args.data, profile=args.profile, seeds=args.seeds,
+                             base_overrides=args.base, root=args.root, device=args.device,
+                             progress=not args.quiet)
+    return _emit(record, args)
+
+
+def add_bench_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None, help="ICBHI folder (default: the synthetic set)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--runs", type=Path, default=None, help="where the demo's run directory goes")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run_bench_demo(args: argparse.Namespace) -> int:
+    with contextlib.redirect_stdout(sys.stderr):
+        record = bench_demo(data_dir=args.data, seeds=args.seeds, runs=args.runs, progress=not args.quiet)
+    return _emit(record, args)

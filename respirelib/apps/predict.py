@@ -1,0 +1,422 @@
+"""Class probabilities for new recordings from an exported model (``respirenet predict``).
+
+The recording goes through the training chain: read (WAV or FLAC, any channel count,
+channels averaged), resampled from any rate to the model's rate, band-passed and
+peak-normalised as a whole (:func:`respirelib.signal.preprocess.preprocess_recording`), then
+
+- with cycle annotations: each cycle is cut out, padded or windowed to the input
+  length exactly as in evaluation (the run's label-free ``eval_padding``), and its
+  window probabilities are averaged (the export's combine rule): one row per cycle;
+- without: windows of the input length every ``hop_seconds`` (default: the run's
+  window hop, half the input length) cover the recording, the last one ending at its
+  end; a recording shorter than one input is repeated to fill it: one row per window.
+
+The model is the device's fine-tuned model when the device is known (``device_name``
+beats the device suffix of an ICBHI-style file name) and the file holds one; else the
+stage-1 model. Every row says which model was used.
+
+Evaluation and prediction build the same inputs: neither reads a label (the flags of
+an annotation file are echoed, never used), so ``predict --annotations`` on a test
+recording gives exactly the probabilities the evaluation scored, also on recordings
+whose cycles mix classes.
+
+Annotation files: the ICBHI ``start end crackle wheeze`` rows (the flags are echoed as
+``true_label``, never used) or two-column ``start end`` rows, whitespace separated.
+A cycle may end up to ``end_tolerance`` s after the audio (clipped, as the ICBHI loader
+does); one that starts or ends later is an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from respirelib.data.annotations import label_from_flags
+from respirelib.data.audio import AudioInfo, audio_info, read_audio
+from respirelib.config import CLASS_NAMES
+from respirelib.errors import DataError
+from respirelib.training.evaluate import predict_probabilities
+from respirelib.apps.export import STAGE1, ExportedModel, load_exported_model
+from respirelib.training.metrics import combine_window_predictions, json_safe
+from respirelib.data.names import parse_recording_name
+from respirelib.signal.padding import fixed_length_windows, pad_to_length, window_starts
+from respirelib.signal.preprocess import extract_cycles, preprocess_recording
+from respirelib.signal.samples import SampleSet, label_free_padding
+
+PROBABILITY_COLUMNS = tuple(f"p_{name}" for name in CLASS_NAMES)
+CYCLE_COLUMNS = ("cycle", "start", "end", "class", *PROBABILITY_COLUMNS, "n_windows", "model_used")
+WINDOW_COLUMNS = ("window", "start", "end", "class", *PROBABILITY_COLUMNS, "padded", "model_used")
+# Rows of every recording in one CSV: the union of both kinds, cycle- or window-only fields left empty.
+CSV_COLUMNS = ("recording", "kind", "index", "start", "end", "class", *PROBABILITY_COLUMNS, "n_windows", "padded",
+               "true_label", "model_used", "device")
+
+
+@dataclass
+class PredictionResult:
+    """Predictions for one recording.
+
+    Attributes
+    ----------
+    recording : Path
+    kind : str
+        ``"cycles"`` (annotated) or ``"windows"`` (sliding windows).
+    table : pd.DataFrame
+        :data:`CYCLE_COLUMNS` (plus ``true_label`` when the annotations carry flags) or
+        :data:`WINDOW_COLUMNS`; times in seconds from the start of the recording.
+    model_used : str
+        ``"stage1"`` or ``"stage2:<device>"``.
+    device_name : str or None
+        The recording's device, if known; ``device_source`` says from where
+        (``"argument"`` or ``"file name"``).
+    note : str
+        Why the stage-1 model was used for a known device, else empty.
+    info : AudioInfo
+        The file's own sample rate, channels and duration.
+    signal : np.ndarray [shape=(n,), dtype=float32]
+        The pre-processed recording at ``signal_sr`` (for plotting).
+    annotations : Path or None
+    """
+
+    recording: Path
+    kind: str
+    table: pd.DataFrame
+    model_used: str
+    device_name: str | None
+    device_source: str | None
+    note: str
+    info: AudioInfo
+    signal: np.ndarray
+    signal_sr: int
+    annotations: Path | None = None
+
+    def figure(self):
+        """The timeline figure (:func:`respirelib.viz.predict.plot_prediction_timeline`)."""
+        from respirelib.viz.predict import plot_prediction_timeline
+
+        return plot_prediction_timeline(self.signal, sr=self.signal_sr, table=self.table,
+                                        title=f"{self.recording.name}: {self.model_used}")
+
+    def to_dict(self) -> dict:
+        """JSON-safe summary and rows."""
+        return json_safe({
+            "recording": str(self.recording), "annotations": str(self.annotations) if self.annotations else None,
+            "kind": self.kind, "model_used": self.model_used, "device": self.device_name,
+            "device_source": self.device_source, "note": self.note, "sample_rate": self.info.sample_rate,
+            "channels": self.info.channels, "duration": self.info.duration,
+            "rows": self.table.to_dict(orient="records")})
+
+    def csv_rows(self) -> pd.DataFrame:
+        """The table in :data:`CSV_COLUMNS` layout (one CSV can hold several recordings of both kinds)."""
+        table = self.table.rename(columns={"cycle": "index", "window": "index"})
+        table = table.assign(recording=self.recording.name, kind={"cycles": "cycle", "windows": "window"}[self.kind],
+                             device=self.device_name)
+        return table.reindex(columns=list(CSV_COLUMNS))
+
+
+def read_cycle_annotations(path: str | Path) -> pd.DataFrame:
+    """Cycle boundaries of one recording, strictly checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        Rows ``start end crackle wheeze`` (ICBHI) or ``start end``, in seconds.
+
+    Returns
+    -------
+    cycles : pd.DataFrame
+        Columns ``line``, ``start``, ``end`` and, for the ICBHI format, ``crackle``,
+        ``wheeze`` and ``true_label``; rows in file order.
+
+    Raises
+    ------
+    DataError
+        The file cannot be read, holds no row, mixes formats, or a row is malformed
+        (the message names the file and line).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(path, f"cannot read annotation file ({error})") from error
+    rows, n_fields = [], None
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        n_fields = n_fields or len(parts)
+        if len(parts) not in (2, 4) or len(parts) != n_fields:
+            raise DataError(path, f"expected {n_fields if n_fields in (2, 4) else '2 or 4'} fields "
+                                  f"('start end' or 'start end crackle wheeze'), got {len(parts)}", line=number)
+        try:
+            start, end = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise DataError(path, f"start/end are not numbers: {parts[0]!r}, {parts[1]!r}", line=number) from None
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+            raise DataError(path, f"need 0 <= start < end, got {parts[0]} and {parts[1]}", line=number)
+        flags = tuple(parts[2:])
+        if flags and any(flag not in ("0", "1") for flag in flags):
+            raise DataError(path, f"crackle/wheeze flags must be 0 or 1, got {flags[0]!r}, {flags[1]!r}", line=number)
+        rows.append((number, start, end, *map(int, flags)))
+    if not rows:
+        raise DataError(path, "annotation file is empty (no cycle rows)")
+    columns = ["line", "start", "end"] + (["crackle", "wheeze"] if n_fields == 4 else [])
+    cycles = pd.DataFrame(rows, columns=columns)
+    if n_fields == 4:
+        cycles["true_label"] = label_from_flags(cycles["crackle"], cycles["wheeze"])
+    return cycles
+
+
+def _fit_to_audio(cycles: pd.DataFrame, *, duration: float, annotations: Path, audio: Path,
+                  end_tolerance: float) -> pd.DataFrame:
+    outside = (cycles["start"] >= duration) | (cycles["end"] > duration + end_tolerance)
+    if outside.any():
+        row = cycles[outside].iloc[0]
+        raise DataError(annotations, f"cycle {row['start']:g}-{row['end']:g} s lies outside the audio of "
+                                     f"{audio} ({duration:.3f} s long)", line=int(row["line"]))
+    return cycles.assign(end=np.minimum(cycles["end"].to_numpy(), duration))
+
+
+def recording_device(path: str | Path, device_name: str | None = None) -> tuple[str | None, str | None]:
+    """The recording's device and where it came from: ``device_name`` first, else the ICBHI file name.
+
+    Returns
+    -------
+    device : str or None
+    source : {"argument", "file name"} or None
+    """
+    if device_name:
+        return device_name, "argument"
+    try:
+        return parse_recording_name(Path(path).stem).device, "file name"
+    except ValueError:
+        return None, None
+
+
+def _probabilities(model: ExportedModel, key: str, windows: np.ndarray, *, batch_size: int) -> np.ndarray:
+    network, frontend = model.network(key)
+    n = len(windows)
+    samples = SampleSet(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)),
+                        torch.zeros(n, dtype=torch.int64), np.arange(n), np.full(n, "", dtype=object))
+    return predict_probabilities(network, frontend, samples, batch_size=batch_size)
+
+
+def _probability_frame(probs: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame(probs, columns=list(PROBABILITY_COLUMNS))
+    frame.insert(0, "class", np.asarray(CLASS_NAMES, dtype=object)[probs.argmax(axis=1)])
+    return frame
+
+
+def _cycle_table(model: ExportedModel, key: str, signal: np.ndarray, cycles: pd.DataFrame, *,
+                 batch_size: int, path: Path) -> pd.DataFrame:
+    audio, sr = model.audio, model.audio.sample_rate
+    segments = extract_cycles(signal, sr=sr, starts=cycles["start"].to_numpy(), ends=cycles["end"].to_numpy())
+    for segment, (_, row) in zip(segments, cycles.iterrows()):
+        if len(segment) == 0:
+            raise DataError(path, f"cycle {row['start']:g}-{row['end']:g} s holds no samples at {sr} Hz",
+                            line=int(row["line"]))
+    windows, owner = fixed_length_windows(segments, None, sr=sr, duration=audio.cycle_duration,
+                                          method=label_free_padding(audio), hop_fraction=audio.window_hop,
+                                          reach=audio.smart_reach)
+    combined = combine_window_predictions(_probabilities(model, key, windows, batch_size=batch_size), owner,
+                                          rule=model.combine_rule)
+    order = np.argsort(combined.cycle_ids)
+    table = pd.concat([pd.DataFrame({"cycle": np.arange(len(cycles)), "start": cycles["start"].to_numpy(),
+                                     "end": cycles["end"].to_numpy()}),
+                       _probability_frame(combined.scores[order])], axis=1)
+    table["n_windows"] = combined.n_windows[order]
+    table["model_used"] = key if key == STAGE1 else f"stage2:{key}"
+    if "true_label" in cycles:
+        table["true_label"] = cycles["true_label"].to_numpy()
+    return table
+
+
+def _window_table(model: ExportedModel, key: str, signal: np.ndarray, *, hop_seconds: float,
+                  batch_size: int) -> pd.DataFrame:
+    sr, n_target = model.audio.sample_rate, model.audio.n_samples
+    hop = int(round(hop_seconds * sr))
+    if hop < 1:
+        raise ValueError(f"hop_seconds must be at least one sample at {sr} Hz, got {hop_seconds}")
+    if len(signal) < n_target:
+        windows = pad_to_length(signal, sr=sr, duration=model.audio.cycle_duration, method="repeat")[None]
+        starts = np.zeros(1, dtype=np.int64)
+    else:
+        starts = window_starts(len(signal), n_target=n_target, hop=hop)
+        windows = np.lib.stride_tricks.sliding_window_view(signal, n_target)[starts]
+    table = pd.concat([pd.DataFrame({"window": np.arange(len(starts)), "start": starts / sr,
+                                     "end": np.minimum(starts + n_target, len(signal)) / sr}),
+                       _probability_frame(_probabilities(model, key, windows, batch_size=batch_size))], axis=1)
+    table["padded"] = len(signal) < n_target
+    table["model_used"] = key if key == STAGE1 else f"stage2:{key}"
+    return table
+
+
+def predict_recording(model: ExportedModel, path: str | Path, *, annotations: str | Path | None = None,
+                      device_name: str | None = None, hop_seconds: float | None = None,
+                      end_tolerance: float = 0.1, batch_size: int = 64) -> PredictionResult:
+    """Classify the breathing cycles of a recording, or sliding windows over it.
+
+    Parameters
+    ----------
+    model : ExportedModel
+        From :func:`respirelib.apps.export.load_exported_model`.
+    path : str or Path
+        A WAV or FLAC file: any sample rate, any number of channels (averaged).
+    annotations : str or Path, optional
+        Cycle boundaries (see :func:`read_cycle_annotations`); without them the
+        recording is covered by sliding windows.
+    device_name : str, optional
+        The recording's device; beats the device suffix of an ICBHI-style file name.
+        A device without a fine-tuned model in ``model`` gets the stage-1 model.
+    hop_seconds : float, optional
+        Hop between sliding windows (default: the run's window hop, half the input).
+    end_tolerance : float
+        Seconds a cycle may run past the audio's end (then clipped).
+    batch_size : int
+        Inputs per forward pass.
+
+    Returns
+    -------
+    PredictionResult
+        ``table`` has one row per cycle (``kind="cycles"``) or per window, with the
+        predicted ``class`` and ``p_normal``, ``p_crackle``, ``p_wheeze``, ``p_both``
+        (each row sums to 1).
+
+    Raises
+    ------
+    AudioError
+        The audio is missing, empty, truncated or not decodable.
+    DataError
+        The annotations are malformed or a cycle lies outside the audio.
+    """
+    path = Path(path)
+    info = audio_info(path)
+    y, sr = read_audio(path)
+    signal = preprocess_recording(y, sr=sr, config=model.audio)
+    device, source = recording_device(path, device_name)
+    key = model.model_key(device)
+    note = "" if device is None or key != STAGE1 else f"no fine-tuned model for device {device!r} in this file"
+    if annotations is not None:
+        annotations = Path(annotations)
+        cycles = _fit_to_audio(read_cycle_annotations(annotations), duration=info.duration,
+                               annotations=annotations, audio=path, end_tolerance=end_tolerance)
+        table = _cycle_table(model, key, signal, cycles, batch_size=batch_size, path=annotations)
+        kind = "cycles"
+    else:
+        hop = model.audio.window_hop * model.audio.cycle_duration if hop_seconds is None else hop_seconds
+        table = _window_table(model, key, signal, hop_seconds=hop, batch_size=batch_size)
+        kind = "windows"
+    return PredictionResult(recording=path, kind=kind, table=table, model_used=table["model_used"].iloc[0],
+                            device_name=device, device_source=source, note=note, info=info, signal=signal,
+                            signal_sr=model.audio.sample_rate, annotations=annotations)
+
+
+# ----------------------------------------------------------------------------- command line
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of ``respirenet predict REC [REC ...] --model FILE``."""
+    parser.add_argument("recordings", type=Path, nargs="+", help="WAV or FLAC files (any rate, any channels)")
+    parser.add_argument("--model", type=Path, required=True, help="a file written by `respirenet export`")
+    parser.add_argument("--annotations", action="append", default=None, metavar="TXT",
+                        help="cycle annotations ('start end [crackle wheeze]' rows), once per recording in order; "
+                             "'auto' takes REC.txt beside each recording. Without: sliding windows")
+    parser.add_argument("--device", default=None, metavar="NAME",
+                        help="the recording device (e.g. Meditron); beats an ICBHI-style file name's suffix")
+    parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
+                        help="hop between sliding windows (default: half the model's input length)")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write all predictions as JSON")
+    parser.add_argument("--csv", type=Path, default=None, metavar="OUT", help="write all rows as one CSV")
+    parser.add_argument("--figures", type=Path, default=None, metavar="DIR",
+                        help="write a timeline PNG per recording (REC_timeline.png) here; default: beside "
+                             "--json/--csv, none when printing only")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--compute", default="cpu", metavar="DEVICE",
+                        help="where the network runs: cpu, cuda or auto (default cpu, reproducible)")
+    parser.set_defaults(func=run_predict_command)
+    return parser
+
+
+def _annotation_paths(recordings: list[Path], given: list[str] | None) -> list[Path | None]:
+    if not given:
+        return [None] * len(recordings)
+    if given == ["auto"]:
+        return [recording.with_suffix(".txt") for recording in recordings]
+    if len(given) != len(recordings):
+        raise ValueError(f"{len(given)} --annotations for {len(recordings)} recordings: give one per recording, "
+                         "in order, or --annotations auto")
+    return [Path(item) for item in given]
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    json: Path | None
+    csv: Path | None
+    figures: tuple[Path | None, ...]  # one per recording
+
+    def paths(self) -> list[Path]:
+        return [path for path in (self.json, self.csv, *self.figures) if path is not None]
+
+
+def _planned_outputs(args: argparse.Namespace) -> _Outputs:
+    """Every file the command would write, checked before any work so that nothing is half-written."""
+    if args.json is not None and args.json == args.csv:
+        raise ValueError("--json and --csv name the same file")
+    figures_dir = args.figures or next((out.parent for out in (args.json, args.csv) if out is not None), None)
+    figures = tuple(None for _ in args.recordings)
+    if figures_dir is not None:
+        stems = [recording.stem for recording in args.recordings]
+        duplicates = sorted({stem for stem in stems if stems.count(stem) > 1})
+        if duplicates:
+            raise ValueError(f"recordings share the name(s) {', '.join(duplicates)}: their figures would collide")
+        figures = tuple(figures_dir / f"{stem}_timeline.png" for stem in stems)
+    outputs = _Outputs(json=args.json, csv=args.csv, figures=figures)
+    existing = [str(path) for path in outputs.paths() if path.exists()]
+    if existing and not args.overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already exist(s); nothing was written; pass --overwrite to "
+                              "replace them")
+    return outputs
+
+
+def _print_table(result: PredictionResult) -> None:
+    device = f"device {result.device_name} ({result.device_source})" if result.device_name else "device unknown"
+    print(f"\n{result.recording} [{result.info.sample_rate} Hz, {result.info.channels} ch, "
+          f"{result.info.duration:.2f} s; {device}; model {result.model_used}"
+          + (f"; {result.note}" if result.note else "") + "]")
+    print(result.table.drop(columns="model_used").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def run_predict_command(args: argparse.Namespace) -> int:
+    """Predict every recording, then write the outputs (nothing is written if any recording fails)."""
+    from respirelib.model.checkpoint import atomic_write_text
+    from respirelib.viz.save import DEFAULT_DPI
+
+    outputs = _planned_outputs(args)
+    annotation_paths = _annotation_paths(list(args.recordings), args.annotations)
+    model = load_exported_model(args.model, device=args.compute)
+    results = [predict_recording(model, recording, annotations=annotations, device_name=args.device,
+                                 hop_seconds=args.hop)
+               for recording, annotations in zip(args.recordings, annotation_paths)]
+    if model.is_synthetic:
+        print(f"WARNING: {args.model} was trained on SYNTHETIC data; its predictions mean nothing for real sounds.")
+    print("Not a medical device: research use only.")
+    if outputs.json is None and outputs.csv is None:
+        for result in results:
+            _print_table(result)
+    if outputs.json is not None:
+        document = {"model": model.describe(), "recordings": [result.to_dict() for result in results]}
+        atomic_write_text(outputs.json, json.dumps(document, indent=2))
+    if outputs.csv is not None:
+        atomic_write_text(outputs.csv, pd.concat([result.csv_rows() for result in results]).to_csv(index=False))
+    for result, path in zip(results, outputs.figures):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            result.figure().savefig(path, dpi=DEFAULT_DPI, bbox_inches="tight")
+    for path in outputs.paths():
+        print(f"written: {path}")
+    return 0

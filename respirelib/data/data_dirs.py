@@ -1,0 +1,34 @@
+"""Where the data lives: a user's ICBHI folder, or the synthetic default under ``data/``."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+from respirelib.data.names import SYNTHETIC_MARKER  # noqa: F401  (re-exported: where the data lives)
+from respirelib.runs import REPO_ROOT
+
+
+def default_synthetic_dir(*, scale: float = 1.0, seed: int = 0) -> Path:
+    return REPO_ROOT / "data" / f"synthetic-scale{scale:g}-seed{seed}"
+
+
+def resolve_data_dir(data_dir: str | Path | None, *, scale: float = 1.0, seed: int = 0,
+                     progress: bool = True) -> Path:
+    """``data_dir`` if given; else the synthetic dataset for (scale, seed), written on first use."""
+    if data_dir:
+        return Path(data_dir)
+    from respirelib.data.synth import write_synthetic_icbhi
+
+    out_dir = default_synthetic_dir(scale=scale, seed=seed)
+    if (out_dir / SYNTHETIC_MARKER).is_file():
+        return out_dir
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Two pipelines started at once must not both write (each would clear the other's partial folder):
+    # the second waits for the first, then finds the dataset written.
+    with open(out_dir.with_name(out_dir.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out_dir / SYNTHETIC_MARKER).is_file():
+            print(f"writing a synthetic ICBHI-shaped dataset (scale {scale:g}, seed {seed}) to {out_dir}")
+            write_synthetic_icbhi(out_dir, scale=scale, seed=seed, progress=progress)
+    return out_dir

@@ -1,0 +1,166 @@
+"""Fixed-length model inputs from the cycle cache: evaluation windows and training samples.
+
+Evaluation inputs are deterministic and never read a label: every cycle shorter than
+the input length is padded with ``AudioConfig.eval_padding`` (by default ``"context"``,
+the neighbouring cycles of the same recording whatever their class), every longer
+cycle becomes overlapping windows whose predictions are combined per cycle later. So
+a validation or test input is exactly what a new, unlabelled recording would give
+(:mod:`respirelib.apps.predict` builds the same). Training inputs are padded with
+``AudioConfig.padding`` (the paper's label-aware smart padding may read the training
+labels there) and add the concatenation-based augmentation's new samples.
+
+Departure from the paper: the paper pads every cycle with smart padding, which picks
+a test cycle's neighbours by the test labels (its own and theirs). That lets the
+labels shape the test inputs; here it survives only as the explicitly named
+diagnostic :data:`respirelib.config.LABEL_AWARE_DIAGNOSTIC`. Everything is built once per run into one tensor, so a training batch
+is a single index operation (on the GPU when training there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from respirelib.signal.cache import CycleCache
+from respirelib.signal.concat import concatenate_augment
+from respirelib.config import LABEL_AWARE_DIAGNOSTIC, AudioConfig, AugmentConfig
+from respirelib.signal.padding import fixed_length_windows, pad_to_length
+
+
+@dataclass
+class SampleSet:
+    """Fixed-length inputs with their labels.
+
+    Attributes
+    ----------
+    waves : torch.Tensor [shape=(n, n_samples), dtype=float32]
+    labels : torch.Tensor [shape=(n,), dtype=int64]
+    cycle_rows : np.ndarray [shape=(n,), dtype=int64]
+        Row of the cycles table each input comes from (several windows of a long
+        cycle share one); -1 for samples made by concatenation.
+    devices : np.ndarray [shape=(n,), dtype=object]
+        Recording device of each input (of the first part, for concatenations).
+    """
+
+    waves: torch.Tensor
+    labels: torch.Tensor
+    cycle_rows: np.ndarray
+    devices: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> SampleSet:
+        return SampleSet(self.waves.to(device), self.labels.to(device), self.cycle_rows, self.devices)
+
+    def select(self, mask: np.ndarray) -> SampleSet:
+        """The inputs where ``mask`` (a boolean array over inputs) is true."""
+        index = torch.as_tensor(np.flatnonzero(mask), device=self.waves.device)
+        return SampleSet(self.waves[index], self.labels[index], self.cycle_rows[mask], self.devices[mask])
+
+
+def _recording_windows(cache: CycleCache, rows: np.ndarray, config: AudioConfig, method: str):
+    """Windows of every selected cycle, recording by recording (smart and context padding need the neighbours).
+
+    Only ``method="smart"`` is handed the labels; every other method never sees them.
+    """
+    cycles = cache.cycles.loc[rows]
+    label_ids = cache.cycles["label_id"].to_numpy() if method == "smart" else None
+    windows, owners = [], []
+    for _, group in cycles.groupby("recording", sort=True, observed=True):
+        group_rows = group.sort_values("cycle_index").index.to_numpy()
+        waves = [cache.cycle(row) for row in group_rows]
+        recording_windows, owner = fixed_length_windows(
+            waves, None if label_ids is None else label_ids[group_rows], sr=cache.sr,
+            duration=config.cycle_duration, method=method, hop_fraction=config.window_hop,
+            reach=config.smart_reach)
+        windows.append(recording_windows)
+        owners.append(group_rows[owner])
+    return windows, owners
+
+
+def evaluation_set(cache: CycleCache, rows, *, config: AudioConfig = AudioConfig(),
+                   padding: str | None = None) -> SampleSet:
+    """Deterministic, label-free inputs for the cycles at ``rows`` (index labels of ``cache.cycles``).
+
+    Parameters
+    ----------
+    cache : CycleCache
+    rows : array-like of int
+    config : AudioConfig
+        Input length, window hop and ``eval_padding``.
+    padding : str or None
+        Overrides ``config.eval_padding``. :data:`respirelib.config.LABEL_AWARE_DIAGNOSTIC`
+        pads with the paper's smart padding, which reads the labels of these cycles:
+        only for measuring how much that inflates a score.
+
+    Returns
+    -------
+    SampleSet
+        One input per short cycle, one per window of a long cycle. ``labels`` are
+        carried for scoring only; with any padding but the diagnostic, ``waves`` do not
+        depend on them.
+    """
+    return _fixed_inputs(cache, rows, config=config, method=_eval_method(padding or config.eval_padding))
+
+
+def _eval_method(eval_padding: str) -> str:
+    return "smart" if eval_padding == LABEL_AWARE_DIAGNOSTIC else eval_padding
+
+
+def label_free_padding(config: AudioConfig) -> str:
+    """The padding method of ``config``'s evaluation inputs; an error for the label-aware diagnostic.
+
+    What a new recording gets, so it can never be the diagnostic that reads labels.
+    """
+    if config.eval_padding == LABEL_AWARE_DIAGNOSTIC:
+        raise ValueError(f"eval_padding {LABEL_AWARE_DIAGNOSTIC!r} reads the labels of the cycles it pads; "
+                         "new recordings have none")
+    return config.eval_padding
+
+
+def _fixed_inputs(cache: CycleCache, rows, *, config: AudioConfig, method: str) -> SampleSet:
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return SampleSet(torch.zeros(0, config.n_samples), torch.zeros(0, dtype=torch.int64), empty,
+                         np.zeros(0, dtype=object))
+    windows, owners = _recording_windows(cache, rows, config, method)
+    owner = np.concatenate(owners)
+    label_ids = cache.cycles["label_id"].to_numpy()
+    devices = cache.cycles["device"].astype(str).to_numpy()
+    return SampleSet(torch.from_numpy(np.concatenate(windows)), torch.from_numpy(label_ids[owner]), owner,
+                     devices[owner].astype(object))
+
+
+def training_set(cache: CycleCache, rows, *, audio: AudioConfig = AudioConfig(),
+                 augment: AugmentConfig = AugmentConfig(), concat: bool = True, seed: int = 0) -> SampleSet:
+    """Training inputs for the cycles at ``rows``, plus concatenation-augmented samples.
+
+    The originals are padded with ``audio.padding`` (which may read the training
+    labels) and windowed as for evaluation. With ``concat``,
+    :func:`respirelib.signal.concat.concatenate_augment` joins pairs of training cycles
+    (``augment.concat_scheme``) until each class reaches ``augment.concat_scale``
+    times the normal count; each new sample is brought to the input length by
+    repeating it (it has no neighbours) or cut to its first ``cycle_duration`` s.
+    """
+    base = _fixed_inputs(cache, rows, config=audio, method=audio.padding)
+    if not concat or len(base) == 0:
+        return base
+    rows = np.asarray(rows, dtype=np.int64)
+    label_ids = cache.cycles["label_id"].to_numpy()[rows]
+    rng = np.random.default_rng(seed)
+    cycles = [cache.cycle(row) for row in rows]
+    new_cycles, new_labels, provenance = concatenate_augment(cycles, label_ids, scheme=augment.concat_scheme,
+                                                             scale=augment.concat_scale, rng=rng)
+    if not new_cycles:
+        return base
+    padded = np.stack([pad_to_length(c, sr=cache.sr, duration=audio.cycle_duration, method="repeat")
+                       for c in new_cycles]).astype(np.float32)
+    devices = cache.cycles["device"].astype(str).to_numpy()[rows[provenance[:, 0]]].astype(object)
+    return SampleSet(torch.cat([base.waves, torch.from_numpy(padded)]),
+                     torch.cat([base.labels, torch.from_numpy(new_labels)]),
+                     np.concatenate([base.cycle_rows, np.full(len(new_labels), -1, dtype=np.int64)]),
+                     np.concatenate([base.devices, devices]))

@@ -1,0 +1,78 @@
+"""Scoring a model on a set of inputs: window predictions, combined per cycle, ICBHI metrics."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pandas as pd
+import torch
+
+from respirelib.config import CLASS_NAMES
+from respirelib.training.metrics import combine_window_predictions, confusion_matrix, icbhi_scores, per_group_scores
+from respirelib.data.names import DEVICES
+from respirelib.signal.samples import SampleSet
+
+
+def autocast_for(device: torch.device, enabled: bool = True):
+    """bfloat16 autocast on CUDA; nothing on CPU (kept in float32 there for determinism)."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def predict_probabilities(model: torch.nn.Module, frontend: torch.nn.Module, samples: SampleSet, *,
+                          batch_size: int = 128, amp: bool = True, channels_last: bool = True) -> np.ndarray:
+    """Softmax probabilities of every input [shape=(n, n_classes)], in eval mode; modes restored after."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        for start in range(0, len(samples), batch_size):
+            wave = samples.waves[start:start + batch_size].to(device, non_blocking=True)
+            images = frontend(wave)
+            if channels_last and device.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast_for(device, amp):
+                logits = model(images)
+            outputs.append(torch.softmax(logits.float(), dim=1).cpu())
+    finally:
+        model.train(was_training)
+    if not outputs:
+        return np.zeros((0, len(CLASS_NAMES)), dtype=np.float32)
+    return torch.cat(outputs).numpy()
+
+
+def cycle_predictions(probs: np.ndarray, samples: SampleSet, *, rule: str = "mean") -> pd.DataFrame:
+    """One row per cycle: ``cycle_row``, ``device``, ``label_id``, ``pred``, ``n_windows`` and ``p_<class>``."""
+    combined = combine_window_predictions(probs, samples.cycle_rows, rule=rule, labels=samples.labels.cpu().numpy())
+    first_window = pd.Series(np.arange(len(samples))).groupby(samples.cycle_rows).first()
+    table = pd.DataFrame({"cycle_row": np.asarray(combined.cycle_ids, dtype=np.int64),
+                          "label_id": np.asarray(combined.labels, dtype=np.int64),
+                          "pred": np.asarray(combined.pred, dtype=np.int64),
+                          "n_windows": np.asarray(combined.n_windows)})
+    table["device"] = samples.devices[first_window.loc[table["cycle_row"]].to_numpy()]
+    for index, name in enumerate(CLASS_NAMES):
+        table[f"p_{name}"] = np.asarray(combined.scores)[:, index]
+    return table
+
+
+def score_predictions(table: pd.DataFrame) -> dict:
+    """ICBHI metrics of a :func:`cycle_predictions` table: overall, per device, confusion matrix."""
+    scores = icbhi_scores(table["label_id"], table["pred"])
+    per_device = per_group_scores(table["label_id"], table["pred"], table["device"], all_groups=DEVICES)
+    scores["per_device"] = {str(device): {key: (None if isinstance(value, float) and np.isnan(value) else value)
+                                          for key, value in row.items()}
+                            for device, row in per_device.to_dict(orient="index").items()}
+    scores["confusion"] = confusion_matrix(table["label_id"], table["pred"]).tolist()
+    return scores
+
+
+def evaluate_samples(model: torch.nn.Module, frontend: torch.nn.Module, samples: SampleSet, *,
+                     batch_size: int = 128, rule: str = "mean") -> tuple[dict, pd.DataFrame]:
+    """Score ``model`` on ``samples``: (metrics dict, per-cycle predictions table)."""
+    probs = predict_probabilities(model, frontend, samples, batch_size=batch_size)
+    table = cycle_predictions(probs, samples, rule=rule)
+    return score_predictions(table), table

@@ -1,0 +1,161 @@
+"""Run profiles: the paper's schedule, a CPU-sized one, and one for tests.
+
+- ``paper``: the full schedule of the paper (ResNet-34, 192-pixel-high images, 200
+  epochs of stage 1 at lr 1e-3, 50 epochs per device at lr 1e-4). Meant for a GPU.
+- ``quick``: the same pipeline cut so that the whole demo, three seeds of both Table I
+  rows and stage 2, takes about ten minutes on two CPU cores: smaller images (no 3x
+  resize), a ResNet-18 a quarter as wide (16 channels in its first stage; a sixth of
+  the time per step, and no ImageNet weights exist for it, so always random init),
+  lighter dropout, a half-size synthetic set, and AdamW with a cosine decay over 8 short
+  epochs, validated every second epoch. Each choice was measured
+  (``results/quick_profile_tuning.json``; ``respirenet bench quick``). Its numbers say
+  ``quick`` and are not comparable with the paper's.
+- ``smoke``: seconds, for tests: tiny epochs that only prove the code path runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from respirelib.config import AudioConfig, AugmentConfig, FeatureConfig
+from respirelib.model.network import ModelConfig
+
+SELECTION_SPLITS = ("val", "test")
+OPTIMIZERS = ("sgd", "adamw")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training stage.
+
+    Attributes
+    ----------
+    epochs, batch_size, lr, momentum, weight_decay :
+        Schedule (paper: 200 epochs, batch 64, SGD at lr 1e-3, momentum 0.9; the
+        weight decay 5e-4 is the reference code's).
+    optimizer : {"sgd", "adamw"}
+        SGD with momentum (paper) or AdamW (decoupled weight decay; ``momentum`` unused),
+        which learns faster from random initialisation in short schedules such as ``quick``.
+    class_weights : tuple of float or None
+        Cross-entropy class weights (the reference uses (0.1, 0.3, 0.3, 0.3) on top
+        of its weighted sampler); None for unweighted.
+    weighted_sampler : bool
+        Draw classes uniformly (paper).
+    augment : bool
+        Standard waveform augmentations per batch (paper).
+    concat : bool
+        Concatenation-based augmentation of the training set (paper's CBA).
+    clip_blank : bool
+        Blank region clipping of every spectrogram (paper's BRC).
+    lr_schedule : {"constant", "cosine"}
+        Constant learning rate (paper) or cosine decay to zero over the epochs (steadier
+        ends for short schedules such as ``quick``).
+    select_on : {"val", "test"}
+        Checkpoint selection by ICBHI score on the validation patients (default) or,
+        as the reference code does, on the test set: only to compare the two.
+    samples_per_epoch : int or None
+        Inputs drawn per epoch (None: the size of the training set).
+    eval_every : int
+        Validate every this many epochs (and after the last).
+    monitor_test : bool
+        A diagnostic for the optimism table only: also score the *test* cycles at every
+        validation epoch and keep those predictions (``stage1/test_monitor.pt``), so the
+        reference code's test-selected checkpoint can be reported beside ours. Never used
+        to select anything. Costs one test-set evaluation per validation epoch.
+    """
+
+    epochs: int = 200
+    batch_size: int = 64
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    optimizer: str = "sgd"
+    class_weights: tuple[float, ...] | None = None
+    weighted_sampler: bool = True
+    augment: bool = True
+    concat: bool = True
+    clip_blank: bool = True
+    lr_schedule: str = "constant"
+    select_on: str = "val"
+    samples_per_epoch: int | None = None
+    eval_every: int = 1
+    eval_batch_size: int = 128
+    monitor_test: bool = False
+
+    def __post_init__(self):
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be positive, got {self.eval_every}")
+        if self.select_on not in SELECTION_SPLITS:
+            raise ValueError(f"select_on must be 'val' or 'test', got {self.select_on!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    stage1: TrainConfig = field(default_factory=TrainConfig)
+    stage2: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, lr=1e-4))
+    synthetic_scale: float = 1.0
+    n_seeds: int = 1  # seeds the pipeline trains when none are given (mean ± std needs at least 3)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_overrides(self, overrides: dict | None = None) -> Profile:
+        """A copy with settings changed, e.g. ``{"stage1": {"concat": False}, "audio": {"cycle_duration": 5}}``.
+
+        Keys are ``stage1``, ``stage2``, ``audio``, ``features``, ``augment`` and ``model``, each
+        mapping field names to values (the CNN row of Table I, the Table II sweep, ...).
+        """
+        changes = {}
+        for part, fields in (overrides or {}).items():
+            if part not in ("stage1", "stage2", "audio", "features", "augment", "model"):
+                raise ValueError(f"unknown override section {part!r}")
+            changes[part] = replace(getattr(self, part), **fields)
+        return replace(self, **changes)
+
+
+PROFILES = {
+    "paper": Profile(name="paper", description="the paper's full schedule (GPU)",
+                     stage1=TrainConfig(monitor_test=True)),
+    "quick": Profile(
+        name="quick",
+        description="the whole demo (3 seeds) in about ten minutes on 2 CPU cores: a narrow ResNet-18 (width 16, "
+                    "random init, head dropout 0.2), 64-pixel-high images (no resize), half-size synthetic set, "
+                    "8 epochs of 384 inputs in batches of 16 with AdamW at lr 1e-3 and a cosine decay; NOT the "
+                    "paper's schedule",
+        model=ModelConfig(backbone="resnet18", width=16, dropout=0.2),
+        features=FeatureConfig(image_scale=1.0),
+        stage1=TrainConfig(epochs=8, batch_size=16, lr=1e-3, optimizer="adamw", lr_schedule="cosine",
+                           samples_per_epoch=384, eval_every=2, eval_batch_size=64),
+        stage2=TrainConfig(epochs=2, batch_size=16, lr=1e-4, optimizer="adamw", samples_per_epoch=128,
+                           eval_batch_size=64),
+        synthetic_scale=0.5, n_seeds=3),
+    "smoke": Profile(
+        name="smoke",
+        description="seconds, for tests: proves the code path runs; its numbers mean nothing",
+        model=ModelConfig(backbone="resnet18"),
+        audio=AudioConfig(cycle_duration=3.0),
+        features=FeatureConfig(image_scale=1.0),
+        stage1=TrainConfig(epochs=2, batch_size=16, lr=1e-3, lr_schedule="cosine", samples_per_epoch=48,
+                           eval_batch_size=64, monitor_test=True),
+        stage2=TrainConfig(epochs=1, batch_size=16, lr=1e-4, samples_per_epoch=16, eval_batch_size=64),
+        synthetic_scale=0.03),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None

@@ -1,0 +1,106 @@
+"""What a training schedule costs: the inputs it processes, and timed training and evaluation steps.
+
+:func:`schedule_workload` counts the training inputs and evaluation windows a profile's
+schedule processes on prepared data; :func:`time_train_steps` times real training and
+evaluation steps exactly as :func:`respirelib.training.train.fit` runs them. The projection of
+``make reproduce`` (:mod:`respirelib.training.progress`) and ``respirenet bench train`` both use them.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def schedule_workload(prepared, profile) -> dict:
+    """Inputs processed by a profile's schedule on prepared data: training samples and evaluation windows."""
+    from respirelib.data.names import DEVICES
+    from respirelib.signal.samples import evaluation_set, training_set
+
+    def n_train(rows):
+        return len(training_set(prepared.cache, rows, audio=profile.audio, augment=profile.augment,
+                                concat=profile.stage1.concat)) if len(rows) else 0
+
+    def n_eval(rows):
+        return len(evaluation_set(prepared.cache, rows, config=profile.audio)) if len(rows) else 0
+
+    stage1, stage2 = profile.stage1, profile.stage2
+    per_epoch = stage1.samples_per_epoch or n_train(prepared.rows("train"))
+    val, test = n_eval(prepared.rows("val")), n_eval(prepared.rows("test"))
+    workload = {"stage1_train_samples": stage1.epochs * per_epoch, "stage1_eval_windows": stage1.epochs * val,
+                "test_eval_windows": 2 * test, "stage2_train_samples": 0, "stage2_eval_windows": 0}
+    for device_name in DEVICES:
+        train_rows = prepared.rows("train", device_name)
+        if len(train_rows):
+            per_device = stage2.samples_per_epoch or n_train(train_rows)
+            workload["stage2_train_samples"] += stage2.epochs * per_device
+            workload["stage2_eval_windows"] += stage2.epochs * n_eval(prepared.rows("val", device_name))
+    workload["train_samples"] = workload["stage1_train_samples"] + workload["stage2_train_samples"]
+    workload["eval_windows"] = (workload["stage1_eval_windows"] + workload["stage2_eval_windows"]
+                                + workload["test_eval_windows"])
+    return workload
+
+
+def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 64, steps: int = 2,
+                     warmup: int = 1, seed: int = 0) -> dict:
+    """Samples per second of full training steps and of evaluation batches, on ``device``."""
+    import torch
+
+    from respirelib.signal.augment import augment_batch
+    from respirelib.training.evaluate import autocast_for
+    from respirelib.signal.frontend import FeatureFrontend
+    from respirelib.model.network import ModelConfig, build_model
+
+    torch_device = torch.device(device)
+    model = build_model(ModelConfig(**{**profile.model.__dict__, "pretrained": "random"}), seed=seed).to(torch_device)
+    frontend = FeatureFrontend(profile.features, clip_blank=profile.stage1.clip_blank).to(torch_device)
+    channels_last = torch_device.type == "cuda"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=profile.stage1.lr, momentum=profile.stage1.momentum)
+    generator = torch.Generator(device=torch_device).manual_seed(seed)
+    batch_size = min(batch_size, len(waves))
+    waves, labels = waves[:batch_size].to(torch_device), labels[:batch_size].to(torch_device)
+
+    def sync():
+        if torch_device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def images_of(wave):
+        images = frontend(wave)
+        return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+    model.train()
+    features_s = model_s = 0.0
+    for step in range(warmup + steps):
+        sync()
+        started = time.perf_counter()
+        images = images_of(augment_batch(waves, sr=profile.audio.sample_rate, config=profile.augment,
+                                         generator=generator))
+        sync()
+        middle = time.perf_counter()
+        with autocast_for(torch_device):
+            loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sync()
+        if step >= warmup:
+            features_s += middle - started
+            model_s += time.perf_counter() - middle
+    model.eval()
+    eval_s = 0.0
+    with torch.no_grad():
+        for step in range(warmup + steps):
+            sync()
+            started = time.perf_counter()
+            with autocast_for(torch_device):
+                model(images_of(waves))
+            sync()
+            if step >= warmup:
+                eval_s += time.perf_counter() - started
+    return {"device": device, "batch_size": batch_size, "steps": steps,
+            "image_shape": list(images.shape[1:]), "backbone": profile.model.backbone,
+            "augment_features_ms_per_step": round(1000 * features_s / steps, 1),
+            "model_ms_per_step": round(1000 * model_s / steps, 1),
+            "train_samples_per_s": round(steps * batch_size / (features_s + model_s), 2),
+            "eval_samples_per_s": round(steps * batch_size / eval_s, 2)}

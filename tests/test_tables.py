@@ -1,0 +1,27 @@
+"""Tables on the page: units in the column names, rounded numbers, "–" for missing values, no bare index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from respirelib.viz.tables import page_table, with_units
+
+
+def test_result_columns_say_their_unit():
+    assert with_units("score ours") == "Score ours (%)" and with_units("sp paper") == "Sp paper (%)"
+    assert with_units("se gap") == "Se gap (points)" and with_units("score") == "Score (%)"
+    assert with_units("n seeds") == "n seeds" and with_units("change", {"change": "points"}) == "change (points)"
+
+
+def test_page_table_rounds_hides_the_index_and_shows_missing_as_a_dash():
+    table = pd.DataFrame({"score ours": [55.2345, np.nan], "note": [None, "no test cycles"]},
+                         index=pd.Index(["AKGC417L", "LittC2SE"], name="device"))
+    html = page_table(table).to_html()
+    assert "55.2<" in html and "55.23" not in html
+    assert "nan" not in html.lower() and "None" not in html and html.count("–") == 2
+    assert ">device<" in html and ">Score ours (%)<" in html
+    plain = page_table(pd.DataFrame({"x": [1.0]})).to_html()
+    assert 'class="row_heading' not in plain  # the bare 0, 1, ... index is not shown
+    share = page_table(pd.DataFrame({"share": [0.1234]}), formats={"share": "{:.1%}"}).to_html()
+    assert "12.3%" in share
