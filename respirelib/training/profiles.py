@@ -137,7 +137,7 @@ PROFILES = {
         model=ModelConfig(backbone="resnet18", width=16, dropout=0.2),
         features=FeatureConfig(image_scale=1.0),
         stage1=TrainConfig(epochs=8, batch_size=16, lr=1e-3, optimizer="adamw", lr_schedule="cosine",
-                           samples_per_epoch=384, eval_every=2, eval_batch_size=64),
+                           samples_per_epoch=384, eval_every=2, eval_batch_size=64, monitor_test=True),
         stage2=TrainConfig(epochs=2, batch_size=16, lr=1e-4, optimizer="adamw", samples_per_epoch=128,
                            eval_batch_size=64),
         synthetic_scale=0.5, n_seeds=3),
