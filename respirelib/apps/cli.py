@@ -139,18 +139,17 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from respirelib.training.experiment import evaluate_run
-    from respirelib.training.metrics import format_interval
+    from respirelib.training.metrics import format_entry
 
     results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
     for stage, metrics in results.items():
         label = "SYNTHETIC data" if metrics["synthetic"] else f"{metrics['data']} data"
-        four, two = metrics["four_class"], metrics["two_class"]
         ci = metrics["ci"]
         print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split; "
               f"{ci['level']:.0%} intervals: {ci['method']} over {ci['n_patients']} patients]")
         for task, name in (("four_class", "4-class"), ("two_class", "2-class")):
             print(f"  {name}: " + "  ".join(f"{metric.capitalize()} "
-                                            f"{format_interval(ci[task][metric]['value'], ci[task][metric]['ci'])}"
+                                            f"{format_entry(ci[task][metric])}"
                                             for metric in ("sp", "se", "score")))
     print(f"written: {args.run / 'metrics.json'}" + (" and metrics_finetuned.json" if "finetuned" in results else ""))
     return 0

@@ -20,7 +20,7 @@ import pandas as pd
 
 from respirelib.data import metadata
 from respirelib.data.annotations import label_from_flags, parse_annotation_file
-from respirelib.data.audio import AUDIO_SUFFIXES, audio_info
+from respirelib.data.audio import audio_info
 from respirelib.data.names import SYNTHETIC_MARKER
 from respirelib.errors import DataError
 from respirelib.data.layout import Layout, find_layout, find_metadata, scan_layout

@@ -370,6 +370,12 @@ def _test_selected(run: LoadedRun, part: str) -> dict:
                    note="the interval ignores that the epoch was chosen on these very cycles: it is too narrow")
 
 
+def _last_epoch(stage_dir: Path) -> int:
+    """The last trained epoch, from the stage's history (not from ``last.pt``, read once already)."""
+    lines = (stage_dir / "history.jsonl").read_text().splitlines()
+    return int(json.loads(lines[-1])["epoch"]) if lines else 0
+
+
 def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", part: str = "test",
                  progress: bool = True) -> dict:
     """The optimism diagnostics of one stage-1 run, written once to ``diagnostics.json``.
@@ -392,13 +398,12 @@ def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
     best = run.model(run.run_dir / "stage1" / "checkpoints" / "best.pt")
     aware = evaluation_set(run.prepared.cache, rows, config=run.profile.audio, padding=LABEL_AWARE_DIAGNOSTIC)
     label_free = evaluation_set(run.prepared.cache, rows, config=run.profile.audio)
-    last_state = load_checkpoint(run.run_dir / "stage1" / "checkpoints" / "last.pt")
     diagnostics = {
         "note": DIAGNOSTICS_NOTE, "part": part, "seed": run.request["seed"], "split": run.request["split"],
         "label_aware_padding": _scored(run, _score(run, best, stage, aware),
                                        uses_test_labels="test inputs padded by their labels (paper as written)"),
         "last_epoch": _scored(run, _score(run, run.model(run.run_dir / "stage1" / "checkpoints" / "last.pt"), stage,
-                                          label_free), epoch=last_state["epoch"] + 1,
+                                          label_free), epoch=_last_epoch(run.run_dir / "stage1"),
                               uses_test_labels="no (no checkpoint selection)"),
         "test_selected": _test_selected(run, part),
     }

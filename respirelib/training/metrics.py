@@ -521,6 +521,11 @@ def bootstrap_intervals(y_true, y_pred, patients, *, groups=None, all_groups: Se
     return result
 
 
+def format_entry(entry: Mapping | None) -> str:
+    """:func:`format_interval` of one ``{"value", "ci"}`` entry of :func:`bootstrap_intervals`; "–" for none."""
+    return format_interval(entry["value"], entry["ci"]) if entry else "–"
+
+
 def format_interval(value: float | None, ci: Sequence[float] | None, *, percent: bool = True, digits: int = 1) -> str:
     """``"55.2 [51.0, 59.3]"`` (fractions shown as percent by default); ``"–"`` when undefined."""
     if value is None or not np.isfinite(value):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from respirelib import paper
 from respirelib.training import study
-from respirelib.training.metrics import format_interval
+from respirelib.training.metrics import format_entry
 
 TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
 
@@ -17,8 +17,7 @@ TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
 def metrics_with_intervals(metrics: dict) -> pd.DataFrame:
     """One run's Sp, Se and Score (percent) with their 95% intervals, a row per task."""
     ci = metrics["ci"]
-    rows = [{"task": name, **{metric.capitalize() + " (%)": format_interval(ci[key][metric]["value"],
-                                                                           ci[key][metric]["ci"])
+    rows = [{"task": name, **{metric.capitalize() + " (%)": format_entry(ci[key][metric])
                               for metric in ("sp", "se", "score")}} for name, key in TASKS]
     return pd.DataFrame(rows).set_index("task")
 
@@ -112,10 +111,8 @@ def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.
     rows = []
     for device in before:
         rows.append({"device": device, "run": runs[0].parent.name,
-                     "Score stage 1 (%)": format_interval(before[device]["four_class"]["score"]["value"],
-                                                          before[device]["four_class"]["score"]["ci"]),
-                     "Score fine-tuned (%)": format_interval(after[device]["four_class"]["score"]["value"],
-                                                             after[device]["four_class"]["score"]["ci"])})
+                     "Score stage 1 (%)": format_entry(before[device]["four_class"]["score"]),
+                     "Score fine-tuned (%)": format_entry(after[device]["four_class"]["score"])})
     return pd.DataFrame(rows)
 
 

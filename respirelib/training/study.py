@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from respirelib.training.experiment import evaluate_run, finetune_run, train_run
-from respirelib.training.metrics import bootstrap_intervals, bootstrap_intervals_over_sets, format_interval
+from respirelib.training.metrics import bootstrap_intervals, bootstrap_intervals_over_sets, format_entry
 from respirelib.training.progress import announce
 from respirelib.training.variants import (CV_FOLDS, ROW_NAMES, VARIANT_OVERRIDES, _split_scheme,  # noqa: F401
                                           expand_splits, model_run_dir, split_group, variant_overrides)
@@ -251,7 +251,6 @@ def optimism_table(root: str | Path, *, split: str = "official", variant: str = 
     runs = [run for run in runs if (run / "metrics.json").is_file()]
     if not runs:
         return pd.DataFrame()
-    cell = lambda entry: format_interval(entry["value"], entry["ci"])  # noqa: E731
     first = runs[0]
     ours = json.loads((first / "metrics.json").read_text())["ci"][key]
     diagnostics = diagnose_run(first, device=device, progress=progress)
@@ -263,7 +262,7 @@ def optimism_table(root: str | Path, *, split: str = "official", variant: str = 
     for (name, reads), entry in zip(OPTIMISM_ROWS, entries):
         record = {"measured as": name, "reads test labels": reads, "runs": f"1 ({seed_name})"}
         for metric in ("sp", "se", "score"):
-            record[metric] = cell(entry[metric]) if entry is not None else "–"
+            record[metric] = format_entry(entry[metric] if entry is not None else None)
         if entry is None:
             record["reads test labels"] += " (not monitored in this run: TrainConfig.monitor_test)"
         records.append(record)
@@ -280,6 +279,6 @@ def optimism_table(root: str | Path, *, split: str = "official", variant: str = 
         best_ci = json.loads((Path(root) / "train" / best["run"] / "metrics.json").read_text())["ci"][key]
         record = {"measured as": "ours, the best single seed", "reads test labels": "yes: the seed",
                   "runs": f"1 of {len(runs)} (seed{best['seed']})"}
-        record.update({metric: cell(best_ci[metric]) for metric in ("sp", "se", "score")})
+        record.update({metric: format_entry(best_ci[metric]) for metric in ("sp", "se", "score")})
         records.append(record)
     return pd.DataFrame(records)

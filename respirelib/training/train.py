@@ -39,9 +39,14 @@ MONITOR_NOTE = ("DIAGNOSTIC: test-set predictions after each validation epoch, k
                 "test labels and were never used to select anything")
 
 
+def _scored_cycles(model, frontend, samples: SampleSet, config: TrainConfig):
+    """(window probabilities, per-cycle predictions table) of ``model`` on ``samples``."""
+    probs = predict_probabilities(model, frontend, samples, batch_size=config.eval_batch_size)
+    return probs, cycle_predictions(probs, samples)
+
+
 def _monitor_record(model, frontend, monitor: SampleSet, config: TrainConfig, epoch: int) -> dict:
-    probs = predict_probabilities(model, frontend, monitor, batch_size=config.eval_batch_size)
-    table = cycle_predictions(probs, monitor)
+    _, table = _scored_cycles(model, frontend, monitor, config)
     return {"epoch": epoch, "cycle_row": table["cycle_row"].to_numpy(np.int64, copy=True),
             "pred": table["pred"].to_numpy(np.int8, copy=True)}
 
@@ -73,8 +78,8 @@ def _epoch_indices(sampler, labels: np.ndarray, generator: torch.Generator, conf
 
 def _selection_scores(model, frontend, selection: SampleSet, config: TrainConfig) -> dict:
     """Validation loss and ICBHI Sp/Se/Score of ``model`` on the selection inputs."""
-    probs = predict_probabilities(model, frontend, selection, batch_size=config.eval_batch_size)
-    scores = score_predictions(cycle_predictions(probs, selection))
+    probs, table = _scored_cycles(model, frontend, selection, config)
+    scores = score_predictions(table)
     val_loss = float(torch.nn.functional.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-12)),
                                                   selection.labels.cpu()))
     return {"val_loss": val_loss, "val_sp": scores["four_class"]["sp"], "val_se": scores["four_class"]["se"],
