@@ -26,7 +26,7 @@ import torch
 from respirelib.signal.cache import CycleCache
 from respirelib.signal.concat import concatenate_augment
 from respirelib.config import LABEL_AWARE_DIAGNOSTIC, AudioConfig, AugmentConfig
-from respirelib.signal.padding import fixed_length_windows, pad_to_length
+from respirelib.signal.padding import fixed_length_windows, pad_cycle
 
 
 @dataclass
@@ -143,8 +143,9 @@ def training_set(cache: CycleCache, rows, *, audio: AudioConfig = AudioConfig(),
     labels) and windowed as for evaluation. With ``concat``,
     :func:`respirelib.signal.concat.concatenate_augment` joins pairs of training cycles
     (``augment.concat_scheme``) until each class reaches ``augment.concat_scale``
-    times the normal count; each new sample is brought to the input length by
-    repeating it (it has no neighbours) or cut to its first ``cycle_duration`` s.
+    times the normal count. Each new sample is padded by the same method as the
+    originals (see :func:`_pad_concatenations`), then cut to its first
+    ``cycle_duration`` s if longer.
     """
     base = _fixed_inputs(cache, rows, config=audio, method=audio.padding)
     if not concat or len(base) == 0:
@@ -157,10 +158,54 @@ def training_set(cache: CycleCache, rows, *, audio: AudioConfig = AudioConfig(),
                                                              scale=augment.concat_scale, rng=rng)
     if not new_cycles:
         return base
-    padded = np.stack([pad_to_length(c, sr=cache.sr, duration=audio.cycle_duration, method="repeat")
-                       for c in new_cycles]).astype(np.float32)
+    padded = _pad_concatenations(cache, rows, new_cycles, new_labels, provenance, audio=audio)
     devices = cache.cycles["device"].astype(str).to_numpy()[rows[provenance[:, 0]]].astype(object)
     return SampleSet(torch.cat([base.waves, torch.from_numpy(padded)]),
                      torch.cat([base.labels, torch.from_numpy(new_labels)]),
                      np.concatenate([base.cycle_rows, np.full(len(new_labels), -1, dtype=np.int64)]),
                      np.concatenate([base.devices, devices]))
+
+
+def _pad_concatenations(cache: CycleCache, rows: np.ndarray, new_cycles: list[np.ndarray],
+                        new_labels: np.ndarray, provenance: np.ndarray, *, audio: AudioConfig) -> np.ndarray:
+    """Concatenated samples brought to the input length the way the original cycles are.
+
+    A concatenation ``first + second`` stands in its recording where ``first`` was:
+    with ``"context"`` (or ``"smart"``) padding it borrows the cycles before ``first``
+    and after ``second`` (up to ``audio.smart_reach`` of each, from the selected
+    rows), so it looks like any other training input. Padding it by repeating while the
+    originals carry their neighbours would give the abnormal classes, which are mostly
+    concatenations, a look of their own that no evaluation input has.
+
+    Returns
+    -------
+    waves : np.ndarray [shape=(n_new, audio.n_samples), dtype=float32]
+    """
+    method, reach = audio.padding, audio.smart_reach
+    if method not in ("smart", "context"):
+        return np.stack([pad_cycle([c], None, 0, sr=cache.sr, duration=audio.cycle_duration, method=method)
+                         for c in new_cycles]).astype(np.float32)
+    # Position of every selected row in its recording (selected rows only, in time order).
+    order = cache.cycles.loc[rows, ["recording", "cycle_index"]].reset_index(drop=True)
+    order = order.sort_values(["recording", "cycle_index"], kind="stable")
+    sorted_positions = order.index.to_numpy()
+    recordings = order["recording"].astype(str).to_numpy()
+    rank = np.empty(len(rows), dtype=np.int64)
+    rank[sorted_positions] = np.arange(len(rows))
+    label_ids = cache.cycles["label_id"].to_numpy()[rows]
+    n_target = audio.n_samples
+    padded = np.empty((len(new_cycles), n_target), dtype=np.float32)
+    for k, (cycle, (first, second)) in enumerate(zip(new_cycles, provenance)):
+        if len(cycle) >= n_target:
+            padded[k] = cycle[:n_target]
+            continue
+        before = [sorted_positions[r] for r in range(rank[first] - 1, max(rank[first] - reach, 0) - 1, -1)
+                  if recordings[r] == recordings[rank[first]]][::-1]
+        after = [sorted_positions[r] for r in range(rank[second] + 1, min(rank[second] + reach + 1, len(rows)))
+                 if recordings[r] == recordings[rank[second]]]
+        stretch = [cache.cycle(rows[p]) for p in before] + [cycle] + [cache.cycle(rows[p]) for p in after]
+        labels = None if method == "context" else np.array(
+            [*label_ids[before], new_labels[k], *label_ids[after]], dtype=np.int64)
+        padded[k] = pad_cycle(stretch, labels, len(before), sr=cache.sr, duration=audio.cycle_duration,
+                              method=method, reach=reach)
+    return padded
