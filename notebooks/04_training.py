@@ -54,9 +54,8 @@ from IPython.display import Markdown, display
 from respirelib import paper
 from respirelib.training import study
 from respirelib.training import results as results_table
-from respirelib.data.data_dirs import resolve_data_dir
 from respirelib.config import CLASS_NAMES
-from respirelib.training.profiles import get_profile
+from respirelib.training.profiles import get_profile, profile_data_dir
 from respirelib.runs import new_run_dir
 from respirelib.viz.metrics import plot_confusion_matrix, plot_training_curves
 from respirelib.viz.results import plot_cycle_length_sweep
@@ -77,7 +76,7 @@ from respirelib.viz.tables import page_table
 # asks for; its rows are the mean ± std over folds (and seeds).
 
 # %%
-data_path = resolve_data_dir(data_dir, seed=0, scale=get_profile(profile).synthetic_scale)
+data_path = profile_data_dir(data_dir, profile)
 root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook04")
 seed_list = list(seeds) if seeds else [seed]
 split_labels = study.expand_splits(splits)  # "patient-cv" becomes its five folds

@@ -44,8 +44,7 @@ from IPython.display import Markdown, display
 from respirelib import paper
 from respirelib.training import study
 from respirelib.training import results as results_table
-from respirelib.data.data_dirs import resolve_data_dir
-from respirelib.training.profiles import get_profile
+from respirelib.training.profiles import profile_data_dir
 from respirelib.runs import new_run_dir
 from respirelib.viz.results import plot_device_gains
 from respirelib.viz.save import save_figure
@@ -63,7 +62,7 @@ from respirelib.viz.tables import page_table
 # only a handful of Litt3200 training cycles; the table below says so rather than inventing a number.
 
 # %%
-data_path = resolve_data_dir(data_dir, seed=0, scale=get_profile(profile).synthetic_scale)
+data_path = profile_data_dir(data_dir, profile)
 root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook05")
 seed_list = list(seeds) if seeds else [seed]
 keys = [(split, s) for split in study.expand_splits(splits) for s in seed_list]

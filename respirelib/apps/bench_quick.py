@@ -104,12 +104,11 @@ def bench_quick(candidates: list[tuple[str, dict]], *, data_dir=None, profile: s
     """Every candidate trained and scored once per seed; one record with a summary per candidate."""
     import torch
 
-    from respirelib.data.data_dirs import resolve_data_dir
     from respirelib.data.icbhi import load_icbhi
-    from respirelib.training.profiles import get_profile
+    from respirelib.training.profiles import profile_data_dir
     from respirelib.runs import new_run_dir
 
-    data_dir = resolve_data_dir(data_dir, scale=get_profile(profile).synthetic_scale, seed=0)
+    data_dir = profile_data_dir(data_dir, profile)
     dataset = load_icbhi(data_dir, errors="raise")
     root = Path(root) if root is not None else new_run_dir(REPO_ROOT / "runs", f"bench-{profile}")
     results = []

@@ -51,8 +51,9 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             raise FileNotFoundError("--from resumes an earlier run: give its directory with --out")
         out, request, plan = args.out, None, None
     else:
-        scale = args.scale if args.scale is not None else get_profile(args.profile).synthetic_scale
-        data_dir = resolve_data_dir(args.data, scale=scale, seed=0)
+        profile = get_profile(args.profile)
+        scale = args.scale if args.scale is not None else profile.synthetic_scale
+        data_dir = resolve_data_dir(args.data, scale=scale, seed=0, difficulty=profile.synthetic_difficulty)
         extra = []
         if args.splits:
             extra.append(("splits", list(args.splits)))
@@ -116,9 +117,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run_dir = train_run(args.data, args.out, resume=True, device=args.device, progress=not args.quiet,
                             errors="skip" if args.skip_bad else "raise")
     else:
-        from respirelib.data.data_dirs import resolve_data_dir
+        from respirelib.training.profiles import profile_data_dir
 
-        data_dir = resolve_data_dir(args.data, seed=0)
+        data_dir = profile_data_dir(args.data, args.profile)
         run_dir = train_run(data_dir, args.out, profile=args.profile, seed=args.seed, split=args.split,
                             fold=args.fold, split_seed=args.split_seed, init=args.init, device=args.device,
                             weights_dir=args.weights_dir,

@@ -9,18 +9,25 @@ from respirelib.data.names import SYNTHETIC_MARKER  # noqa: F401  (re-exported: 
 from respirelib.runs import REPO_ROOT
 
 
-def default_synthetic_dir(*, scale: float = 1.0, seed: int = 0) -> Path:
-    return REPO_ROOT / "data" / f"synthetic-scale{scale:g}-seed{seed}"
+def default_synthetic_dir(*, scale: float = 1.0, seed: int = 0, difficulty: float | None = None) -> Path:
+    """``data/synthetic-scale{scale}-seed{seed}``, plus ``-difficulty{d}`` when a difficulty is given.
+
+    ``difficulty=None`` is the generator's default
+    (:data:`respirelib.data.synth.difficulty.DEFAULT_DIFFICULTY`).
+    """
+    suffix = "" if difficulty is None else f"-difficulty{difficulty:g}"
+    return REPO_ROOT / "data" / f"synthetic-scale{scale:g}-seed{seed}{suffix}"
 
 
 def resolve_data_dir(data_dir: str | Path | None, *, scale: float = 1.0, seed: int = 0,
-                     progress: bool = True) -> Path:
-    """``data_dir`` if given; else the synthetic dataset for (scale, seed), written on first use."""
+                     difficulty: float | None = None, progress: bool = True) -> Path:
+    """``data_dir`` if given; else the synthetic dataset for (scale, seed, difficulty), written on first use."""
     if data_dir:
         return Path(data_dir)
     from respirelib.data.synth import write_synthetic_icbhi
+    from respirelib.data.synth.difficulty import DEFAULT_DIFFICULTY
 
-    out_dir = default_synthetic_dir(scale=scale, seed=seed)
+    out_dir = default_synthetic_dir(scale=scale, seed=seed, difficulty=difficulty)
     if (out_dir / SYNTHETIC_MARKER).is_file():
         return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -29,6 +36,8 @@ def resolve_data_dir(data_dir: str | Path | None, *, scale: float = 1.0, seed: i
     with open(out_dir.with_name(out_dir.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out_dir / SYNTHETIC_MARKER).is_file():
-            print(f"writing a synthetic ICBHI-shaped dataset (scale {scale:g}, seed {seed}) to {out_dir}")
-            write_synthetic_icbhi(out_dir, scale=scale, seed=seed, progress=progress)
+            level = DEFAULT_DIFFICULTY if difficulty is None else difficulty
+            print(f"writing a synthetic ICBHI-shaped dataset (scale {scale:g}, seed {seed}, difficulty "
+                  f"{level:g}) to {out_dir}")
+            write_synthetic_icbhi(out_dir, scale=scale, seed=seed, difficulty=level, progress=progress)
     return out_dir

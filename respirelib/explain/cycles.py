@@ -532,8 +532,7 @@ def resolve_model_run(model_run: str | Path | None, run_dir: str | Path | None, 
     profile's synthetic default when ``None``) and evaluated
     (:func:`respirelib.training.study.ensure_run`), and this function says which happened.
     """
-    from respirelib.data.data_dirs import resolve_data_dir
-    from respirelib.training.profiles import get_profile
+    from respirelib.training.profiles import profile_data_dir
     from respirelib.training.study import ensure_run, model_run_dir
 
     if model_run is not None:
@@ -545,7 +544,7 @@ def resolve_model_run(model_run: str | Path | None, run_dir: str | Path | None, 
         print(f"explaining the model already trained in {target}")
         return target
     print(f"no trained model in {target}: training one now (profile {profile}, init {init}, seed {seed})")
-    data_path = resolve_data_dir(data_dir, seed=0, scale=get_profile(profile).synthetic_scale, progress=progress)
+    data_path = profile_data_dir(data_dir, profile, progress=progress)
     return ensure_run(root, data_path, split="official", variant="full", seed=seed, profile=profile, init=init,
                       device=device, progress=progress)
 
