@@ -13,7 +13,10 @@ gathered = json.loads((run_dir / "07_results.json").read_text())
 environment = json.loads((run_dir / "environment.json").read_text())
 request = json.loads((run_dir / "pipeline.json").read_text())["request"]
 labels = gathered["labels"]
-print(f"**{labels['data'].upper()} data, {', '.join(labels['inits'])}, profile {', '.join(labels['profiles'])}** "
+marker = environment["data"].get("synthetic_marker") or {}
+difficulty = f" (difficulty {marker['difficulty']:g}, scale {marker['scale']:g})" if "difficulty" in marker else ""
+print(f"**{labels['data'].upper()} data{difficulty}, {', '.join(labels['inits'])}, "
+      f"profile {', '.join(labels['profiles'])}** "
       f"(commit `{environment['commit']}`, {environment['hardware']['cpu_count']}-core "
       f"{environment['hardware']['processor']} CPU, torch {environment['packages']['torch']}, "
       f"seed {request['seed']}, data fingerprint `{environment['data']['fingerprint']}`; "
