@@ -92,3 +92,21 @@ def test_notebook_07_finds_the_newest_pipeline_run(tmp_path):
         os.utime(tmp_path / name / "pipeline.json", (1e9 - age, 1e9 - age))
     (tmp_path / "not-a-run").mkdir()
     assert latest_pipeline_run(tmp_path) == tmp_path / "pipeline-quick-b"
+
+
+def test_a_cell_past_the_time_limit_fails_the_pipeline_and_names_the_cell(tmp_path, monkeypatch, tiny_synthetic):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nbformat.write(_notebook(["x = 1", "import time\ntime.sleep(60)", "y = 2"]), str(folder / "01_slow.ipynb"))
+    monkeypatch.setattr(notebooks_module, "NOTEBOOK_DIR", folder)
+    monkeypatch.setattr(pipeline_module, "NOTEBOOK_DIR", folder)
+    monkeypatch.setattr(pipeline_module, "NOTEBOOKS", ("01",))
+    monkeypatch.setenv("RESPIRENET_CELL_TIMEOUT", "3")
+    out = tmp_path / "run"
+    with pytest.raises(PipelineError, match="RESPIRENET_CELL_TIMEOUT=3") as raised:
+        run_pipeline(out=out, request=PipelineRequest(profile="smoke", data_dir=str(tiny_synthetic)), progress=False)
+    assert raised.value.notebook == "01_slow" and raised.value.cell == 3
+    assert json.loads((out / "pipeline.json").read_text())["notebooks"]["01"]["status"] == "failed"
+    monkeypatch.setenv("RESPIRENET_CELL_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="whole number of seconds"):
+        pipeline_module.cell_timeout()

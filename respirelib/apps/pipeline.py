@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,20 @@ def environment_record(data_dir: str | Path, run_dir: Path) -> dict:
 
 
 PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+# Seconds one cell may run before the pipeline gives up on it; unset (the default) is no limit, as a
+# paper-profile training cell runs for hours. The tests set it, so a lost kernel message fails a test
+# instead of hanging the whole suite.
+CELL_TIMEOUT_ENV = "RESPIRENET_CELL_TIMEOUT"
+
+
+def cell_timeout() -> int | None:
+    """The per-cell limit from ``$RESPIRENET_CELL_TIMEOUT`` (whole seconds), or None."""
+    value = os.environ.get(CELL_TIMEOUT_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${CELL_TIMEOUT_ENV} must be a whole number of seconds, got {value!r}")
+    return int(value)
 
 
 def _failing_cell(executed: Path) -> int | None:
@@ -108,6 +123,7 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
     from respirelib.runs import claim_new_dir
 
     out = Path(out)
+    timeout = cell_timeout()
     state_path = out / "pipeline.json"
     if start is not None:
         if not state_path.is_file():
@@ -148,7 +164,13 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
         try:
             with echoing(out, write=tqdm.write):  # the training runs' "run k/N ..." lines (respirelib.training.progress)
                 papermill.execute_notebook(str(source), str(target), parameters=injected, progress_bar=progress,
-                                           cwd=str(out), kernel_name="python3")
+                                           cwd=str(out), kernel_name="python3", execution_timeout=timeout)
+        except TimeoutError as error:  # nbclient's CellTimeoutError: a cell ran past $RESPIRENET_CELL_TIMEOUT
+            cell = _failing_cell(target) if target.exists() else None  # interrupted: its output is the error
+            message = f"the cell ran longer than ${CELL_TIMEOUT_ENV}={timeout} s ({error})"
+            state["notebooks"][name] = {"status": "failed", "notebook": str(target), "cell": cell, "error": message}
+            atomic_write_text(state_path, json.dumps(state, indent=2))
+            raise PipelineError(source.stem, cell, message, target) from None
         except PapermillExecutionError as error:
             cell = _failing_cell(target) if target.exists() else None
             state["notebooks"][name] = {"status": "failed", "notebook": str(target), "cell": cell,
