@@ -59,7 +59,8 @@ def test_concatenation_neighbours_follow_the_context_chain(rng):
     cycles = [cache.cycle(i) for i in range(len(cache))]
     n = 4 * SR
     seen = 0
-    for wave in _concatenations(cache, "context"):
+    concatenations = _concatenations(cache, "context")
+    for wave in concatenations:
         for first in (1, 4, 6):
             for second in (1, 4, 6):
                 if first == second:
@@ -76,7 +77,7 @@ def test_concatenation_neighbours_follow_the_context_chain(rng):
                 if np.array_equal(wave[:len(expected)], expected) and np.array_equal(
                         wave[len(expected):], np.resize(joined, n - len(expected))):
                     seen += 1
-    assert seen == len(_concatenations(cache, "context"))
+    assert seen == len(concatenations)
 
 
 def test_label_free_repeat_padding_of_concatenations_repeats_them(rng):

@@ -41,9 +41,10 @@ def pipeline_seeds(profile: str, *, seed: int = 0, seeds: list[int] | None = Non
 
 
 def _cmd_pipeline(args: argparse.Namespace) -> int:
-    from respirelib.data.data_dirs import resolve_data_dir
+    import dataclasses
+
     from respirelib.apps.pipeline import PipelineError, PipelineRequest, run_pipeline
-    from respirelib.training.profiles import get_profile
+    from respirelib.training.profiles import get_profile, profile_data_dir
     from respirelib.runs import new_run_dir
 
     if args.start:
@@ -52,8 +53,9 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         out, request, plan = args.out, None, None
     else:
         profile = get_profile(args.profile)
-        scale = args.scale if args.scale is not None else profile.synthetic_scale
-        data_dir = resolve_data_dir(args.data, scale=scale, seed=0, difficulty=profile.synthetic_difficulty)
+        if args.scale is not None:
+            profile = dataclasses.replace(profile, synthetic_scale=args.scale)
+        data_dir = profile_data_dir(args.data, profile)
         extra = []
         if args.splits:
             extra.append(("splits", list(args.splits)))

@@ -165,18 +165,14 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
             with echoing(out, write=tqdm.write):  # the training runs' "run k/N ..." lines (respirelib.training.progress)
                 papermill.execute_notebook(str(source), str(target), parameters=injected, progress_bar=progress,
                                            cwd=str(out), kernel_name="python3", execution_timeout=timeout)
-        except TimeoutError as error:  # nbclient's CellTimeoutError: a cell ran past $RESPIRENET_CELL_TIMEOUT
-            cell = _failing_cell(target) if target.exists() else None  # interrupted: its output is the error
-            message = f"the cell ran longer than ${CELL_TIMEOUT_ENV}={timeout} s ({error})"
+        except (TimeoutError, PapermillExecutionError) as error:
+            # A timed-out cell (nbclient's CellTimeoutError) is interrupted, so its output is an error too.
+            message = (f"the cell ran longer than ${CELL_TIMEOUT_ENV}={timeout} s ({error})"
+                       if isinstance(error, TimeoutError) else f"{error.ename}: {error.evalue}")
+            cell = _failing_cell(target) if target.exists() else None
             state["notebooks"][name] = {"status": "failed", "notebook": str(target), "cell": cell, "error": message}
             atomic_write_text(state_path, json.dumps(state, indent=2))
             raise PipelineError(source.stem, cell, message, target) from None
-        except PapermillExecutionError as error:
-            cell = _failing_cell(target) if target.exists() else None
-            state["notebooks"][name] = {"status": "failed", "notebook": str(target), "cell": cell,
-                                        "error": f"{error.ename}: {error.evalue}"}
-            atomic_write_text(state_path, json.dumps(state, indent=2))
-            raise PipelineError(source.stem, cell, f"{error.ename}: {error.evalue}", target) from None
         state["notebooks"][name] = {"status": "done", "notebook": str(target)}
         atomic_write_text(state_path, json.dumps(state, indent=2))
     return out

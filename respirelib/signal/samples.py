@@ -26,7 +26,7 @@ import torch
 from respirelib.signal.cache import CycleCache
 from respirelib.signal.concat import concatenate_augment
 from respirelib.config import LABEL_AWARE_DIAGNOSTIC, AudioConfig, AugmentConfig
-from respirelib.signal.padding import fixed_length_windows, pad_cycle
+from respirelib.signal.padding import fixed_length_windows, pad_cycle, pad_to_length
 
 
 @dataclass
@@ -183,7 +183,7 @@ def _pad_concatenations(cache: CycleCache, rows: np.ndarray, new_cycles: list[np
     """
     method, reach = audio.padding, audio.smart_reach
     if method not in ("smart", "context"):
-        return np.stack([pad_cycle([c], None, 0, sr=cache.sr, duration=audio.cycle_duration, method=method)
+        return np.stack([pad_to_length(c, sr=cache.sr, duration=audio.cycle_duration, method=method)
                          for c in new_cycles]).astype(np.float32)
     # Position of every selected row in its recording (selected rows only, in time order).
     order = cache.cycles.loc[rows, ["recording", "cycle_index"]].reset_index(drop=True)
@@ -193,12 +193,8 @@ def _pad_concatenations(cache: CycleCache, rows: np.ndarray, new_cycles: list[np
     rank = np.empty(len(rows), dtype=np.int64)
     rank[sorted_positions] = np.arange(len(rows))
     label_ids = cache.cycles["label_id"].to_numpy()[rows]
-    n_target = audio.n_samples
-    padded = np.empty((len(new_cycles), n_target), dtype=np.float32)
+    padded = np.empty((len(new_cycles), audio.n_samples), dtype=np.float32)
     for k, (cycle, (first, second)) in enumerate(zip(new_cycles, provenance)):
-        if len(cycle) >= n_target:
-            padded[k] = cycle[:n_target]
-            continue
         before = [sorted_positions[r] for r in range(rank[first] - 1, max(rank[first] - reach, 0) - 1, -1)
                   if recordings[r] == recordings[rank[first]]][::-1]
         after = [sorted_positions[r] for r in range(rank[second] + 1, min(rank[second] + reach + 1, len(rows)))
