@@ -56,7 +56,7 @@ from respirelib.training import study
 from respirelib.training import results as results_table
 from respirelib.config import CLASS_NAMES
 from respirelib.training.profiles import get_profile, profile_data_dir
-from respirelib.runs import new_run_dir
+from respirelib.storage import new_run_dir
 from respirelib.viz.metrics import plot_confusion_matrix, plot_training_curves
 from respirelib.viz.results import plot_cycle_length_sweep
 from respirelib.viz.save import save_figure

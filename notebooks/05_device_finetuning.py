@@ -45,7 +45,7 @@ from respirelib import paper
 from respirelib.training import study
 from respirelib.training import results as results_table
 from respirelib.training.profiles import profile_data_dir
-from respirelib.runs import new_run_dir
+from respirelib.storage import new_run_dir
 from respirelib.viz.results import plot_device_gains
 from respirelib.viz.save import save_figure
 from respirelib.viz.tables import page_table

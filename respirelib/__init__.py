@@ -5,7 +5,7 @@ The subpackages follow the data's path, each importing only the ones before it:
 features) → :mod:`~respirelib.model` (the network) → :mod:`~respirelib.training` (fitting,
 evaluation, metrics) → :mod:`~respirelib.viz` (figures) → :mod:`~respirelib.explain` (Grad-CAM++) →
 :mod:`~respirelib.apps` (the command line, the pipeline, export and predict). The top-level
-modules (``config``, ``errors``, ``paper``, ``runs``, ``faults``, ``leftovers``) are shared by all.
+modules (``config``, ``errors``, ``paper``, ``runs``, ``storage``) are shared by all.
 
 Importing the package does no work: it only arranges for ``torchvision`` to import
 on CPU-only torch builds (see :mod:`respirelib._torchvision_compat`).

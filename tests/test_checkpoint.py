@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-from respirelib.model.checkpoint import atomic_write_text, load_checkpoint, restore_rng_state, rng_state
-from respirelib.leftovers import remove_stale_temporaries, temporary_prefix
+from respirelib.model.checkpoint import load_checkpoint, restore_rng_state, rng_state
+from respirelib.storage import atomic_write_text, remove_stale_temporaries, temporary_prefix
 
 
 def _draws(*generators: torch.Generator) -> list[torch.Tensor]:

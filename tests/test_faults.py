@@ -2,7 +2,7 @@
 
 Each child process (forked from a server that imported the project once) runs what notebooks 04/05 and ``respirenet export`` run for one run
 (:func:`respirelib.training.study.ensure_run` with fine-tuning, then :func:`export_model`) in the
-smoke profile; ``RESPIRENET_KILL_AT`` (:mod:`respirelib.faults`) makes it SIGKILL itself
+smoke profile; ``RESPIRENET_KILL_AT`` (:mod:`respirelib.storage`) makes it SIGKILL itself
 at an exact write. After each kill the files on disk are checked, and the last, uninterrupted
 attempt must give exactly the metrics of the session's uninterrupted run (CPU is deterministic).
 """
@@ -19,7 +19,7 @@ import pytest
 
 from respirelib.model.checkpoint import load_checkpoint
 from respirelib.apps.export import load_exported_model
-from respirelib.faults import KILL_AT_ENV
+from respirelib.storage import KILL_AT_ENV
 from respirelib.training.progress import PROGRESS_FILE, planned_runs, write_plan
 
 pytestmark = pytest.mark.slow

@@ -98,7 +98,7 @@ def test_finetune_and_evaluate(smoke_run):
 def test_atomic_writes_leave_no_temporary_files_and_usual_permissions(tmp_path):
     import os
 
-    from respirelib.model.checkpoint import atomic_torch_save, atomic_write_text
+    from respirelib.storage import atomic_torch_save, atomic_write_text
 
     atomic_write_text(tmp_path / "a.json", "{}")
     atomic_torch_save({"x": torch.zeros(2)}, tmp_path / "b.pt")

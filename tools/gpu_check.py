@@ -86,7 +86,7 @@ class Check:
             self.save()
 
     def save(self) -> None:
-        from respirelib.model.checkpoint import atomic_write_text
+        from respirelib.storage import atomic_write_text
 
         self.record["total_s"] = round(_now() - self.started, 1)
         atomic_write_text(self.out / "gpu_check.json", json.dumps(self.record, indent=2, default=str) + "\n")
@@ -109,7 +109,7 @@ def _environment() -> dict:
 
 
 def _write_json(path: Path, record: dict) -> None:
-    from respirelib.model.checkpoint import atomic_write_text
+    from respirelib.storage import atomic_write_text
 
     atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
 

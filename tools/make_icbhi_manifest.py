@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from respirelib.model.checkpoint import atomic_write_text
+from respirelib.storage import atomic_write_text
 from respirelib.data.manifest import MANIFEST_FILE, build_manifest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -90,7 +90,7 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def _emit(record: dict, args: argparse.Namespace) -> int:
     text = json.dumps(record, indent=2)
     if args.out is not None:
-        from respirelib.model.checkpoint import atomic_write_text
+        from respirelib.storage import atomic_write_text
 
         atomic_write_text(args.out, text + "\n")
     print(text if args.json else format_bench(record))

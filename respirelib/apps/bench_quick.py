@@ -106,7 +106,7 @@ def bench_quick(candidates: list[tuple[str, dict]], *, data_dir=None, profile: s
 
     from respirelib.data.icbhi import load_icbhi
     from respirelib.training.profiles import profile_data_dir
-    from respirelib.runs import new_run_dir
+    from respirelib.storage import new_run_dir
 
     data_dir = profile_data_dir(data_dir, profile)
     dataset = load_icbhi(data_dir, errors="raise")

@@ -45,7 +45,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 
     from respirelib.apps.pipeline import PipelineError, PipelineRequest, run_pipeline
     from respirelib.training.profiles import get_profile, profile_data_dir
-    from respirelib.runs import new_run_dir
+    from respirelib.storage import new_run_dir
 
     if args.start:
         if args.out is None:
@@ -172,7 +172,7 @@ def _cmd_optimism(args: argparse.Namespace) -> int:
           "[95% patient-bootstrap interval]); rows that read the test labels are diagnostics, not results:\n")
     print(table.to_string(index=False))
     if args.json is not None:
-        from respirelib.model.checkpoint import atomic_write_text
+        from respirelib.storage import atomic_write_text
 
         if args.json.exists():
             print(f"respirenet: error: {args.json} exists; nothing was written", file=sys.stderr)

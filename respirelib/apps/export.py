@@ -45,7 +45,8 @@ import numpy as np
 import torch
 
 import respirelib
-from respirelib.model.checkpoint import atomic_torch_save, atomic_write_text, load_checkpoint
+from respirelib.model.checkpoint import load_checkpoint
+from respirelib.storage import atomic_torch_save, atomic_write_text
 from respirelib.config import CLASS_NAMES, AudioConfig, FeatureConfig
 from respirelib.errors import DataError
 from respirelib.training.metrics import COMBINE_RULES, json_safe

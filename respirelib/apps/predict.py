@@ -393,7 +393,7 @@ def _print_table(result: PredictionResult) -> None:
 
 def run_predict_command(args: argparse.Namespace) -> int:
     """Predict every recording, then write the outputs (nothing is written if any recording fails)."""
-    from respirelib.model.checkpoint import atomic_write_text
+    from respirelib.storage import atomic_write_text
     from respirelib.viz.save import DEFAULT_DPI
 
     outputs = _planned_outputs(args)

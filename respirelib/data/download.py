@@ -16,7 +16,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from urllib.parse import unquote, urlparse
 from respirelib.data import metadata
 from respirelib.errors import DataError
 from respirelib.runs import REPO_ROOT
+from respirelib.storage import atomic_directory, refuse_existing_dir
 from respirelib.data.verify import SYSTEM_FILES, Verdict, verify_icbhi
 
 DEFAULT_URL = "https://bhichallenge.med.auth.gr/sites/default/files/ICBHI_final_database/ICBHI_final_database.zip"
@@ -195,9 +195,7 @@ def _extract(archive: Path, out_dir: Path, extra_files: list[Path]) -> None:
 
     An interruption leaves at most the hidden temporary folder, never a partial ``out_dir``.
     """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.extracting-", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir, hint=_existing_hint(out_dir)) as staging:
         member = None
         try:
             with zipfile.ZipFile(archive) as zipped:
@@ -210,12 +208,10 @@ def _extract(archive: Path, out_dir: Path, extra_files: list[Path]) -> None:
                                      "corrupt") from error
         for path in extra_files:
             shutil.copy2(path, staging / path.name)
-        if out_dir.is_dir():
-            out_dir.rmdir()  # empty (checked before downloading); os.rename will not replace a folder elsewhere
-        os.rename(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+
+
+def _existing_hint(out_dir: Path) -> str:
+    return f"check it with `respirenet data verify {out_dir}` or give another folder"
 
 
 def download_icbhi(out_dir: str | Path = DEFAULT_DIR, *, url: str | None = None,
@@ -246,9 +242,7 @@ def download_icbhi(out_dir: str | Path = DEFAULT_DIR, *, url: str | None = None,
     out_dir = Path(out_dir)
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, not {retries}")
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise FileExistsError(f"{out_dir} already exists and is not an empty folder; check it with "
-                              f"`respirenet data verify {out_dir}` or give another folder")
+    refuse_existing_dir(out_dir, hint=_existing_hint(out_dir))  # before downloading anything
     url = resolve_url(url)
     downloads_dir = Path(downloads_dir) if downloads_dir else out_dir.with_name(f"{out_dir.name}-download")
     local = _local_path(url)

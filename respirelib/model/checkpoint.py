@@ -1,57 +1,15 @@
-"""Atomic checkpoints that carry everything a resumed run needs to equal an uninterrupted one."""
+"""Checkpoints that carry everything a resumed run needs to equal an uninterrupted one, as data only.
+
+They are written atomically by :func:`respirelib.storage.atomic_torch_save`.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
+import pickle
+import re
 from pathlib import Path
 
 import torch
-
-from respirelib.faults import kill_point
-from respirelib.leftovers import remove_stale_temporaries, temporary_prefix
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path, mode: str):
-    """Yield a stream on a temporary file beside ``path``; rename it over ``path`` only when complete.
-
-    A crash mid-write leaves the previous file intact, never a half-written one; the
-    temporary file a killed writer left is removed by the next write of the same name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent, path.name)
-    handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, mode) as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)  # mkstemp makes owner-only files; give the usual umask-based mode
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        kill_point(path)  # crash tests only (respirelib.faults); a no-op otherwise
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_torch_save(obj, path: str | Path) -> Path:
-    """Write ``obj`` with ``torch.save`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    with _atomic_file(path, "wb") as stream:
-        torch.save(obj, stream)
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write a text file atomically (temporary file, then rename)."""
-    path = Path(path)
-    with _atomic_file(path, "w") as stream:
-        stream.write(text)
-    return path
 
 
 def rng_state(*generators: torch.Generator) -> dict:
@@ -97,13 +55,30 @@ def restore_rng_state(state: dict, *generators: torch.Generator) -> None:
 
 
 def load_checkpoint(path: str | Path, *, map_location="cpu") -> dict:
-    """Load a checkpoint written by this project (``weights_only=False``: it holds RNG states and configs)."""
+    """Load a checkpoint written by this project, refusing any that holds more than data.
+
+    Checkpoints hold tensors and plain values only (dicts, lists, str, numbers, None; the
+    configurations as dicts), so they load with ``torch.load(weights_only=True)``: a run
+    directory passed on by someone else cannot run code on this machine.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    DataError
+        The file is not a readable checkpoint, or holds pickled Python objects (refused, not loaded).
+    """
+    from respirelib.errors import DataError
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL (\S+)", str(error))  # the first object torch's safe unpickler refused
+        what = f"a pickled Python object ({found.group(1)})" if found else "pickled Python objects"
+        raise DataError(path, f"refused: the checkpoint holds {what}, not only tensors and plain values; "
+                              "loading it could run code, so it was not loaded") from error
     except (RuntimeError, EOFError, OSError) as error:
-        from respirelib.errors import DataError
-
         raise DataError(path, f"not a readable checkpoint ({error})") from error

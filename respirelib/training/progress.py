@@ -150,7 +150,7 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
 
 def write_plan(root: str | Path, plan: dict) -> Path:
     """``root/plan.json``: the planned runs (``{"runs": [...]}``, projected or not) and when the pipeline started."""
-    from respirelib.model.checkpoint import atomic_write_text
+    from respirelib.storage import atomic_write_text
 
     plan = {**plan, "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "started_unix": time.time()}
