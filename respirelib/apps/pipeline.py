@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from respirelib.model.checkpoint import atomic_write_text
+from respirelib.storage import atomic_write_text, claim_new_dir
 from respirelib.apps.notebooks import NOTEBOOK_DIR, notebook_path
 from respirelib.training.progress import echoing
 
@@ -120,8 +120,6 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from respirelib.runs import claim_new_dir
-
     out = Path(out)
     timeout = cell_timeout()
     state_path = out / "pipeline.json"
@@ -133,14 +131,14 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
     else:
         if request is None:
             raise ValueError("a new pipeline run needs a request (profile, data directory, ...)")
-        claim_new_dir(out)
-        if plan is not None:
-            from respirelib.training.progress import write_plan
+        with claim_new_dir(out) as claimed:  # the run folder appears with these files, or not at all
+            if plan is not None:
+                from respirelib.training.progress import write_plan
 
-            write_plan(out, plan)
+                write_plan(claimed, plan)
+            atomic_write_text(claimed / "environment.json",
+                              json.dumps(environment_record(request.data_dir, out), indent=2, default=str))
         state = {"request": {**request.__dict__, "extra": list(request.extra)}, "notebooks": {}}
-        atomic_write_text(out / "environment.json",
-                          json.dumps(environment_record(request.data_dir, out), indent=2, default=str))
     names = only or _available_notebooks()
     if start is not None:
         if start not in names:

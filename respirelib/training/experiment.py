@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from respirelib.signal.cache import CycleCache, build_cycle_cache
-from respirelib.model.checkpoint import atomic_write_text, load_checkpoint
+from respirelib.model.checkpoint import load_checkpoint
 from respirelib.training.evaluate import cycle_predictions, predict_probabilities, score_predictions
 from respirelib.signal.frontend import FeatureFrontend
 from respirelib.data.icbhi import ICBHIDataset, load_icbhi
@@ -26,7 +26,8 @@ from respirelib.training.metrics import bootstrap_intervals, json_safe
 from respirelib.model.network import ModelConfig, RespireNet, build_model
 from respirelib.data.names import DEVICES
 from respirelib.training.profiles import Profile, get_profile
-from respirelib.runs import claim_new_dir, git_commit, hardware_record
+from respirelib.runs import git_commit, hardware_record
+from respirelib.storage import RUN_DIR_HINT, atomic_write_text, claim_new_dir, refuse_existing_dir
 from respirelib.config import LABEL_AWARE_DIAGNOSTIC
 from respirelib.training.metrics import icbhi_scores
 from respirelib.signal.samples import SampleSet, evaluation_set, training_set
@@ -143,7 +144,7 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     else:
         profile_obj = get_profile(profile) if isinstance(profile, str) else profile
         profile_obj = profile_obj.with_overrides(overrides)
-        claim_new_dir(run_dir)
+        refuse_existing_dir(run_dir, hint=RUN_DIR_HINT)  # before the data's preparation; claimed below
     prepared = prepare_data(data_dir, profile_obj, split=split, split_seed=split_seed, fold=fold, errors=errors,
                             progress=progress)
     model = _build_model(profile_obj, init, seed=seed, weights_dir=weights_dir).to(torch_device)
@@ -155,7 +156,8 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
                    "config": profile_obj.to_dict(), "model": model.describe(),
                    "subset_sizes": prepared.subset.value_counts().to_dict(),
                    "provenance": provenance(prepared.dataset, torch_device)}
-        atomic_write_text(run_dir / "run.json", json.dumps(json_safe(request), indent=2, default=str))
+        with claim_new_dir(run_dir) as claimed:  # the folder appears with its run.json, or not at all
+            atomic_write_text(claimed / "run.json", json.dumps(json_safe(request), indent=2, default=str))
     stage = profile_obj.stage1
     frontend = FeatureFrontend(profile_obj.features, clip_blank=stage.clip_blank).to(torch_device)
     train_set = training_set(prepared.cache, prepared.rows("train"), audio=profile_obj.audio,
