@@ -5,10 +5,16 @@ The cache holds every annotated cycle after the paper's pre-processing (resample
 keyed by a hash of the input files' contents and of the pre-processing settings, so
 changing either builds a new cache; an existing one loads in a memory map in
 milliseconds. It lives under ``$RESPIRENET_CACHE`` or ``<repo>/cache``, never inside
-the data folder, and is written into a temporary folder that is renamed when complete:
-a build killed half-way is never read as a cache (the next build removes its leftovers),
-and two processes building the same cache at once each write their own temporary folder,
-the first rename wins and the other process reads the winner's.
+the data folder, and is written into a temporary folder that is renamed when complete
+(:func:`respirelib.storage.atomic_directory`): a build killed half-way is never read as a
+cache (the next build removes its leftovers), and two processes building the same cache
+at once each write their own temporary folder, the first rename wins and the other
+process reads the winner's.
+
+The cache checks itself on every load: its record (``info.json``) holds each file's size
+and a digest of fixed slices of it, compared in milliseconds. A damaged or incomplete
+cache (a full disk, a killed copy, a flipped block) is set aside and rebuilt, with a line
+on stderr naming the folder and what was wrong.
 """
 
 from __future__ import annotations
@@ -16,8 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,14 +34,18 @@ from tqdm.auto import tqdm
 from respirelib.data.audio import read_audio
 from respirelib.config import AudioConfig
 from respirelib.errors import DataError
-from respirelib.faults import kill_point
 from respirelib.data.icbhi import ICBHIDataset
-from respirelib.leftovers import remove_stale_temporaries, temporary_prefix
 from respirelib.signal.preprocess import extract_cycles, preprocess_recording
 from respirelib.runs import REPO_ROOT
+from respirelib.storage import atomic_directory, discard_directory, kill_point, remove_stale_temporaries
 
 CACHE_VERSION = 1
 PREPROCESSING_FIELDS = ("sample_rate", "low_hz", "high_hz", "filter_order", "resample_type", "normalize")
+CACHE_FILES = ("waves.npy", "offsets.npy")
+RECORD_FILE = "info.json"
+# The content check hashes this many fixed slices of a file (all of a smaller file): a few
+# hundred kilobytes read however large the cache, so a load stays in milliseconds.
+_CHECKED_SLICES, _SLICE_BYTES = 65, 1 << 12
 
 
 def default_cache_dir() -> Path:
@@ -123,13 +132,72 @@ def build_cycle_cache(dataset: ICBHIDataset, *, config: AudioConfig = AudioConfi
     path = cache_dir / f"cycles-{key}"
     if cache_dir.is_dir():  # what builds of this cache killed half-way left behind
         remove_stale_temporaries(cache_dir, path.name)
-    if not (path / "info.json").is_file():
-        _build(dataset, config, path, workers=workers, progress=progress)
-    offsets = np.load(path / "offsets.npy")
-    waves = np.load(path / "waves.npy", mmap_mode="r")
-    if len(offsets) != len(dataset.cycles) + 1:
-        raise DataError(path, "cache does not match the dataset's cycles (delete the folder to rebuild it)")
-    return CycleCache(waves=waves, offsets=offsets, cycles=dataset.cycles, sr=config.sample_rate, path=path)
+    if path.exists():
+        cache, problem = _load(path, dataset, config)
+        if cache is not None:
+            return cache
+        print(f"cycle cache {path} is damaged or incomplete ({problem}): rebuilding it", file=sys.stderr, flush=True)
+        discard_directory(path)
+    _build(dataset, config, path, workers=workers, progress=progress)
+    cache, problem = _load(path, dataset, config)
+    if cache is None:
+        raise DataError(path, f"the cycle cache just built fails its own check ({problem})")
+    return cache
+
+
+def _file_record(path: Path) -> dict:
+    """Size of a file and a BLAKE2b digest of fixed slices of it (the whole of a small file)."""
+    size = path.stat().st_size
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        if size <= _CHECKED_SLICES * _SLICE_BYTES:
+            digest.update(handle.read())
+        else:  # evenly spaced, the first and last bytes included
+            for i in range(_CHECKED_SLICES):
+                handle.seek(i * (size - _SLICE_BYTES) // (_CHECKED_SLICES - 1))
+                digest.update(handle.read(_SLICE_BYTES))
+    return {"bytes": size, "digest": digest.hexdigest()}
+
+
+def _problem(path: Path, n_cycles: int) -> str | None:
+    """What is wrong with the cache folder ``path`` against its own record, or None."""
+    try:
+        info = json.loads((path / RECORD_FILE).read_text())
+    except FileNotFoundError:
+        return f"its record {RECORD_FILE} is missing"
+    except (OSError, ValueError) as error:
+        return f"its record {RECORD_FILE} is unreadable ({error})"
+    if not isinstance(info, dict) or not isinstance(info.get("files"), dict):
+        return f"its record {RECORD_FILE} lists no file sizes (written before caches checked themselves)"
+    if info.get("n_cycles") != n_cycles:
+        return f"it holds {info.get('n_cycles')} cycles, the dataset {n_cycles}"
+    for name in CACHE_FILES:
+        expected = info["files"].get(name)
+        if not (path / name).is_file():
+            return f"{name} is missing"
+        if not isinstance(expected, dict):
+            return f"its record says nothing of {name}"
+        found = _file_record(path / name)
+        if found["bytes"] != expected.get("bytes"):
+            return f"{name} holds {found['bytes']} bytes, its record {expected.get('bytes')} (truncated or incomplete)"
+        if found["digest"] != expected.get("digest"):
+            return f"the content of {name} differs from its record (corrupt)"
+    return None
+
+
+def _load(path: Path, dataset: ICBHIDataset, config: AudioConfig) -> tuple[CycleCache | None, str | None]:
+    """(the cache in ``path``, None) if it passes its checks, else (None, what is wrong)."""
+    problem = _problem(path, len(dataset.cycles))
+    if problem is not None:
+        return None, problem
+    try:
+        offsets = np.load(path / "offsets.npy")
+        waves = np.load(path / "waves.npy", mmap_mode="r")
+    except (OSError, ValueError) as error:
+        return None, f"its arrays cannot be read ({error})"
+    if offsets.shape != (len(dataset.cycles) + 1,) or offsets[0] != 0 or offsets[-1] != len(waves):
+        return None, "its offsets do not match its waves or the dataset's cycles"
+    return CycleCache(waves=waves, offsets=offsets, cycles=dataset.cycles, sr=config.sample_rate, path=path), None
 
 
 def _build(dataset: ICBHIDataset, config: AudioConfig, path: Path, *, workers: int | None,
@@ -159,24 +227,15 @@ def _build(dataset: ICBHIDataset, config: AudioConfig, path: Path, *, workers: i
             ordered[row] = cycle
     lengths = np.array([len(c) for c in ordered], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name), dir=path.parent))
-    umask = os.umask(0)  # mkdtemp makes an owner-only folder; a shared cache gets the usual mode
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
     try:
-        np.save(staging / "waves.npy", np.concatenate(ordered).astype(np.float32))
-        kill_point(staging / "waves.npy")  # crash tests only (respirelib.faults); a no-op otherwise
-        np.save(staging / "offsets.npy", offsets)
-        info = {"version": CACHE_VERSION, "data_root": str(dataset.root), "data": dataset.data_label,
-                "fingerprint": dataset.fingerprint, "n_cycles": len(cycles), "sample_rate": config.sample_rate,
-                "preprocessing": {name: asdict(config)[name] for name in PREPROCESSING_FIELDS}}
-        (staging / "info.json").write_text(json.dumps(info, indent=2))
-        try:
-            staging.rename(path)
-        except OSError:
-            if not (path / "info.json").is_file():  # another process may have finished the same cache first
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        with atomic_directory(path) as staging:
+            np.save(staging / "waves.npy", np.concatenate(ordered).astype(np.float32))
+            kill_point(staging / "waves.npy")  # crash tests only (respirelib.storage); a no-op otherwise
+            np.save(staging / "offsets.npy", offsets)
+            info = {"version": CACHE_VERSION, "data_root": str(dataset.root), "data": dataset.data_label,
+                    "fingerprint": dataset.fingerprint, "n_cycles": len(cycles), "sample_rate": config.sample_rate,
+                    "preprocessing": {name: asdict(config)[name] for name in PREPROCESSING_FIELDS},
+                    "files": {name: _file_record(staging / name) for name in CACHE_FILES}}
+            (staging / RECORD_FILE).write_text(json.dumps(info, indent=2))
+    except FileExistsError:
+        pass  # another process finished the same cache first: the caller checks and reads the winner's
