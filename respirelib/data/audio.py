@@ -102,6 +102,12 @@ def read_audio(path: str | Path, *, start: float = 0.0, stop: float | None = Non
         Samples in [-1, 1]; several channels are averaged to one.
     sr : int
         The file's own sample rate (no resampling happens here).
+
+    Raises
+    ------
+    AudioError
+        As :func:`audio_info`, or when the file cannot be decoded or holds samples that
+        are not finite (NaN or infinite, possible in a float WAV or FLAC).
     """
     info = audio_info(path)
     first = int(round(start * info.sample_rate))
@@ -110,4 +116,9 @@ def read_audio(path: str | Path, *, start: float = 0.0, stop: float | None = Non
         samples, sr = sf.read(str(info.path), start=first, stop=last, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioError(info.path, f"could not decode audio ({error})") from error
+    finite = np.isfinite(samples).all(axis=1)
+    if not finite.all():  # they would turn every feature, loss and prediction into NaN
+        frame = int(np.argmin(finite))
+        raise AudioError(info.path, f"{int(np.count_nonzero(~finite))} of {len(finite)} samples are not finite "
+                                    f"(NaN or infinite), the first at {(first + frame) / sr:.3f} s")
     return samples.mean(axis=1, dtype=np.float32), int(sr)
