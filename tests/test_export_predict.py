@@ -78,7 +78,7 @@ def test_export_holds_weights_configs_metrics_and_provenance(smoke_run, payload,
     statuses = json.loads((smoke_run / "stage2" / "devices.json").read_text())
     trained = {name for name, status in statuses.items() if status["status"] == "trained"}
     assert set(payload["devices"]) == trained == set(model.devices) and trained
-    best = torch.load(smoke_run / "stage1" / "checkpoints" / "best.pt", weights_only=False)["model"]
+    best = torch.load(smoke_run / "stage1" / "checkpoints" / "best.pt", weights_only=True)["model"]
     for name, tensor in best.items():
         assert torch.equal(tensor, payload["stage1"][name]), name
     metrics = json.loads((smoke_run / "metrics.json").read_text())

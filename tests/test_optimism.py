@@ -53,10 +53,10 @@ def test_the_split_seed_is_fixed_and_separate_from_the_training_seed(study_root,
 def test_the_test_monitor_is_kept_apart_and_never_selects(study_root):
     run = study_root / "train" / "official-full-seed0"
     history = pd.read_json(run / "stage1" / "history.jsonl", lines=True)
-    monitor = torch.load(run / "stage1" / "test_monitor.pt", weights_only=False)
+    monitor = torch.load(run / "stage1" / "test_monitor.pt", weights_only=True)
     assert "DIAGNOSTIC" in monitor["note"] and monitor["epochs"] == list(history["epoch"])
     assert monitor["pred"].shape == (len(history), len(monitor["cycle_row"]))
-    best = torch.load(run / "stage1" / "checkpoints" / "best.pt", weights_only=False)
+    best = torch.load(run / "stage1" / "checkpoints" / "best.pt", weights_only=True)
     assert best["epoch"] == int(history.loc[history["val_score"].idxmax(), "epoch"])
     assert not any("test" in column for column in history.columns)
 

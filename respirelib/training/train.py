@@ -26,10 +26,10 @@ import torch
 from tqdm.auto import tqdm
 
 from respirelib.signal.augment import augment_batch, class_balanced_sampler
-from respirelib.model.checkpoint import atomic_torch_save, atomic_write_text, load_checkpoint, restore_rng_state, rng_state
+from respirelib.model.checkpoint import load_checkpoint, restore_rng_state, rng_state
 from respirelib.config import AugmentConfig
 from respirelib.training.evaluate import autocast_for, cycle_predictions, predict_probabilities, score_predictions
-from respirelib.leftovers import remove_stale_temporaries
+from respirelib.storage import atomic_torch_save, atomic_write_text, remove_stale_temporaries
 from respirelib.training.profiles import TrainConfig
 from respirelib.signal.samples import SampleSet
 
@@ -47,14 +47,15 @@ def _scored_cycles(model, frontend, samples: SampleSet, config: TrainConfig):
 
 def _monitor_record(model, frontend, monitor: SampleSet, config: TrainConfig, epoch: int) -> dict:
     _, table = _scored_cycles(model, frontend, monitor, config)
-    return {"epoch": epoch, "cycle_row": table["cycle_row"].to_numpy(np.int64, copy=True),
-            "pred": table["pred"].to_numpy(np.int8, copy=True)}
+    # Tensors, not numpy arrays: the checkpoint that carries these loads with weights_only=True.
+    return {"epoch": epoch, "cycle_row": torch.from_numpy(table["cycle_row"].to_numpy(np.int64, copy=True)),
+            "pred": torch.from_numpy(table["pred"].to_numpy(np.int8, copy=True))}
 
 
 def _save_monitor(records: list[dict], path: Path) -> None:
     atomic_torch_save({"note": MONITOR_NOTE, "epochs": [r["epoch"] for r in records],
-                       "cycle_row": torch.from_numpy(records[0]["cycle_row"]) if records else torch.zeros(0),
-                       "pred": torch.from_numpy(np.stack([r["pred"] for r in records])) if records
+                       "cycle_row": records[0]["cycle_row"] if records else torch.zeros(0),
+                       "pred": torch.stack([r["pred"] for r in records]) if records
                        else torch.zeros(0, 0, dtype=torch.int8)}, path)
 
 
