@@ -1,4 +1,5 @@
-"""Checkpoints: RNG states restored wherever ``torch.load`` put them; leftovers of killed writes removed."""
+"""Checkpoints: RNG states restored wherever ``torch.load`` put them; leftovers of killed writes removed;
+only data loaded."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
 
+from respirelib.errors import DataError
 from respirelib.model.checkpoint import load_checkpoint, restore_rng_state, rng_state
 from respirelib.storage import atomic_write_text, remove_stale_temporaries, temporary_prefix
 
@@ -90,3 +94,33 @@ def test_cuda_generators_restore_from_a_checkpoint_loaded_onto_the_gpu(tmp_path)
     restore_rng_state(loaded["rng"], *generators)
     for before, after in zip(expected, _draws(*generators) + [torch.rand(5, device="cuda")]):
         assert torch.equal(before, after)
+
+
+def _touch(marker: str) -> None:
+    Path(marker).touch()
+
+
+class _RunsCodeWhenLoaded:
+    """What a shared run's pickle could hold: unpickling it calls ``_touch(marker)``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return _touch, (str(self.marker),)
+
+
+@dataclass
+class _Config:
+    epochs: int = 2
+
+
+@pytest.mark.parametrize("make, named", [(lambda tmp: _RunsCodeWhenLoaded(tmp / "ran"), "_touch"),
+                                         (lambda tmp: _Config(), "_Config")], ids=["code", "dataclass"])
+def test_a_checkpoint_holding_pickled_objects_is_refused_not_run(tmp_path, make, named):
+    path = tmp_path / "last.pt"
+    torch.save({"model": {"w": torch.zeros(2)}, "config": make(tmp_path)}, path)
+    with pytest.raises(DataError, match=r"last\.pt: refused: the checkpoint holds a pickled Python object") as error:
+        load_checkpoint(path)
+    assert named in str(error.value) and "could run code" in str(error.value)
+    assert not (tmp_path / "ran").exists()  # never executed

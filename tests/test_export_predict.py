@@ -256,6 +256,24 @@ def test_unreadable_audio_is_named(model, tmp_path):
         predict_recording(model, broken)
 
 
+def test_predict_refuses_audio_that_is_not_finite_and_writes_nothing(model_file, tiny_synthetic, uniform_recording,
+                                                                     tmp_path, capsys):
+    from respirelib.apps.cli import main
+
+    name, _ = uniform_recording
+    y, sr = sf.read(tiny_synthetic / f"{name}.wav", dtype="float32")
+    y[len(y) // 2] = np.nan
+    broken = tmp_path / "nan.wav"
+    sf.write(broken, y, sr, subtype="FLOAT")
+    out = tmp_path / "out"
+    code = main(["predict", str(tiny_synthetic / f"{name}.wav"), str(broken), "--model", str(model_file),
+                 "--json", str(out / "p.json"), "--csv", str(out / "p.csv"), "--figures", str(out / "figures")])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert f"respirenet: error: {broken}: 1 of {len(y)} samples are not finite" in captured.err
+    assert not out.exists()
+
+
 def test_annotations_outside_the_audio_name_file_and_line(model, tiny_synthetic, uniform_recording, tmp_path):
     name, _ = uniform_recording
     wav = tiny_synthetic / f"{name}.wav"

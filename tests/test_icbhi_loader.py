@@ -217,3 +217,15 @@ def test_flac_and_time_range(tmp_path):
     part, sr = read_audio(tmp_path / "x.flac", start=0.5, stop=1.0)
     assert sr == 4000 and part.shape == (2000,)
     np.testing.assert_allclose(part, y[2000:4000], atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_audio_with_samples_that_are_not_finite_is_refused_naming_the_file(tmp_path, bad):
+    y = np.zeros((8000, 2), dtype=np.float32)
+    y[6000, 1] = bad  # one channel of one sample, at 1.5 s
+    sf.write(tmp_path / "x.wav", y, 4000, subtype="FLOAT")
+    with pytest.raises(DataError, match=r"x\.wav: 1 of 8000 samples are not finite \(NaN or infinite\), "
+                                        r"the first at 1\.500 s"):
+        read_audio(tmp_path / "x.wav")
+    with pytest.raises(DataError, match="first at 1.500 s"):  # the time counts from the file's start
+        read_audio(tmp_path / "x.wav", start=1.0)
