@@ -46,9 +46,8 @@ from respirelib.training.evaluate import predict_probabilities
 from respirelib.apps.export import STAGE1, ExportedModel, load_exported_model
 from respirelib.training.metrics import combine_window_predictions, json_safe
 from respirelib.data.names import parse_recording_name
-from respirelib.signal.padding import fixed_length_windows, pad_to_length, window_starts
 from respirelib.signal.preprocess import extract_cycles, preprocess_recording
-from respirelib.signal.samples import SampleSet, label_free_padding
+from respirelib.signal.samples import SampleSet, recording_inputs
 
 PROBABILITY_COLUMNS = tuple(f"p_{name}" for name in CLASS_NAMES)
 CYCLE_COLUMNS = ("cycle", "start", "end", "class", *PROBABILITY_COLUMNS, "n_windows", "model_used")
@@ -221,11 +220,9 @@ def _cycle_table(model: ExportedModel, key: str, signal: np.ndarray, cycles: pd.
         if len(segment) == 0:
             raise DataError(path, f"cycle {row['start']:g}-{row['end']:g} s holds no samples at {sr} Hz",
                             line=int(row["line"]))
-    windows, owner = fixed_length_windows(segments, None, sr=sr, duration=audio.cycle_duration,
-                                          method=label_free_padding(audio), hop_fraction=audio.window_hop,
-                                          reach=audio.smart_reach)
-    combined = combine_window_predictions(_probabilities(model, key, windows, batch_size=batch_size), owner,
-                                          rule=model.combine_rule)
+    inputs = recording_inputs(segments, sr=sr, config=audio)
+    combined = combine_window_predictions(_probabilities(model, key, inputs.waves, batch_size=batch_size),
+                                          inputs.owner, rule=model.combine_rule)
     order = np.argsort(combined.cycle_ids)
     table = pd.concat([pd.DataFrame({"cycle": np.arange(len(cycles)), "start": cycles["start"].to_numpy(),
                                      "end": cycles["end"].to_numpy()}),
@@ -240,15 +237,9 @@ def _cycle_table(model: ExportedModel, key: str, signal: np.ndarray, cycles: pd.
 def _window_table(model: ExportedModel, key: str, signal: np.ndarray, *, hop_seconds: float,
                   batch_size: int) -> pd.DataFrame:
     sr, n_target = model.audio.sample_rate, model.audio.n_samples
-    hop = int(round(hop_seconds * sr))
-    if hop < 1:
-        raise ValueError(f"hop_seconds must be at least one sample at {sr} Hz, got {hop_seconds}")
-    if len(signal) < n_target:
-        windows = pad_to_length(signal, sr=sr, duration=model.audio.cycle_duration, method="repeat")[None]
-        starts = np.zeros(1, dtype=np.int64)
-    else:
-        starts = window_starts(len(signal), n_target=n_target, hop=hop)
-        windows = np.lib.stride_tricks.sliding_window_view(signal, n_target)[starts]
+    # The recording as one long cycle; one shorter than an input is repeated to fill it.
+    inputs = recording_inputs([signal], sr=sr, config=model.audio, padding="repeat", hop_seconds=hop_seconds)
+    windows, starts = inputs.waves, np.maximum(inputs.starts, 0)
     table = pd.concat([pd.DataFrame({"window": np.arange(len(starts)), "start": starts / sr,
                                      "end": np.minimum(starts + n_target, len(signal)) / sr}),
                        _probability_frame(_probabilities(model, key, windows, batch_size=batch_size))], axis=1)
