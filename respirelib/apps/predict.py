@@ -21,8 +21,8 @@ recording gives exactly the probabilities the evaluation scored, also on recordi
 whose cycles mix classes.
 
 Annotation files: the ICBHI ``start end crackle wheeze`` rows (the flags are echoed as
-``true_label``, never used) or two-column ``start end`` rows, whitespace separated.
-A cycle may end up to ``end_tolerance`` s after the audio (clipped, as the ICBHI loader
+``true_label``, never used) or two-column ``start end`` rows, whitespace separated, read
+by the ICBHI loader's parser (:func:`respirelib.data.annotations.parse_annotation_file`). A cycle may end up to ``end_tolerance`` s after the audio (clipped, as the ICBHI loader
 does); one that starts or ends later is an error naming the file and line.
 """
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from respirelib.data.annotations import label_from_flags
+from respirelib.data.annotations import label_from_flags, parse_annotation_file
 from respirelib.data.audio import AudioInfo, audio_info, read_audio
 from respirelib.config import CLASS_NAMES
 from respirelib.errors import DataError
@@ -119,55 +118,13 @@ class PredictionResult:
         return table.reindex(columns=list(CSV_COLUMNS))
 
 
-def read_cycle_annotations(path: str | Path) -> pd.DataFrame:
-    """Cycle boundaries of one recording, strictly checked.
+def _annotated_cycles(path: Path) -> pd.DataFrame:
+    """The cycles of an annotation file (:func:`respirelib.data.annotations.parse_annotation_file`), flags optional.
 
-    Parameters
-    ----------
-    path : str or Path
-        Rows ``start end crackle wheeze`` (ICBHI) or ``start end``, in seconds.
-
-    Returns
-    -------
-    cycles : pd.DataFrame
-        Columns ``line``, ``start``, ``end`` and, for the ICBHI format, ``crackle``,
-        ``wheeze`` and ``true_label``; rows in file order.
-
-    Raises
-    ------
-    DataError
-        The file cannot be read, holds no row, mixes formats, or a row is malformed
-        (the message names the file and line).
+    Any bad row is an error naming the file and line; the flags, when given, become ``true_label``.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(path, f"cannot read annotation file ({error})") from error
-    rows, n_fields = [], None
-    for number, line in enumerate(text.splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        n_fields = n_fields or len(parts)
-        if len(parts) not in (2, 4) or len(parts) != n_fields:
-            raise DataError(path, f"expected {n_fields if n_fields in (2, 4) else '2 or 4'} fields "
-                                  f"('start end' or 'start end crackle wheeze'), got {len(parts)}", line=number)
-        try:
-            start, end = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise DataError(path, f"start/end are not numbers: {parts[0]!r}, {parts[1]!r}", line=number) from None
-        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
-            raise DataError(path, f"need 0 <= start < end, got {parts[0]} and {parts[1]}", line=number)
-        flags = tuple(parts[2:])
-        if flags and any(flag not in ("0", "1") for flag in flags):
-            raise DataError(path, f"crackle/wheeze flags must be 0 or 1, got {flags[0]!r}, {flags[1]!r}", line=number)
-        rows.append((number, start, end, *map(int, flags)))
-    if not rows:
-        raise DataError(path, "annotation file is empty (no cycle rows)")
-    columns = ["line", "start", "end"] + (["crackle", "wheeze"] if n_fields == 4 else [])
-    cycles = pd.DataFrame(rows, columns=columns)
-    if n_fields == 4:
+    cycles, _ = parse_annotation_file(path, require_flags=False, strict=True)
+    if "crackle" in cycles:
         cycles["true_label"] = label_from_flags(cycles["crackle"], cycles["wheeze"])
     return cycles
 
@@ -260,7 +217,8 @@ def predict_recording(model: ExportedModel, path: str | Path, *, annotations: st
     path : str or Path
         A WAV or FLAC file: any sample rate, any number of channels (averaged).
     annotations : str or Path, optional
-        Cycle boundaries (see :func:`read_cycle_annotations`); without them the
+        Cycle boundaries (rows ``start end crackle wheeze`` or ``start end``, see
+        :func:`respirelib.data.annotations.parse_annotation_file`); without them the
         recording is covered by sliding windows.
     device_name : str, optional
         The recording's device; beats the device suffix of an ICBHI-style file name.
@@ -295,7 +253,7 @@ def predict_recording(model: ExportedModel, path: str | Path, *, annotations: st
     note = "" if device is None or key != STAGE1 else f"no fine-tuned model for device {device!r} in this file"
     if annotations is not None:
         annotations = Path(annotations)
-        cycles = _fit_to_audio(read_cycle_annotations(annotations), duration=info.duration,
+        cycles = _fit_to_audio(_annotated_cycles(annotations), duration=info.duration,
                                annotations=annotations, audio=path, end_tolerance=end_tolerance)
         table = _cycle_table(model, key, signal, cycles, batch_size=batch_size, path=annotations)
         kind = "cycles"
