@@ -16,10 +16,11 @@ from respirelib.data.annotations import label_from_flags, parse_annotation_file
 from respirelib.data.audio import read_audio
 from respirelib.config import CLASS_NAMES
 from respirelib.errors import AudioError, DataError
-from respirelib.apps.export import (CARD_NAME, FORMAT_NAME, add_export_arguments, export_model, load_exported_model,
-                               run_export_command)
+from respirelib.apps.cmd_export import add_export_arguments, run_export_command
+from respirelib.apps.cmd_predict import add_predict_arguments, run_predict_command
+from respirelib.inference.export import CARD_NAME, FORMAT_NAME, export_model, load_exported_model
 from respirelib.signal.padding import window_starts
-from respirelib.apps.predict import PROBABILITY_COLUMNS, add_predict_arguments, predict_recording, run_predict_command
+from respirelib.inference.predict import PROBABILITY_COLUMNS, predict_recording
 
 pytestmark = pytest.mark.slow
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
