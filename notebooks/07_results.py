@@ -133,9 +133,9 @@ print("wrote", out)
 # nothing about real lungs, and no model here is a medical device.
 
 # %%
-from respirelib.apps.export import export_model, load_exported_model
+from respirelib.inference.export import export_model, load_exported_model
 from respirelib.data.icbhi import load_icbhi
-from respirelib.apps.predict import predict_recording
+from respirelib.inference.predict import predict_recording
 from respirelib.viz.save import save_figure
 
 model_run = Path(run_dir) / "train" / "official-full-seed0"

@@ -37,7 +37,7 @@ def test_input_length_outside_table_two_is_refused(capsys):
 
 
 def test_the_demo_trains_three_seeds_unless_told_otherwise():
-    from respirelib.apps.cli import pipeline_seeds
+    from respirelib.apps.launch import pipeline_seeds
 
     assert pipeline_seeds("quick") == [0, 1, 2] and pipeline_seeds("quick", seed=4) == [4, 5, 6]
     assert pipeline_seeds("quick", seeds=[7]) == [7]

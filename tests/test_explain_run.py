@@ -15,10 +15,11 @@ from respirelib.config import CLASS_NAMES
 from respirelib.training.experiment import load_run, train_run
 from respirelib.explain.gradcam import map_axes
 from respirelib.explain.cycles import (
-    STAGE1_CHECKPOINT, add_explain_arguments, blank_band_experiment, explain_cycle_to_file, explain_cycles,
+    STAGE1_CHECKPOINT, blank_band_experiment, explain_cycle_to_file, explain_cycles,
     find_cycle_row, gallery_rows, load_model, make_images_for, model_inputs, run_predictions,
 )
 from respirelib.signal.samples import evaluation_set
+from respirelib.apps.cmd_explain import add_explain_arguments
 from respirelib.explain.explorer import build_explorer, explorer_options, render_cycle
 
 pytestmark = pytest.mark.slow

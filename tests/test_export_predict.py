@@ -12,14 +12,15 @@ import pytest
 import soundfile as sf
 import torch
 
+from respirelib.data.annotations import label_from_flags, parse_annotation_file
 from respirelib.data.audio import read_audio
 from respirelib.config import CLASS_NAMES
 from respirelib.errors import AudioError, DataError
-from respirelib.apps.export import (CARD_NAME, FORMAT_NAME, add_export_arguments, export_model, load_exported_model,
-                               run_export_command)
+from respirelib.apps.cmd_export import add_export_arguments, run_export_command
+from respirelib.apps.cmd_predict import add_predict_arguments, run_predict_command
+from respirelib.inference.export import CARD_NAME, FORMAT_NAME, export_model, load_exported_model
 from respirelib.signal.padding import window_starts
-from respirelib.apps.predict import (PROBABILITY_COLUMNS, add_predict_arguments, predict_recording,
-                                read_cycle_annotations, run_predict_command)
+from respirelib.inference.predict import PROBABILITY_COLUMNS, predict_recording
 
 pytestmark = pytest.mark.slow
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -184,8 +185,8 @@ def test_annotated_prediction_equals_the_runs_evaluation(model, tiny_synthetic, 
     assert len(result.table) == len(expected)
     _assert_probabilities(result.table)
     np.testing.assert_allclose(_probabilities(result.table), _probabilities(expected), atol=1e-6)
-    cycles = read_cycle_annotations(tiny_synthetic / f"{name}.txt")
-    assert list(result.table["true_label"]) == list(cycles["true_label"])
+    cycles, _ = parse_annotation_file(tiny_synthetic / f"{name}.txt")
+    assert list(result.table["true_label"]) == list(label_from_flags(cycles["crackle"], cycles["wheeze"]))
     # An unknown device falls back to stage 1, whose scores are the stage-1 evaluation's.
     stage1 = pd.read_csv(smoke_run / "metrics_predictions.csv")
     stage1 = stage1[stage1["recording"] == name].sort_values("cycle_index")
@@ -233,7 +234,7 @@ def test_any_rate_any_channels_wav_or_flac(model, tiny_synthetic, uniform_record
 
 def test_two_column_annotations_and_timeline_figure(model, tiny_synthetic, uniform_recording, tmp_path):
     name, _ = uniform_recording
-    cycles = read_cycle_annotations(tiny_synthetic / f"{name}.txt")
+    cycles, _ = parse_annotation_file(tiny_synthetic / f"{name}.txt")
     plain = tmp_path / "cycles.txt"
     plain.write_text("".join(f"{s} {e}\n" for s, e in zip(cycles["start"], cycles["end"])))
     result = predict_recording(model, tiny_synthetic / f"{name}.wav", annotations=plain)

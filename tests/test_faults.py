@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from respirelib.model.checkpoint import load_checkpoint
-from respirelib.apps.export import load_exported_model
+from respirelib.inference.export import load_exported_model
 from respirelib.storage import KILL_AT_ENV
 from respirelib.training.progress import PROGRESS_FILE, planned_runs, write_plan
 
@@ -34,7 +34,7 @@ def _pipeline_run(root: str, data: str, cache: str, kill_at: str | None, whole: 
         os.environ[KILL_AT_ENV] = kill_at
     else:
         os.environ.pop(KILL_AT_ENV, None)
-    from respirelib.apps.export import export_model
+    from respirelib.inference.export import export_model
     from respirelib.training.study import ensure_run
 
     run = ensure_run(root, data, split="official", variant="full", seed=0, profile="smoke", init="random",
@@ -47,7 +47,7 @@ def _child(root: Path, data: Path, *, cache: Path, kill_at: str | None = None, w
     # Forked from a server that imported the project once (seconds saved per child), yet each child is a
     # fresh process of its own, killed for real.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["respirelib.training.study", "respirelib.apps.export", "tests.test_faults"])
+    context.set_forkserver_preload(["respirelib.training.study", "respirelib.inference.export", "tests.test_faults"])
     process = context.Process(target=_pipeline_run, args=(str(root), str(data), str(cache), kill_at, whole))
     process.start()
     return process

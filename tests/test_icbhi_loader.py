@@ -229,3 +229,27 @@ def test_audio_with_samples_that_are_not_finite_is_refused_naming_the_file(tmp_p
         read_audio(tmp_path / "x.wav")
     with pytest.raises(DataError, match="first at 1.500 s"):  # the time counts from the file's start
         read_audio(tmp_path / "x.wav", start=1.0)
+
+
+def test_one_parser_reads_flagged_and_unflagged_annotation_files(tmp_path):
+    from respirelib.data.annotations import parse_annotation_file
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("0.5 1.5\n\n1.5\t2.5\n")
+    cycles, problems = parse_annotation_file(plain, require_flags=False)
+    assert problems == [] and list(cycles.columns) == ["cycle_index", "line", "start", "end"]
+    assert cycles["line"].tolist() == [1, 3] and cycles["end"].tolist() == [1.5, 2.5]
+    # The ICBHI loader needs the flags; a new recording's boundaries need not have them.
+    assert parse_annotation_file(plain)[1] == [(1, "expected 4 fields 'start end crackle wheeze', got 2"),
+                                               (3, "expected 4 fields 'start end crackle wheeze', got 2")]
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("0.5 1.5 0 1\n1.5 2.5\n2.5 3.5 1 0\n")
+    cycles, problems = parse_annotation_file(mixed, require_flags=False)
+    assert cycles["cycle_index"].tolist() == [0, 2] and [line for line, _ in problems] == [2]
+    with pytest.raises(DataError, match=r"mixed\.txt:2: expected 4 fields"):
+        parse_annotation_file(mixed, require_flags=False, strict=True)
+    for rows, message in BAD_ROWS.values():
+        bad = tmp_path / "bad.txt"
+        bad.write_text("0.5 1.5 0 0\n" + rows + "\n")
+        with pytest.raises(DataError, match=rf"bad\.txt:2: .*{message}"):
+            parse_annotation_file(bad, require_flags=False, strict=True)

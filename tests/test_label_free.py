@@ -86,3 +86,22 @@ def test_prediction_refuses_the_label_aware_diagnostic():
     assert label_free_padding(AudioConfig(eval_padding="zero")) == "zero"
     with pytest.raises(ValueError, match="reads the labels"):
         label_free_padding(AudioConfig(eval_padding=LABEL_AWARE_DIAGNOSTIC))
+
+
+def test_recording_inputs_locate_each_cycle_in_its_inputs(rng):
+    from respirelib.signal.samples import recording_inputs
+
+    cycles = _recording(rng)
+    audio = AudioConfig(cycle_duration=2.0)
+    inputs = recording_inputs(cycles, sr=4000, config=audio)
+    windows, owner = fixed_length_windows(cycles, None, sr=4000, duration=2.0, method="context")
+    assert inputs.waves.tobytes() == windows.tobytes() and inputs.owner.tolist() == owner.tolist()
+    assert inputs.n_windows.tolist() == [1, 2, 1, 1] and inputs.first.tolist() == [0, 1, 3, 4]
+    assert inputs.starts[inputs.owner == 1].tolist() == [0, 1000]  # the last window ends at the cycle's end
+    for wave, own, cycle, start in zip(inputs.waves, inputs.own, inputs.owner, inputs.starts):
+        own_audio = cycles[cycle][max(start, 0):max(start, 0) + own.sum()]
+        assert own.sum() == min(len(cycles[cycle]), audio.n_samples) and wave[own].tobytes() == own_audio.tobytes()
+    with pytest.raises(ValueError, match="reads the labels"):
+        recording_inputs(cycles, sr=4000, config=AudioConfig(eval_padding=LABEL_AWARE_DIAGNOSTIC))
+    with pytest.raises(ValueError, match="at least one sample"):
+        recording_inputs(cycles, sr=4000, config=audio, hop_seconds=1e-5)

@@ -1,4 +1,4 @@
-"""The package follows the data's path: lower layers never import higher ones, no two modules import each other."""
+"""The package follows the data's path: lower layers never import higher ones, and no import circle exists."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "respirelib"
 # Top-level modules (config, errors, paper, runs, ...) are the shared base; then the data's path.
-LAYERS = ("base", "data", "signal", "model", "training", "viz", "explain", "apps")
+LAYERS = ("base", "data", "signal", "model", "training", "viz", "explain", "inference", "apps")
 
 
 def _module_name(path: Path) -> str:
@@ -49,7 +49,37 @@ def _imports(path: Path) -> set[str]:
     return {name for name in found if name != "respirelib"}
 
 
-GRAPH = {_module_name(path): _imports(path) for path in sorted(PACKAGE.rglob("*.py"))}
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module name -> the respirelib modules it imports, for every module under ``package``."""
+    return {_module_name(path): _imports(path) for path in sorted(package.rglob("*.py"))}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of any length (``[a, b, ..., a]``), or None: a depth-first search for a back edge."""
+    state: dict[str, str] = {}  # "open" while on the search path, "done" after
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = "open"
+        path.append(module)
+        for target in sorted(graph.get(module, ())):
+            if target == module:
+                continue
+            if state.get(target) == "open":
+                return path[path.index(target):] + [target]
+            if target not in state and (found := visit(target)):
+                return found
+        path.pop()
+        state[module] = "done"
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (found := visit(module)):
+            return found
+    return None
+
+
+GRAPH = import_graph()
 
 
 def test_every_module_belongs_to_a_known_layer():
@@ -75,6 +105,18 @@ def test_no_two_modules_import_each_other():
     assert mutual == []
 
 
+def test_no_import_circle_of_any_length():
+    cycle = find_cycle(GRAPH)
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_the_circle_finder_finds_long_circles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"d"}, "d": {"b"}}) == ["b", "c", "d", "b"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
 def test_the_checker_sees_real_imports():
     assert "respirelib.signal.padding" in GRAPH["respirelib.signal.samples"]
+    # Imports inside functions count: cli imports the benchmarks only when it builds its parser.
+    assert "respirelib.apps.bench" in GRAPH["respirelib.apps.cli"]
     assert _layer("respirelib.config") == "base" and _layer("respirelib.data.synth.plan") == "data"

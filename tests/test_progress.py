@@ -101,7 +101,12 @@ def test_the_pipeline_echoes_the_progress_lines_of_its_notebooks(tmp_path):
 
 def test_the_pipeline_command_plans_and_projects(tiny_synthetic, capsys, monkeypatch):
     import respirelib.training.progress
-    from respirelib.apps.cli import _pipeline_plan, build_parser
+    from respirelib.apps.cli import build_parser
+    from respirelib.apps.launch import pipeline_plan
+
+    def _pipeline_plan(args, data_dir):  # what `respirenet pipeline` plans with these options
+        return pipeline_plan(data_dir, profile=args.profile, splits=args.splits, seeds=args.seeds, seed=args.seed,
+                             device=args.device, project=args.project, progress=not args.quiet)
 
     args = build_parser().parse_args(["pipeline", "--profile", "smoke", "--splits", "official", "patient",
                                       "--seeds", "0", "1"])

@@ -136,27 +136,25 @@ def bench_quick(candidates: list[tuple[str, dict]], *, data_dir=None, profile: s
 
 
 def bench_demo(*, data_dir=None, seeds=(0, 1, 2), runs: str | Path | None = None, progress: bool = False) -> dict:
-    """Time ``respirenet demo`` end to end (synthetic data written if missing, every notebook)."""
-    from respirelib.apps.cli import main
+    """Time ``respirenet demo`` end to end (synthetic data written if missing, every notebook).
+
+    Runs :func:`respirelib.apps.launch.start_pipeline` with the demo's choices, as the command does.
+    """
+    from respirelib.apps.launch import start_pipeline
 
     runs = Path(runs) if runs is not None else REPO_ROOT / "runs"
     argv = ["demo", "--seeds", *map(str, seeds), "--runs", str(runs)] + (["--data", str(data_dir)] if data_dir else [])
-    before = {p.name for p in runs.glob("pipeline-quick-*")} if runs.is_dir() else set()
     load_before = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
-    status = main(argv + ([] if progress else ["--quiet"]))
+    out = start_pipeline(profile="quick", data=data_dir, seeds=list(seeds), runs=runs, progress=progress)
     elapsed = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"respirenet {' '.join(argv)} failed with status {status}")
-    new = sorted(p for p in runs.glob("pipeline-quick-*") if p.name not in before)
-    out = new[-1] if new else None
-    data = json.loads((out / "environment.json").read_text())["data"] if out else {}
+    data = json.loads((out / "environment.json").read_text())["data"]
     marker = data.get("synthetic_marker") or {}
     return bench_record("demo", data={"label": data.get("label"), "path": data.get("root", data_dir),
                                       "scale": marker.get("scale"), "seed": marker.get("seed"),
                                       "fingerprint": data.get("fingerprint"), "write_s": None},
                         results={"command": "respirenet " + shlex.join(argv), "seconds": round(elapsed, 1),
-                                 "load_average_before": load_before, "run": str(out) if out else None},
+                                 "load_average_before": load_before, "run": str(out)},
                         targets=[target("respirenet demo, wall time", elapsed, unit="s", at_most=DEMO_TARGET_S)])
 
 

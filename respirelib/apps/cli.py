@@ -33,41 +33,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def pipeline_seeds(profile: str, *, seed: int = 0, seeds: list[int] | None = None) -> list[int]:
-    """The seeds a pipeline run trains: ``seeds`` if given, else the profile's number of seeds from ``seed``."""
-    from respirelib.training.profiles import get_profile
-
-    return list(seeds) if seeds else [seed + offset for offset in range(get_profile(profile).n_seeds)]
-
-
 def _cmd_pipeline(args: argparse.Namespace) -> int:
-    import dataclasses
+    from respirelib.apps.launch import start_pipeline
+    from respirelib.apps.pipeline import PipelineError
 
-    from respirelib.apps.pipeline import PipelineError, PipelineRequest, run_pipeline
-    from respirelib.training.profiles import get_profile, profile_data_dir
-    from respirelib.storage import new_run_dir
-
-    if args.start:
-        if args.out is None:
-            raise FileNotFoundError("--from resumes an earlier run: give its directory with --out")
-        out, request, plan = args.out, None, None
-    else:
-        profile = get_profile(args.profile)
-        if args.scale is not None:
-            profile = dataclasses.replace(profile, synthetic_scale=args.scale)
-        data_dir = profile_data_dir(args.data, profile)
-        extra = []
-        if args.splits:
-            extra.append(("splits", list(args.splits)))
-        seeds = pipeline_seeds(args.profile, seed=args.seed, seeds=args.seeds)
-        if len(seeds) > 1:
-            extra.append(("seeds", list(seeds)))
-        request = PipelineRequest(profile=args.profile, data_dir=str(Path(data_dir).resolve()), seed=args.seed,
-                                  device=args.device, init=args.init, extra=tuple(extra))
-        plan = _pipeline_plan(args, data_dir)
-        out = args.out or new_run_dir(args.runs, f"pipeline-{args.profile}")
     try:
-        run_pipeline(out=out, request=request, start=args.start, progress=not args.quiet, plan=plan)
+        out = start_pipeline(profile=args.profile, data=args.data, out=args.out, start=args.start, seed=args.seed,
+                             seeds=args.seeds, splits=args.splits, device=args.device, init=args.init,
+                             scale=args.scale, runs=args.runs, project=args.project, progress=not args.quiet)
     except PipelineError as error:
         print(f"respirenet: {error}", file=sys.stderr)
         return 1
@@ -76,18 +49,6 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     if report.exists():
         print(f"  report:  {report}  (open it in JupyterLab: see the README's Notebooks section)")
     return 0
-
-
-def _pipeline_plan(args: argparse.Namespace, data_dir: Path) -> dict:
-    """The pipeline's training runs; projected (and the projection printed) for the paper profile or --project."""
-    from respirelib.training.progress import describe_projection, planned_runs, project
-
-    runs = planned_runs(args.splits or ["official"], args.seeds or [args.seed])
-    if not (args.project or args.profile == "paper"):
-        return {"runs": runs}
-    projection = project(data_dir, runs, profile=args.profile, device=args.device, progress=not args.quiet)
-    print(describe_projection(projection), flush=True)
-    return projection
 
 
 def _training_overrides(args: argparse.Namespace) -> dict:
@@ -195,8 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="leave bad files and rows out (all listed in the report) instead of stopping")
     summary.add_argument("--no-audio", action="store_true", help="read annotations only (faster)")
     summary.set_defaults(func=_cmd_data_summary)
-    from respirelib.data.download import add_download_arguments
-    from respirelib.data.verify import add_verify_arguments
+    from respirelib.apps.cmd_data import add_download_arguments, add_verify_arguments
 
     add_download_arguments(data_commands.add_parser(
         "download", help="download the ICBHI 2017 database, extract it atomically and check it"))
@@ -290,10 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     optimism.set_defaults(func=_cmd_optimism)
 
     from respirelib.apps.bench import add_bench_arguments
-    from respirelib.explain.cycles import add_explain_arguments
-    from respirelib.apps.export import add_export_arguments
+    from respirelib.apps.cmd_explain import add_explain_arguments
+    from respirelib.apps.cmd_export import add_export_arguments
+    from respirelib.apps.cmd_predict import add_predict_arguments
     from respirelib.apps.lab import add_lab_arguments
-    from respirelib.apps.predict import add_predict_arguments
 
     add_explain_arguments(commands.add_parser("explain", help="Grad-CAM++ figure of one cycle of a trained run"))
 

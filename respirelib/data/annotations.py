@@ -1,4 +1,4 @@
-"""Reading one ICBHI cycle annotation file: rows of ``start end crackle wheeze``."""
+"""Reading one cycle annotation file: rows of ``start end crackle wheeze`` (or ``start end``), one parser for all."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from respirelib.errors import DataError
 
-ANNOTATION_COLUMNS = ("cycle_index", "start", "end", "crackle", "wheeze")
+ANNOTATION_COLUMNS = ("cycle_index", "line", "start", "end", "crackle", "wheeze")
 
 
 def label_from_flags(crackle, wheeze):
@@ -20,9 +20,14 @@ def label_from_flags(crackle, wheeze):
     return names[(int(crackle), int(wheeze))]
 
 
-def _row_problem(fields: list[str]) -> tuple[str | None, tuple | None]:
-    if len(fields) != 4:
-        return f"expected 4 fields 'start end crackle wheeze', got {len(fields)}", None
+def _row_problem(fields: list[str], n_fields: tuple[int, ...]) -> tuple[str | None, tuple | None]:
+    """Why a row of ``fields`` cannot be used (None if it can), and its values."""
+    if len(fields) not in n_fields:
+        if n_fields == (4,):
+            return f"expected 4 fields 'start end crackle wheeze', got {len(fields)}", None
+        if n_fields == (2,):
+            return f"expected 2 fields 'start end' like the file's first row, got {len(fields)}", None
+        return f"expected 2 or 4 fields ('start end' or 'start end crackle wheeze'), got {len(fields)}", None
     try:
         start, end = float(fields[0]), float(fields[1])
     except ValueError:
@@ -33,27 +38,45 @@ def _row_problem(fields: list[str]) -> tuple[str | None, tuple | None]:
         return f"negative time ({start}, {end})", None
     if end <= start:
         return f"end {end} is not after start {start}", None
+    if len(fields) == 2:
+        return None, (start, end)
     if fields[2] not in ("0", "1") or fields[3] not in ("0", "1"):
         return f"crackle/wheeze flags must be 0 or 1, got {fields[2]!r}, {fields[3]!r}", None
     return None, (start, end, int(fields[2]), int(fields[3]))
 
 
-def parse_annotation_file(path: str | Path) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+def parse_annotation_file(path: str | Path, *, require_flags: bool = True,
+                          strict: bool = False) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
     """Parse an annotation file into valid cycles and a list of bad rows.
+
+    Rows are whitespace separated: ``start end crackle wheeze`` (ICBHI), times in
+    seconds and flags 0 or 1; blank lines are skipped.
+
+    Parameters
+    ----------
+    path : str or Path
+    require_flags : bool
+        With ``False``, rows of ``start end`` alone are accepted too (cycle boundaries
+        of a new recording); the file's first row with 2 or 4 fields sets the format of
+        all rows, so one file never mixes them.
+    strict : bool
+        Raise on the first bad row instead of returning it in ``problems``.
 
     Returns
     -------
     cycles : pd.DataFrame
-        Columns :data:`ANNOTATION_COLUMNS`. ``cycle_index`` is the 0-based position of
-        the row among the file's non-blank rows, so it stays traceable to the file
-        even when a bad row before it is skipped.
+        Columns :data:`ANNOTATION_COLUMNS` (without ``crackle`` and ``wheeze`` for a
+        file of ``start end`` rows), rows in file order. ``cycle_index`` is the 0-based
+        position of the row among the file's non-blank rows, so it stays traceable to
+        the file even when a bad row before it is skipped; ``line`` is its line number.
     problems : list of (line number, problem)
         Rows that could not be used; the caller decides whether to raise or skip.
 
     Raises
     ------
     DataError
-        If the file cannot be read as text, or holds no row at all.
+        If the file cannot be read as text, or holds no row at all, or (with
+        ``strict``) has a bad row; the message names the file and line.
     """
     path = Path(path)
     try:
@@ -61,16 +84,23 @@ def parse_annotation_file(path: str | Path) -> tuple[pd.DataFrame, list[tuple[in
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(path, f"cannot read annotation file ({error})") from error
     rows, problems = [], []
+    n_fields = (4,) if require_flags else (2, 4)
     cycle_index = 0
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        fields = line.split()
+        if not fields:
             continue
-        problem, values = _row_problem(line.split())
+        problem, values = _row_problem(fields, n_fields)
+        if len(fields) in n_fields:
+            n_fields = (len(fields),)
+        if problem and strict:
+            raise DataError(path, problem, line=number)
         if problem:
             problems.append((number, problem))
         else:
-            rows.append((cycle_index, *values))
+            rows.append((cycle_index, number, *values))
         cycle_index += 1
     if cycle_index == 0:
         raise DataError(path, "annotation file is empty (no cycle rows)")
-    return pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS)), problems
+    columns = list(ANNOTATION_COLUMNS) if n_fields != (2,) else list(ANNOTATION_COLUMNS[:4])
+    return pd.DataFrame(rows, columns=columns), problems

@@ -1,4 +1,4 @@
-"""Getting the ICBHI 2017 database: ``respirenet data download [DIR]``.
+"""Getting the ICBHI 2017 database (the library behind ``respirenet data download [DIR]``).
 
 The release is one zip (``ICBHI_final_database.zip``, 0.6-2 GB by the accounts found, with no
 published size or checksum) and three small files published beside it: the official split,
@@ -12,7 +12,6 @@ what makes a copy trustworthy, from this address or any other.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -284,42 +283,3 @@ def _discard(archive: Path, local: Path | None) -> None:
     """Delete a corrupt download so the next run fetches it afresh (never a file the user gave)."""
     if local is None:
         archive.unlink(missing_ok=True)
-
-
-def add_download_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of ``respirenet data download [DIR]``."""
-    parser.add_argument("out_dir", type=Path, nargs="?", default=DEFAULT_DIR,
-                        help=f"the folder to create (default: {DEFAULT_DIR.relative_to(REPO_ROOT)})")
-    parser.add_argument("--url", default=None,
-                        help=f"the zip's address, or a local zip (default: ${URL_ENV}, else {DEFAULT_URL})")
-    parser.add_argument("--downloads", type=Path, default=None,
-                        help="where the zip is kept (default: DIR-download beside DIR)")
-    parser.add_argument("--retries", type=int, default=3, help="attempts after the first (default 3)")
-    parser.add_argument("--insecure", action="store_true",
-                        help="do not check the server's TLS certificate (the content check still runs)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run_download_command)
-    return parser
-
-
-def run_download_command(args: argparse.Namespace) -> int:
-    if args.insecure:
-        print("respirenet: --insecure: the server's certificate is not checked; only the content check "
-              "below can vouch for the copy", file=sys.stderr)
-    try:
-        result = download_icbhi(args.out_dir, url=args.url, downloads_dir=args.downloads, retries=args.retries,
-                                progress=not args.quiet, verify_tls=not args.insecure)
-    except DownloadError as error:
-        print(f"respirenet: error: {error}", file=sys.stderr)
-        return 2
-    for note in result.notes:
-        print(f"note: {note}")
-    print(result.verdict)
-    print(f"\ndata: {result.folder}")
-    if result.downloaded:
-        print(f"archive kept: {result.archive} (delete it to free {result.archive.stat().st_size / 1e9:.2f} GB)")
-    if not result.verdict.ok:
-        print(f"the content check found problems: {result.verdict.label}", file=sys.stderr)
-        return 1
-    print(f"next: make demo DATA={result.folder}   or   make reproduce DATA={result.folder}")
-    return 0

@@ -13,8 +13,6 @@ the current name, so it does not count against the copy), ``modified``, ``missin
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,19 +233,3 @@ def verify_icbhi(root: str | Path, *, audio: bool = True) -> Verdict:
     if not root.is_dir():
         raise DataError(root, "data folder does not exist" if not root.exists() else "not a folder")
     return verify_layout(root, find_layout(root), audio=audio)
-
-
-def add_verify_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of ``respirenet data verify DIR``."""
-    parser.add_argument("data_dir", type=Path, help="an ICBHI folder (official zip layout, Kaggle layout or flat)")
-    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    parser.add_argument("--no-audio", action="store_true", help="check the text files only")
-    parser.set_defaults(func=run_verify_command)
-    return parser
-
-
-def run_verify_command(args: argparse.Namespace) -> int:
-    """Prints one line per file that is not genuine, then the summary; 1 when the copy is not the release."""
-    verdict = verify_icbhi(args.data_dir, audio=not args.no_audio)
-    print(json.dumps(verdict.to_dict(), indent=2) if args.json else verdict)
-    return 0 if verdict.ok else 1

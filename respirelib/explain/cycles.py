@@ -9,9 +9,10 @@ cycles (:func:`gallery_rows`), runs the Fig. 3 measurement on a run's cycles
 ``respirenet explain`` (:func:`explain_cycle_to_file`).
 
 Model inputs
-    A cycle shorter than the run's input length is padded as evaluation pads it
-    (``AudioConfig.padding``; smart padding borrows from the neighbouring cycles
-    of its recording, all of which lie in the same part of every split). A longer
+    Built by :func:`respirelib.signal.samples.recording_inputs`, as for evaluation: a
+    cycle shorter than the run's input length is padded with ``AudioConfig.eval_padding``
+    (context padding borrows from the neighbouring cycles of its recording, all of
+    which lie in the same part of every split). A longer
     cycle is evaluated as several overlapping windows whose probabilities are
     averaged; a map explains one image, so here a long cycle is represented by its
     **first window**, and its probabilities are that window's (they can differ from
@@ -21,7 +22,6 @@ Model inputs
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import tempfile
 from collections.abc import Callable
@@ -41,8 +41,7 @@ from respirelib.explain.gradcam import (
     blank_band_attention_cycles, gradcam_maps, map_axes, min_blank_rows, summarise_blank_band_attention,
 )
 from respirelib.signal.frontend import FeatureFrontend
-from respirelib.signal.padding import pad_cycle, window_starts
-from respirelib.signal.samples import SampleSet, evaluation_set, label_free_padding
+from respirelib.signal.samples import SampleSet, evaluation_set, recording_inputs
 from respirelib.explain.figures import plot_clipping_attention, plot_cycle_explanation, plot_gradcam_gallery
 from respirelib.viz.save import DEFAULT_DPI
 
@@ -99,29 +98,23 @@ def model_inputs(run: LoadedRun, rows) -> ModelInputs:
     unknown = rows[~np.isin(rows, table.index.to_numpy())]
     if len(unknown):
         raise KeyError(f"no cycle rows {unknown[:5].tolist()} in the cycles table ({len(table)} cycles)")
-    n_target = audio.n_samples
-    hop = max(1, int(round(audio.window_hop * n_target)))
     needed = table.loc[rows, "recording"].unique()
     ordered = table[table["recording"].isin(needed)].sort_values(["recording", "cycle_index"])
-    members = {name: group.index.to_numpy()
-               for name, group in ordered.groupby("recording", observed=True, sort=False)}
-    waves = np.zeros((len(rows), n_target), dtype=np.float32)
-    own = np.zeros((len(rows), n_target), dtype=bool)
+    # Each recording's inputs are built once, from all its cycles (the neighbours padding borrows from).
+    first, recordings = {}, {}
+    for name, group in ordered.groupby("recording", observed=True, sort=False):
+        members = group.index.to_numpy()
+        inputs = recording_inputs([cache.cycle(r) for r in members], sr=cache.sr, config=audio)
+        recordings[name] = inputs
+        first.update({int(row): (name, position) for position, row in enumerate(members)})
+    waves = np.zeros((len(rows), audio.n_samples), dtype=np.float32)
+    own = np.zeros((len(rows), audio.n_samples), dtype=bool)
     n_windows = np.ones(len(rows), dtype=np.int64)
     for i, row in enumerate(rows):
-        cycle = cache.cycle(row)
-        if len(cycle) > n_target:
-            waves[i], own[i] = cycle[:n_target], True
-            n_windows[i] = len(window_starts(len(cycle), n_target=n_target, hop=hop))
-            continue
-        group = members[table.at[row, "recording"]]
-        position = int(np.flatnonzero(group == row)[0])
-        wave, sources = pad_cycle([cache.cycle(r) for r in group], None, position, sr=cache.sr,
-                                  duration=audio.cycle_duration, method=label_free_padding(audio),
-                                  reach=audio.smart_reach, return_sources=True)
-        # Repeat padding copies the cycle too: only its first occurrence is the cycle itself.
-        start = int(np.argmax(sources == position))
-        waves[i], own[i, start:start + len(cycle)] = wave, True
+        name, position = first[int(row)]
+        inputs = recordings[name]
+        index = inputs.first[position]
+        waves[i], own[i], n_windows[i] = inputs.waves[index], inputs.own[index], inputs.n_windows[position]
     return ModelInputs(waves, own, n_windows)
 
 
@@ -613,25 +606,3 @@ def explain_cycle_to_file(run_dir: str | Path, cycle: str, out: str | Path, *, d
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=DEFAULT_DPI, bbox_inches="tight")
     return out
-
-
-def add_explain_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of ``respirenet explain``; sets ``func`` to :func:`run_explain_command`."""
-    parser.add_argument("--run", type=Path, required=True, help="a trained run directory (has run.json)")
-    parser.add_argument("--cycle", required=True,
-                        help="RECORDING:CYCLE_INDEX, e.g. 101_1b1_Al_sc_Meditron:0 (cycles count from 0)")
-    parser.add_argument("--out", type=Path, required=True, help="the figure to write, e.g. cycle.png")
-    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    parser.add_argument("--layer", default=None,
-                        help="module to explain, e.g. backbone.layer3 (default: the last residual block)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--data", type=Path, default=None, help="the data folder, if it moved since training")
-    parser.set_defaults(func=run_explain_command)
-    return parser
-
-
-def run_explain_command(args: argparse.Namespace) -> int:
-    path = explain_cycle_to_file(args.run, args.cycle, args.out, data_dir=args.data, device=args.device,
-                                 layer=args.layer, overwrite=args.overwrite)
-    print(f"wrote {path}")
-    return 0

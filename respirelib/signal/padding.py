@@ -220,8 +220,8 @@ def window_starts(n: int, *, n_target: int, hop: int) -> np.ndarray:
 
 def fixed_length_windows(cycles: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray | None, *, sr: int,
                          duration: float = 7.0, method: str = "smart", hop_fraction: float = 0.5,
-                         rng: np.random.Generator | None = None,
-                         reach: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                         rng: np.random.Generator | None = None, reach: int = 1, hop: int | None = None,
+                         return_starts: bool = False) -> tuple[np.ndarray, ...]:
     """All fixed-length inputs of one recording: padded short cycles, windows of long ones.
 
     Parameters
@@ -241,26 +241,38 @@ def fixed_length_windows(cycles: Sequence[np.ndarray], labels: Sequence[int] | n
         Passed to :func:`pad_cycle`.
     reach : int
         Passed to :func:`pad_cycle`.
+    hop : int, optional
+        Hop between windows of a long cycle in samples; overrides ``hop_fraction``.
+    return_starts : bool
+        Also return where each window begins in its cycle.
 
     Returns
     -------
     windows : np.ndarray [shape=(n_windows, round(duration * sr)), dtype=float32]
     cycle_index : np.ndarray [shape=(n_windows,), dtype=int64]
         The cycle each window belongs to.
+    starts : np.ndarray [shape=(n_windows,), dtype=int64]
+        Only with ``return_starts``: the sample of its cycle at which each window
+        begins; for a padded cycle ``-offset``, its own audio (first copy, for repeat
+        padding) beginning ``offset`` samples into the window.
     """
     n_target = _n_target(sr, duration)
-    hop = max(1, int(round(hop_fraction * n_target)))
-    windows, owners = [], []
+    hop = max(1, int(round(hop_fraction * n_target))) if hop is None else hop
+    windows, owners, starts = [], [], []
     for index, cycle in enumerate(cycles):
         if len(cycle) <= n_target:
-            windows.append(pad_cycle(cycles, labels, index, sr=sr, duration=duration, method=method,
-                                     rng=rng, reach=reach)[None])
+            y, sources = pad_cycle(cycles, labels, index, sr=sr, duration=duration, method=method, rng=rng,
+                                   reach=reach, return_sources=True)
+            windows.append(y[None])
             owners.append(np.array([index]))
+            starts.append(np.array([-int(np.argmax(sources == index))]))
         else:
-            starts = window_starts(len(cycle), n_target=n_target, hop=hop)
-            windows.append(np.stack([cycle[s:s + n_target] for s in starts]))
-            owners.append(np.full(len(starts), index))
+            cycle_starts = window_starts(len(cycle), n_target=n_target, hop=hop)
+            windows.append(np.stack([cycle[s:s + n_target] for s in cycle_starts]))
+            owners.append(np.full(len(cycle_starts), index))
+            starts.append(cycle_starts)
     if not windows:
-        return np.zeros((0, n_target), dtype=np.float32), np.zeros(0, dtype=np.int64)
-    return (np.concatenate(windows).astype(np.float32, copy=False),
-            np.concatenate(owners).astype(np.int64))
+        empty = np.zeros(0, dtype=np.int64)
+        return (np.zeros((0, n_target), dtype=np.float32), empty) + ((empty,) if return_starts else ())
+    result = (np.concatenate(windows).astype(np.float32, copy=False), np.concatenate(owners).astype(np.int64))
+    return result + ((np.concatenate(starts).astype(np.int64),) if return_starts else ())

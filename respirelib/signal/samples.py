@@ -4,8 +4,9 @@ Evaluation inputs are deterministic and never read a label: every cycle shorter 
 the input length is padded with ``AudioConfig.eval_padding`` (by default ``"context"``,
 the neighbouring cycles of the same recording whatever their class), every longer
 cycle becomes overlapping windows whose predictions are combined per cycle later. So
-a validation or test input is exactly what a new, unlabelled recording would give
-(:mod:`respirelib.apps.predict` builds the same). Training inputs are padded with
+a validation or test input is exactly what a new, unlabelled recording would give:
+:func:`recording_inputs` builds the inputs of one recording for evaluation, training,
+explanations and predictions alike. Training inputs are padded with
 ``AudioConfig.padding`` (the paper's label-aware smart padding may read the training
 labels there) and add the concatenation-based augmentation's new samples.
 
@@ -18,6 +19,7 @@ is a single index operation (on the GPU when training there).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,8 +63,101 @@ class SampleSet:
         return SampleSet(self.waves[index], self.labels[index], self.cycle_rows[mask], self.devices[mask])
 
 
+@dataclass(frozen=True)
+class RecordingInputs:
+    """The fixed-length model inputs of one recording's cycles.
+
+    Attributes
+    ----------
+    waves : np.ndarray [shape=(n_inputs, n_samples), dtype=float32]
+    owner : np.ndarray [shape=(n_inputs,), dtype=int64]
+        Position (in the cycles given) of the cycle each input comes from, ascending;
+        the windows of a long cycle share one.
+    starts : np.ndarray [shape=(n_inputs,), dtype=int64]
+        Sample of its cycle at which each input begins: ``0, hop, ...`` for the windows
+        of a long cycle; ``-offset`` for a padded cycle whose own audio begins
+        ``offset`` samples into the input.
+    cycle_lengths : np.ndarray [shape=(n_cycles,), dtype=int64]
+        Samples in each cycle given.
+    """
+
+    waves: np.ndarray
+    owner: np.ndarray
+    starts: np.ndarray
+    cycle_lengths: np.ndarray
+
+    @property
+    def own(self) -> np.ndarray:
+        """True on the samples of the owning cycle itself, False on padding [shape=(n_inputs, n_samples)]."""
+        position = self.starts[:, None] + np.arange(self.waves.shape[1])
+        return (position >= 0) & (position < self.cycle_lengths[self.owner][:, None])
+
+    @property
+    def n_windows(self) -> np.ndarray:
+        """Inputs of each cycle [shape=(n_cycles,)]: 1 for a cycle that fits, more for a long one."""
+        return np.bincount(self.owner, minlength=len(self.cycle_lengths))
+
+    @property
+    def first(self) -> np.ndarray:
+        """Index of each cycle's first input [shape=(n_cycles,)]."""
+        return np.searchsorted(self.owner, np.arange(len(self.cycle_lengths)))
+
+
+def recording_inputs(cycles: Sequence[np.ndarray], *, sr: int, config: AudioConfig = AudioConfig(),
+                     padding: str | None = None, labels: np.ndarray | None = None,
+                     hop_seconds: float | None = None) -> RecordingInputs:
+    """The model inputs of one recording's cycles, or of sliding windows over a whole recording.
+
+    Every input a model sees outside training's augmentation is built here: the
+    validation and test inputs (:func:`evaluation_set`), the training originals
+    (:func:`training_set`), the inputs an explanation shows and a prediction's.
+
+    Parameters
+    ----------
+    cycles : sequence of np.ndarray [shape=(n_i,)]
+        The cycles of one recording in time order (padding borrows from the
+        neighbours). A whole recording as the only cycle gives sliding windows.
+    sr : int
+        Sample rate of ``cycles``.
+    config : AudioConfig
+        Input length (``cycle_duration``), ``window_hop``, ``smart_reach`` and, by
+        default, the padding (``eval_padding``).
+    padding : str, optional
+        Padding of cycles shorter than the input (see
+        :func:`respirelib.signal.padding.pad_cycle`). Default: ``config.eval_padding``,
+        which never reads a label (an error for the label-aware diagnostic).
+    labels : np.ndarray [shape=(n_cycles,)], optional
+        Only ``padding="smart"`` reads them, and needs them; no other padding receives them.
+    hop_seconds : float, optional
+        Hop between the windows of a long cycle; default ``config.window_hop`` of the input length.
+
+    Returns
+    -------
+    RecordingInputs
+        ``waves [shape=(n_inputs, round(config.cycle_duration * sr))]``: one input per
+        short cycle, one per window of a long cycle, in cycle order.
+
+    Raises
+    ------
+    ValueError
+        ``hop_seconds`` is under one sample, the label-aware diagnostic is asked
+        for by default, or ``"smart"`` padding has no labels.
+    """
+    method = label_free_padding(config) if padding is None else padding
+    hop = None
+    if hop_seconds is not None:
+        hop = int(round(hop_seconds * sr))
+        if hop < 1:
+            raise ValueError(f"hop_seconds must be at least one sample at {sr} Hz, got {hop_seconds}")
+    waves, owner, starts = fixed_length_windows(
+        cycles, labels if method == "smart" else None, sr=sr, duration=config.cycle_duration, method=method,
+        hop_fraction=config.window_hop, reach=config.smart_reach, hop=hop, return_starts=True)
+    return RecordingInputs(waves=waves, owner=owner, starts=starts,
+                           cycle_lengths=np.array([len(cycle) for cycle in cycles], dtype=np.int64))
+
+
 def _recording_windows(cache: CycleCache, rows: np.ndarray, config: AudioConfig, method: str):
-    """Windows of every selected cycle, recording by recording (smart and context padding need the neighbours).
+    """Inputs of every selected cycle, recording by recording (smart and context padding need the neighbours).
 
     Only ``method="smart"`` is handed the labels; every other method never sees them.
     """
@@ -71,13 +166,10 @@ def _recording_windows(cache: CycleCache, rows: np.ndarray, config: AudioConfig,
     windows, owners = [], []
     for _, group in cycles.groupby("recording", sort=True, observed=True):
         group_rows = group.sort_values("cycle_index").index.to_numpy()
-        waves = [cache.cycle(row) for row in group_rows]
-        recording_windows, owner = fixed_length_windows(
-            waves, None if label_ids is None else label_ids[group_rows], sr=cache.sr,
-            duration=config.cycle_duration, method=method, hop_fraction=config.window_hop,
-            reach=config.smart_reach)
-        windows.append(recording_windows)
-        owners.append(group_rows[owner])
+        inputs = recording_inputs([cache.cycle(row) for row in group_rows], sr=cache.sr, config=config,
+                                  padding=method, labels=None if label_ids is None else label_ids[group_rows])
+        windows.append(inputs.waves)
+        owners.append(group_rows[inputs.owner])
     return windows, owners
 
 

@@ -44,7 +44,7 @@ def plot_prediction_timeline(signal: np.ndarray, *, sr: int, table: pd.DataFrame
     sr : int
         Its sample rate.
     table : pd.DataFrame
-        A :class:`respirelib.apps.predict.PredictionResult` table: ``start``, ``end`` (s),
+        A :class:`respirelib.inference.predict.PredictionResult` table: ``start``, ``end`` (s),
         ``class`` and ``p_<class>`` per row. With a ``cycle`` column (annotated cycles)
         each cycle is shaded in the waveform in its predicted class's colour and its
         probabilities are drawn as steps over the cycle; otherwise (sliding windows) the

@@ -1,4 +1,4 @@
-"""Class probabilities for new recordings from an exported model (``respirenet predict``).
+"""Class probabilities for new recordings from an exported model (the library behind ``respirenet predict``).
 
 The recording goes through the training chain: read (WAV or FLAC, any channel count,
 channels averaged), resampled from any rate to the model's rate, band-passed and
@@ -21,16 +21,14 @@ recording gives exactly the probabilities the evaluation scored, also on recordi
 whose cycles mix classes.
 
 Annotation files: the ICBHI ``start end crackle wheeze`` rows (the flags are echoed as
-``true_label``, never used) or two-column ``start end`` rows, whitespace separated.
-A cycle may end up to ``end_tolerance`` s after the audio (clipped, as the ICBHI loader
-does); one that starts or ends later is an error naming the file and line.
+``true_label``, never used) or two-column ``start end`` rows, whitespace separated, read
+by the ICBHI loader's parser (:func:`respirelib.data.annotations.parse_annotation_file`). A
+cycle may end up to ``end_tolerance`` s after the audio (clipped, as the ICBHI loader does);
+one that starts or ends later is an error naming the file and line.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,17 +36,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from respirelib.data.annotations import label_from_flags
+from respirelib.data.annotations import label_from_flags, parse_annotation_file
 from respirelib.data.audio import AudioInfo, audio_info, read_audio
 from respirelib.config import CLASS_NAMES
 from respirelib.errors import DataError
 from respirelib.training.evaluate import predict_probabilities
-from respirelib.apps.export import STAGE1, ExportedModel, load_exported_model
+from respirelib.inference.export import STAGE1, ExportedModel
 from respirelib.training.metrics import combine_window_predictions, json_safe
 from respirelib.data.names import parse_recording_name
-from respirelib.signal.padding import fixed_length_windows, pad_to_length, window_starts
 from respirelib.signal.preprocess import extract_cycles, preprocess_recording
-from respirelib.signal.samples import SampleSet, label_free_padding
+from respirelib.signal.samples import SampleSet, recording_inputs
 
 PROBABILITY_COLUMNS = tuple(f"p_{name}" for name in CLASS_NAMES)
 CYCLE_COLUMNS = ("cycle", "start", "end", "class", *PROBABILITY_COLUMNS, "n_windows", "model_used")
@@ -120,55 +117,13 @@ class PredictionResult:
         return table.reindex(columns=list(CSV_COLUMNS))
 
 
-def read_cycle_annotations(path: str | Path) -> pd.DataFrame:
-    """Cycle boundaries of one recording, strictly checked.
+def _annotated_cycles(path: Path) -> pd.DataFrame:
+    """The cycles of an annotation file (:func:`respirelib.data.annotations.parse_annotation_file`), flags optional.
 
-    Parameters
-    ----------
-    path : str or Path
-        Rows ``start end crackle wheeze`` (ICBHI) or ``start end``, in seconds.
-
-    Returns
-    -------
-    cycles : pd.DataFrame
-        Columns ``line``, ``start``, ``end`` and, for the ICBHI format, ``crackle``,
-        ``wheeze`` and ``true_label``; rows in file order.
-
-    Raises
-    ------
-    DataError
-        The file cannot be read, holds no row, mixes formats, or a row is malformed
-        (the message names the file and line).
+    Any bad row is an error naming the file and line; the flags, when given, become ``true_label``.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(path, f"cannot read annotation file ({error})") from error
-    rows, n_fields = [], None
-    for number, line in enumerate(text.splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        n_fields = n_fields or len(parts)
-        if len(parts) not in (2, 4) or len(parts) != n_fields:
-            raise DataError(path, f"expected {n_fields if n_fields in (2, 4) else '2 or 4'} fields "
-                                  f"('start end' or 'start end crackle wheeze'), got {len(parts)}", line=number)
-        try:
-            start, end = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise DataError(path, f"start/end are not numbers: {parts[0]!r}, {parts[1]!r}", line=number) from None
-        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
-            raise DataError(path, f"need 0 <= start < end, got {parts[0]} and {parts[1]}", line=number)
-        flags = tuple(parts[2:])
-        if flags and any(flag not in ("0", "1") for flag in flags):
-            raise DataError(path, f"crackle/wheeze flags must be 0 or 1, got {flags[0]!r}, {flags[1]!r}", line=number)
-        rows.append((number, start, end, *map(int, flags)))
-    if not rows:
-        raise DataError(path, "annotation file is empty (no cycle rows)")
-    columns = ["line", "start", "end"] + (["crackle", "wheeze"] if n_fields == 4 else [])
-    cycles = pd.DataFrame(rows, columns=columns)
-    if n_fields == 4:
+    cycles, _ = parse_annotation_file(path, require_flags=False, strict=True)
+    if "crackle" in cycles:
         cycles["true_label"] = label_from_flags(cycles["crackle"], cycles["wheeze"])
     return cycles
 
@@ -221,11 +176,9 @@ def _cycle_table(model: ExportedModel, key: str, signal: np.ndarray, cycles: pd.
         if len(segment) == 0:
             raise DataError(path, f"cycle {row['start']:g}-{row['end']:g} s holds no samples at {sr} Hz",
                             line=int(row["line"]))
-    windows, owner = fixed_length_windows(segments, None, sr=sr, duration=audio.cycle_duration,
-                                          method=label_free_padding(audio), hop_fraction=audio.window_hop,
-                                          reach=audio.smart_reach)
-    combined = combine_window_predictions(_probabilities(model, key, windows, batch_size=batch_size), owner,
-                                          rule=model.combine_rule)
+    inputs = recording_inputs(segments, sr=sr, config=audio)
+    combined = combine_window_predictions(_probabilities(model, key, inputs.waves, batch_size=batch_size),
+                                          inputs.owner, rule=model.combine_rule)
     order = np.argsort(combined.cycle_ids)
     table = pd.concat([pd.DataFrame({"cycle": np.arange(len(cycles)), "start": cycles["start"].to_numpy(),
                                      "end": cycles["end"].to_numpy()}),
@@ -240,15 +193,9 @@ def _cycle_table(model: ExportedModel, key: str, signal: np.ndarray, cycles: pd.
 def _window_table(model: ExportedModel, key: str, signal: np.ndarray, *, hop_seconds: float,
                   batch_size: int) -> pd.DataFrame:
     sr, n_target = model.audio.sample_rate, model.audio.n_samples
-    hop = int(round(hop_seconds * sr))
-    if hop < 1:
-        raise ValueError(f"hop_seconds must be at least one sample at {sr} Hz, got {hop_seconds}")
-    if len(signal) < n_target:
-        windows = pad_to_length(signal, sr=sr, duration=model.audio.cycle_duration, method="repeat")[None]
-        starts = np.zeros(1, dtype=np.int64)
-    else:
-        starts = window_starts(len(signal), n_target=n_target, hop=hop)
-        windows = np.lib.stride_tricks.sliding_window_view(signal, n_target)[starts]
+    # The recording as one long cycle; one shorter than an input is repeated to fill it.
+    inputs = recording_inputs([signal], sr=sr, config=model.audio, padding="repeat", hop_seconds=hop_seconds)
+    windows, starts = inputs.waves, np.maximum(inputs.starts, 0)
     table = pd.concat([pd.DataFrame({"window": np.arange(len(starts)), "start": starts / sr,
                                      "end": np.minimum(starts + n_target, len(signal)) / sr}),
                        _probability_frame(_probabilities(model, key, windows, batch_size=batch_size))], axis=1)
@@ -265,11 +212,12 @@ def predict_recording(model: ExportedModel, path: str | Path, *, annotations: st
     Parameters
     ----------
     model : ExportedModel
-        From :func:`respirelib.apps.export.load_exported_model`.
+        From :func:`respirelib.inference.export.load_exported_model`.
     path : str or Path
         A WAV or FLAC file: any sample rate, any number of channels (averaged).
     annotations : str or Path, optional
-        Cycle boundaries (see :func:`read_cycle_annotations`); without them the
+        Cycle boundaries (rows ``start end crackle wheeze`` or ``start end``, see
+        :func:`respirelib.data.annotations.parse_annotation_file`); without them the
         recording is covered by sliding windows.
     device_name : str, optional
         The recording's device; beats the device suffix of an ICBHI-style file name.
@@ -304,7 +252,7 @@ def predict_recording(model: ExportedModel, path: str | Path, *, annotations: st
     note = "" if device is None or key != STAGE1 else f"no fine-tuned model for device {device!r} in this file"
     if annotations is not None:
         annotations = Path(annotations)
-        cycles = _fit_to_audio(read_cycle_annotations(annotations), duration=info.duration,
+        cycles = _fit_to_audio(_annotated_cycles(annotations), duration=info.duration,
                                annotations=annotations, audio=path, end_tolerance=end_tolerance)
         table = _cycle_table(model, key, signal, cycles, batch_size=batch_size, path=annotations)
         kind = "cycles"
@@ -315,108 +263,3 @@ def predict_recording(model: ExportedModel, path: str | Path, *, annotations: st
     return PredictionResult(recording=path, kind=kind, table=table, model_used=table["model_used"].iloc[0],
                             device_name=device, device_source=source, note=note, info=info, signal=signal,
                             signal_sr=model.audio.sample_rate, annotations=annotations)
-
-
-# ----------------------------------------------------------------------------- command line
-
-def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of ``respirenet predict REC [REC ...] --model FILE``."""
-    parser.add_argument("recordings", type=Path, nargs="+", help="WAV or FLAC files (any rate, any channels)")
-    parser.add_argument("--model", type=Path, required=True, help="a file written by `respirenet export`")
-    parser.add_argument("--annotations", action="append", default=None, metavar="TXT",
-                        help="cycle annotations ('start end [crackle wheeze]' rows), once per recording in order; "
-                             "'auto' takes REC.txt beside each recording. Without: sliding windows")
-    parser.add_argument("--device", default=None, metavar="NAME",
-                        help="the recording device (e.g. Meditron); beats an ICBHI-style file name's suffix")
-    parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
-                        help="hop between sliding windows (default: half the model's input length)")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write all predictions as JSON")
-    parser.add_argument("--csv", type=Path, default=None, metavar="OUT", help="write all rows as one CSV")
-    parser.add_argument("--figures", type=Path, default=None, metavar="DIR",
-                        help="write a timeline PNG per recording (REC_timeline.png) here; default: beside "
-                             "--json/--csv, none when printing only")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--compute", default="cpu", metavar="DEVICE",
-                        help="where the network runs: cpu, cuda or auto (default cpu, reproducible)")
-    parser.set_defaults(func=run_predict_command)
-    return parser
-
-
-def _annotation_paths(recordings: list[Path], given: list[str] | None) -> list[Path | None]:
-    if not given:
-        return [None] * len(recordings)
-    if given == ["auto"]:
-        return [recording.with_suffix(".txt") for recording in recordings]
-    if len(given) != len(recordings):
-        raise ValueError(f"{len(given)} --annotations for {len(recordings)} recordings: give one per recording, "
-                         "in order, or --annotations auto")
-    return [Path(item) for item in given]
-
-
-@dataclass(frozen=True)
-class _Outputs:
-    json: Path | None
-    csv: Path | None
-    figures: tuple[Path | None, ...]  # one per recording
-
-    def paths(self) -> list[Path]:
-        return [path for path in (self.json, self.csv, *self.figures) if path is not None]
-
-
-def _planned_outputs(args: argparse.Namespace) -> _Outputs:
-    """Every file the command would write, checked before any work so that nothing is half-written."""
-    if args.json is not None and args.json == args.csv:
-        raise ValueError("--json and --csv name the same file")
-    figures_dir = args.figures or next((out.parent for out in (args.json, args.csv) if out is not None), None)
-    figures = tuple(None for _ in args.recordings)
-    if figures_dir is not None:
-        stems = [recording.stem for recording in args.recordings]
-        duplicates = sorted({stem for stem in stems if stems.count(stem) > 1})
-        if duplicates:
-            raise ValueError(f"recordings share the name(s) {', '.join(duplicates)}: their figures would collide")
-        figures = tuple(figures_dir / f"{stem}_timeline.png" for stem in stems)
-    outputs = _Outputs(json=args.json, csv=args.csv, figures=figures)
-    existing = [str(path) for path in outputs.paths() if path.exists()]
-    if existing and not args.overwrite:
-        raise FileExistsError(f"{', '.join(existing)} already exist(s); nothing was written; pass --overwrite to "
-                              "replace them")
-    return outputs
-
-
-def _print_table(result: PredictionResult) -> None:
-    device = f"device {result.device_name} ({result.device_source})" if result.device_name else "device unknown"
-    print(f"\n{result.recording} [{result.info.sample_rate} Hz, {result.info.channels} ch, "
-          f"{result.info.duration:.2f} s; {device}; model {result.model_used}"
-          + (f"; {result.note}" if result.note else "") + "]")
-    print(result.table.drop(columns="model_used").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-
-
-def run_predict_command(args: argparse.Namespace) -> int:
-    """Predict every recording, then write the outputs (nothing is written if any recording fails)."""
-    from respirelib.storage import atomic_write_text
-    from respirelib.viz.save import DEFAULT_DPI
-
-    outputs = _planned_outputs(args)
-    annotation_paths = _annotation_paths(list(args.recordings), args.annotations)
-    model = load_exported_model(args.model, device=args.compute)
-    results = [predict_recording(model, recording, annotations=annotations, device_name=args.device,
-                                 hop_seconds=args.hop)
-               for recording, annotations in zip(args.recordings, annotation_paths)]
-    if model.is_synthetic:
-        print(f"WARNING: {args.model} was trained on SYNTHETIC data; its predictions mean nothing for real sounds.")
-    print("Not a medical device: research use only.")
-    if outputs.json is None and outputs.csv is None:
-        for result in results:
-            _print_table(result)
-    if outputs.json is not None:
-        document = {"model": model.describe(), "recordings": [result.to_dict() for result in results]}
-        atomic_write_text(outputs.json, json.dumps(document, indent=2))
-    if outputs.csv is not None:
-        atomic_write_text(outputs.csv, pd.concat([result.csv_rows() for result in results]).to_csv(index=False))
-    for result, path in zip(results, outputs.figures):
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            result.figure().savefig(path, dpi=DEFAULT_DPI, bbox_inches="tight")
-    for path in outputs.paths():
-        print(f"written: {path}")
-    return 0

@@ -149,7 +149,7 @@ def _limits_section(payload: Mapping) -> str:
 
 
 def render_model_card(payload: Mapping) -> str:
-    """Markdown model card for an export payload (see :mod:`respirelib.apps.export` for its entries).
+    """Markdown model card for an export payload (see :mod:`respirelib.inference.export` for its entries).
 
     Returns
     -------
@@ -191,8 +191,8 @@ def render_model_card(payload: Mapping) -> str:
         f"stage 1: {clipping['stage1']['clip_blank']}, stage 2: {clipping['stage2']['clip_blank']}.")
     usage = ("```\nrespirenet predict REC.wav --model MODEL.pt --annotations REC.txt   # per cycle\n"
              "respirenet predict REC.wav --model MODEL.pt --json out.json          # sliding windows + timeline\n"
-             "```\n\n```python\nfrom respirelib.apps.export import load_exported_model\n"
-             "from respirelib.apps.predict import predict_recording\n\nmodel = load_exported_model(\"MODEL.pt\")\n"
+             "```\n\n```python\nfrom respirelib.inference.export import load_exported_model\n"
+             "from respirelib.inference.predict import predict_recording\n\nmodel = load_exported_model(\"MODEL.pt\")\n"
              "result = predict_recording(model, \"REC.wav\", annotations=\"REC.txt\")\nresult.table\n```")
     sections = [
         ("Intended use", "Research and teaching: reproducing and examining RespireNet (Gairola et al., EMBC 2021) "
