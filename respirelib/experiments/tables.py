@@ -1,60 +1,191 @@
-"""Gathering a pipeline run's numbers into the paper's tables, side by side with the paper's own."""
+"""The paper's tables from a set of runs: Table I and its noise in words, Table II, Table III, the optimism table.
+
+Each takes the root of a set of runs (a pipeline's run directory, or any folder whose ``train/``
+:mod:`respirelib.experiments.study` filled) and returns a DataFrame: ours beside the paper's
+numbers, with the gap. Notebooks 04, 05 and 07 show them; :func:`gather_results` is what
+notebook 07 records. "ours" reads ``mean ± std [95% interval of the mean]`` in percent.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from respirelib import paper
-from respirelib.training import study
-from respirelib.training.metrics import format_entry
+from respirelib.experiments.run import diagnose_run
+from respirelib.experiments.study import collect_metrics
+from respirelib.experiments.variants import parse_run_name, split_group
+from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets, format_entry,
+                                         format_mean_std)
 
 TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
+TABLE_ONE_VARIANTS = ("cnn", "full")
 
 
-def metrics_with_intervals(metrics: dict) -> pd.DataFrame:
-    """One run's Sp, Se and Score (percent) with their 95% intervals, a row per task."""
-    ci = metrics["ci"]
-    rows = [{"task": name, **{metric.capitalize() + " (%)": format_entry(ci[key][metric])
-                              for metric in ("sp", "se", "score")}} for name, key in TASKS]
-    return pd.DataFrame(rows).set_index("task")
+METRIC_COLUMNS = tuple(f"{task} {metric}" for task in ("4-class", "2-class") for metric in ("sp", "se", "score"))
 
 
-def run_labels(run_dir: str | Path) -> dict:
-    """What the numbers of a run stand on: data (its label: synthetic, or the release check's verdict),
-    initialisation, profile, provenance."""
-    run_dir = Path(run_dir)
-    environment = json.loads((run_dir / "environment.json").read_text()) if (run_dir / "environment.json").is_file() \
-        else {}
-    metrics = study.collect_metrics(run_dir)
-    inits = sorted(set(metrics["init"])) if not metrics.empty else []
-    profiles = sorted(set(metrics["profile"])) if not metrics.empty else []
-    data = environment.get("data", {})
-    synthetic = data.get("synthetic", bool(not metrics.empty and (metrics["data"] == "synthetic").any()))
-    return {"synthetic": synthetic, "data": "synthetic" if synthetic else data.get("label") or "ICBHI", "inits": inits,
-            "random_init": any("random" in init for init in inits), "profiles": profiles,
-            "commit": environment.get("commit"), "hardware": environment.get("hardware"),
-            "fingerprint": data.get("fingerprint"), "packages": environment.get("packages")}
+def pooled_intervals(predictions: list[str | Path], *, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """95% patient-level bootstrap interval of the mean over runs, from their predictions CSVs.
+
+    Runs scored on the same cycles (seeds of one split) are resampled together; runs on
+    different test sets (folds) each on their own patients (see
+    :func:`respirelib.training.metrics.bootstrap_intervals_over_sets`).
+    """
+    sets: dict[tuple, list[pd.DataFrame]] = {}
+    for path in predictions:
+        table = pd.read_csv(path).sort_values("cycle_row")
+        sets.setdefault(tuple(table["cycle_row"]), []).append(table)
+    stacked = [(tables[0]["label_id"].to_numpy(), np.stack([t["pred"].to_numpy() for t in tables]),
+                tables[0]["patient"].to_numpy()) for tables in sets.values()]
+    if len(stacked) == 1:
+        return bootstrap_intervals(*stacked[0], n_resamples=n_resamples, seed=seed)
+    return bootstrap_intervals_over_sets(stacked, n_resamples=n_resamples, seed=seed)
 
 
-def table_one(run_dir: str | Path, *, task: str = "4-class") -> pd.DataFrame:
-    """Table I rows (CNN, +CBA+BRC, +FT) for every split that ran, with the paper's numbers and the gaps."""
-    metrics = study.collect_metrics(run_dir)
+def summarise(metrics: pd.DataFrame, *, by=("split", "row"), intervals: bool = True) -> pd.DataFrame:
+    """Mean and sample standard deviation over seeds (and folds) of every metric (percent), and ``n seeds``.
+
+    Columns ``<metric> mean`` and ``<metric> std`` for each of :data:`METRIC_COLUMNS`, ``n seeds``
+    (runs in the group), ``n folds``, and with ``intervals`` the 95% interval of the mean,
+    ``<metric> ci`` ([low, high] in percent, from :func:`pooled_intervals`).
+    """
+    grouped = metrics.groupby(list(by), sort=False)
+    table = pd.concat({"mean": grouped[list(METRIC_COLUMNS)].mean(),
+                       "std": grouped[list(METRIC_COLUMNS)].std(ddof=1)}, axis=1)
+    table.columns = [f"{metric} {stat}" for stat, metric in table.columns]
+    table["n seeds"] = grouped.size()
+    table["n folds"] = grouped["fold"].nunique() if "fold" in metrics else 1
+    if intervals:
+        pooled = {key: pooled_intervals(list(group["predictions"])) for key, group in grouped}
+        for column in METRIC_COLUMNS:
+            task, metric = column.split(" ")
+            key = "four_class" if task == "4-class" else "two_class"
+            table[f"{column} ci"] = [None if pooled[index][key][metric]["ci"] is None
+                                     else [100 * v for v in pooled[index][key][metric]["ci"]]
+                                     for index in table.index]
+    return table
+
+
+def format_ours(mean: float, std: float, ci) -> str:
+    """``"55.2 ± 0.8 [51.0, 59.3]"``: mean ± std over seeds, then the 95% interval (percent)."""
+    text = format_mean_std(mean, std, percent=False)
+    return text if text == "–" or ci is None or not isinstance(ci, (list, tuple)) else \
+        f"{text} [{ci[0]:.1f}, {ci[1]:.1f}]"
+
+
+def side_by_side(summary: pd.DataFrame, paper_table: dict, *, task: str = "4-class") -> pd.DataFrame:
+    """Our Table I rows next to the paper's, with the gap (ours − paper, points) for Sp, Se and Score.
+
+    "ours" reads ``mean ± std [95% interval]`` (percent); the paper gives no intervals.
+    """
+    rows = []
+    for (split, row_name), values in summary.iterrows():
+        paper = paper_table.get((split, task, row_name))
+        record = {"split": split, "row": row_name}
+        for index, metric in enumerate(("sp", "se", "score")):
+            mean, std = values[f"{task} {metric} mean"], values[f"{task} {metric} std"]
+            record[f"{metric} ours"] = format_ours(mean, std, values.get(f"{task} {metric} ci"))
+            record[f"{metric} paper"] = paper[index] if paper else None
+            record[f"{metric} gap"] = round(mean - paper[index], 1) if paper and np.isfinite(mean) else None
+        record["n seeds"] = int(values["n seeds"])
+        if int(values.get("n folds", 1)) > 1:
+            record["n folds"] = int(values["n folds"])
+        rows.append(record)
+    return pd.DataFrame(rows)
+
+
+def _noise(values: pd.Series, task: str) -> tuple[float, float, int, list | None]:
+    column = f"{task} score"
+    return (values[f"{column} mean"], values[f"{column} std"], int(values["n seeds"]), values.get(f"{column} ci"))
+
+
+def noise_statements(summary: pd.DataFrame, *, task: str = "4-class") -> list[str]:
+    """Sentences saying, for each pair of rows of one split, whether their Score difference is within the noise.
+
+    Two kinds of noise: training (the seeds' spread: a difference under twice the standard
+    error of the difference of means) and the test set (the rows' 95% patient-bootstrap
+    intervals overlap). A difference is called real only when it clears both.
+    """
+    sentences = []
+    for split, group in summary.groupby(level=0, sort=False):
+        rows = list(group.index.get_level_values(1))
+        for i, first in enumerate(rows):
+            for second in rows[i + 1:]:
+                m1, s1, n1, ci1 = _noise(group.loc[(split, first)], task)
+                m2, s2, n2, ci2 = _noise(group.loc[(split, second)], task)
+                if not (np.isfinite(m1) and np.isfinite(m2)):
+                    continue
+                diff = m2 - m1
+                seeds_known = n1 > 1 and n2 > 1 and np.isfinite(s1) and np.isfinite(s2)
+                bound = 2 * np.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2) if seeds_known else None
+                overlap = ci1 is not None and ci2 is not None and ci1[0] <= ci2[1] and ci2[0] <= ci1[1]
+                reasons = []
+                if bound is not None and abs(diff) < bound:
+                    reasons.append(f"smaller than twice its standard error over seeds ({bound:.1f})")
+                if overlap:
+                    reasons.append("the 95% intervals of the test patients overlap")
+                if bound is None:
+                    reasons.append("one seed only: the training noise is unknown")
+                verdict = ("within the noise: " + "; ".join(reasons)) if reasons else \
+                    "larger than both the seed spread and the test-set interval"
+                sentences.append(f"{split}, {task} Score: {second} − {first} = {diff:+.1f} points, {verdict}.")
+    return sentences
+
+
+def _table_one_summary(run_dir: str | Path, *, splits, stages, variants) -> pd.DataFrame:
+    """:func:`summarise` of the Table I runs under ``run_dir``, rows in the paper's order; empty without runs."""
+    metrics = collect_metrics(run_dir)
     if metrics.empty:
         return pd.DataFrame()
-    metrics = metrics[metrics["variant"].isin(["cnn", "full"])]
+    keep = metrics["variant"].isin(list(variants))
+    if splits is not None:  # split labels or groups ("patient-fold2" and "patient-cv" both mean "patient-cv")
+        keep &= metrics["split"].isin({split_group(split) for split in splits})
+    if stages is not None:
+        keep &= metrics["stage"].isin(list(stages))
+    metrics = metrics[keep]
+    if metrics.empty:
+        return pd.DataFrame()
     order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
-    summary = study.summarise(metrics)
-    summary = summary.iloc[sorted(range(len(summary)), key=lambda i: (summary.index[i][0],
-                                                                        order.get(summary.index[i][1], 9)))]
-    return study.side_by_side(summary, paper.TABLE_I, task=task)
+    summary = summarise(metrics)
+    return summary.iloc[sorted(range(len(summary)), key=lambda i: (summary.index[i][0],
+                                                                     order.get(summary.index[i][1], 9)))]
+
+
+def table_one(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
+              variants=TABLE_ONE_VARIANTS) -> pd.DataFrame:
+    """Table I rows (CNN, +CBA+BRC, +FT) for every split that ran, with the paper's numbers and the gaps.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The root of the set of runs (runs in ``run_dir/train/``).
+    task : {"4-class", "2-class"}
+    splits : list of str or None
+        Only these splits (labels as the notebooks take them: ``official``, ``patient``,
+        ``patient-cv``); None: every split that ran.
+    stages : list of str or None
+        Only these stages (``stage1``; ``finetuned`` gives the +FT row); None: both.
+    variants : tuple of str
+        The variants whose runs make rows (``full`` alone: +CBA+BRC and +FT).
+    """
+    summary = _table_one_summary(run_dir, splits=splits, stages=stages, variants=variants)
+    return side_by_side(summary, paper.TABLE_I, task=task) if not summary.empty else pd.DataFrame()
+
+
+def noise_in_words(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
+                   variants=TABLE_ONE_VARIANTS) -> list[str]:
+    """:func:`noise_statements` for the rows of :func:`table_one` (same selection)."""
+    summary = _table_one_summary(run_dir, splits=splits, stages=stages, variants=variants)
+    return noise_statements(summary, task=task) if not summary.empty else []
 
 
 def table_two(run_dir: str | Path) -> pd.DataFrame:
     """Score (%) per input length for the ``len<N>s`` runs, with the paper's Table II."""
-    metrics = study.collect_metrics(run_dir)
+    metrics = collect_metrics(run_dir)
     if metrics.empty:
         return pd.DataFrame()
     sweep = metrics[metrics["variant"].str.fullmatch(r"len\d+(?:\.\d+)?s") & (metrics["stage"] == "stage1")]
@@ -67,38 +198,36 @@ def table_two(run_dir: str | Path) -> pd.DataFrame:
     return table.reset_index()
 
 
-def table_three(run_dir: str | Path) -> pd.DataFrame:
-    """Per-device score change (points) from fine-tuning, per split, with the paper's Table III."""
+def device_changes(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
+    """One row per fine-tuned run and device: ``split`` (its table), ``seed``, ``device``, ``score_change``
+    (points; NaN where undefined) and ``note``; from each full run's ``metrics_finetuned.json``."""
     rows = []
+    groups = None if splits is None else {split_group(split) for split in splits}
     for path in sorted((Path(run_dir) / "train").glob("*-full-seed*/metrics_finetuned.json")):
+        parsed = parse_run_name(path.parent.name)
+        if parsed is None or (groups is not None and split_group(parsed[0]) not in groups):
+            continue
         metrics = json.loads(path.read_text())
         for device, change in metrics["per_device_change"].items():
             value = change.get("score_change")
-            rows.append({"split": metrics["split"], "seed": metrics["seed"], "device": device,
-                         "change": None if value is None else 100 * value, "note": change.get("note")})
-    if not rows:
+            rows.append({"split": split_group(parsed[0]), "seed": parsed[2], "device": device,
+                         "score_change": None if value is None else 100 * value, "note": change.get("note")})
+    frame = pd.DataFrame(rows, columns=["split", "seed", "device", "score_change", "note"])
+    frame["score_change"] = pd.to_numeric(frame["score_change"])
+    return frame
+
+
+def table_three(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
+    """Per-device score change (points) from fine-tuning, per split, with the paper's Table III and the gap."""
+    frame = device_changes(run_dir, splits=splits)
+    if frame.empty:
         return pd.DataFrame()
-    frame = pd.DataFrame(rows)
-    frame["change"] = pd.to_numeric(frame["change"])
     table = frame.groupby(["split", "device"], sort=False).agg(
-        mean=("change", "mean"), std=("change", "std"), runs=("change", "count"), note=("note", "first"))
+        mean=("score_change", "mean"), std=("score_change", "std"), runs=("score_change", "count"),
+        note=("note", "first"))
     table["paper"] = [paper.TABLE_III[device] for _, device in table.index]
     table["gap"] = (table["mean"] - table["paper"]).round(1)
     return table.reset_index()
-
-
-def noise_in_words(run_dir: str | Path, *, task: str = "4-class") -> list[str]:
-    """:func:`respirelib.training.study.noise_statements` for the Table I rows of a pipeline run."""
-    metrics = study.collect_metrics(run_dir)
-    if metrics.empty:
-        return []
-    return study.noise_statements(study.summarise(metrics[metrics["variant"].isin(["cnn", "full"])]), task=task)
-
-
-def optimism(run_dir: str | Path, *, split: str = "official", task: str = "4-class",
-             device: str = "auto") -> pd.DataFrame:
-    """The optimism table of a pipeline run's full-model runs (see :func:`respirelib.training.study.optimism_table`)."""
-    return study.optimism_table(run_dir, split=split, task=task, device=device)
 
 
 def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.DataFrame:
@@ -116,6 +245,88 @@ def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.
     return pd.DataFrame(rows)
 
 
+def metrics_with_intervals(metrics: dict) -> pd.DataFrame:
+    """One run's Sp, Se and Score (percent) with their 95% intervals, a row per task."""
+    ci = metrics["ci"]
+    rows = [{"task": name, **{metric.capitalize() + " (%)": format_entry(ci[key][metric])
+                              for metric in ("sp", "se", "score")}} for name, key in TASKS]
+    return pd.DataFrame(rows).set_index("task")
+
+
+OPTIMISM_ROWS = (
+    ("ours: selected on validation, label-free test inputs", "no"),
+    ("last epoch (no selection), label-free test inputs", "no"),
+    ("selected on the test set (the reference code)", "yes: the checkpoint"),
+    ("label-aware test padding (the paper as written)", "yes: the test inputs"),
+)
+
+
+def optimism_table(root: str | Path, *, split: str = "official", variant: str = "full", task: str = "4-class",
+                   device: str = "auto", progress: bool = False) -> pd.DataFrame:
+    """How much of a published number comes from how it was measured, from the same trained runs.
+
+    Rows: our protocol; the last epoch; the reference code's test-selected checkpoint; the
+    paper's label-aware test padding; and one seed beside the mean ± std over seeds and the
+    best of them. Each cell is ``value [95% interval]`` in percent (seed-averaged rows:
+    ``mean ± std [interval of the mean]``). Diagnostics are computed once per run
+    (:func:`respirelib.experiments.run.diagnose_run`) and never feed back into selection.
+    """
+    key = "four_class" if task == "4-class" else "two_class"
+    runs = sorted((Path(root) / "train").glob(f"{split}-{variant}-seed*"),
+                  key=lambda p: int(p.name.rsplit("seed", 1)[1]))
+    runs = [run for run in runs if (run / "metrics.json").is_file()]
+    if not runs:
+        return pd.DataFrame()
+    first = runs[0]
+    ours = json.loads((first / "metrics.json").read_text())["ci"][key]
+    diagnostics = diagnose_run(first, device=device, progress=progress)
+    entries = [ours, diagnostics["last_epoch"]["ci"][key] if "ci" in diagnostics["last_epoch"] else None,
+               diagnostics["test_selected"]["ci"][key] if "ci" in diagnostics["test_selected"] else None,
+               diagnostics["label_aware_padding"]["ci"][key]]
+    seed_name = first.name.rsplit("-", 1)[1]
+    records = []
+    for (name, reads), entry in zip(OPTIMISM_ROWS, entries):
+        record = {"measured as": name, "reads test labels": reads, "runs": f"1 ({seed_name})"}
+        for metric in ("sp", "se", "score"):
+            record[metric] = format_entry(entry[metric] if entry is not None else None)
+        if entry is None:
+            record["reads test labels"] += " (not monitored in this run: TrainConfig.monitor_test)"
+        records.append(record)
+    if len(runs) > 1:
+        metrics = collect_metrics(root)
+        metrics = metrics[(metrics["run"].isin([r.name for r in runs])) & (metrics["stage"] == "stage1")]
+        summary = summarise(metrics).iloc[0]
+        record = {"measured as": "ours, mean ± std over seeds", "reads test labels": "no", "runs": str(len(runs))}
+        for metric in ("sp", "se", "score"):
+            record[metric] = format_ours(summary[f"{task} {metric} mean"], summary[f"{task} {metric} std"],
+                                         summary.get(f"{task} {metric} ci"))
+        records.append(record)
+        best = metrics.loc[metrics[f"{task} score"].idxmax()]
+        best_ci = json.loads((Path(root) / "train" / best["run"] / "metrics.json").read_text())["ci"][key]
+        record = {"measured as": "ours, the best single seed", "reads test labels": "yes: the seed",
+                  "runs": f"1 of {len(runs)} (seed{best['seed']})"}
+        record.update({metric: format_entry(best_ci[metric]) for metric in ("sp", "se", "score")})
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def run_labels(run_dir: str | Path) -> dict:
+    """What the numbers of a run stand on: data (its label: synthetic, or the release check's verdict),
+    initialisation, profile, provenance."""
+    run_dir = Path(run_dir)
+    environment = json.loads((run_dir / "environment.json").read_text()) if (run_dir / "environment.json").is_file() \
+        else {}
+    metrics = collect_metrics(run_dir)
+    inits = sorted(set(metrics["init"])) if not metrics.empty else []
+    profiles = sorted(set(metrics["profile"])) if not metrics.empty else []
+    data = environment.get("data", {})
+    synthetic = data.get("synthetic", bool(not metrics.empty and (metrics["data"] == "synthetic").any()))
+    return {"synthetic": synthetic, "data": "synthetic" if synthetic else data.get("label") or "ICBHI", "inits": inits,
+            "random_init": any("random" in init for init in inits), "profiles": profiles,
+            "commit": environment.get("commit"), "hardware": environment.get("hardware"),
+            "fingerprint": data.get("fingerprint"), "packages": environment.get("packages")}
+
+
 def gather_results(run_dir: str | Path) -> dict:
     """Every table and label of a run, JSON-ready (what notebook 07 shows and writes)."""
     def records(frame: pd.DataFrame) -> list:
@@ -125,7 +336,7 @@ def gather_results(run_dir: str | Path) -> dict:
             "table_one_2class": records(table_one(run_dir, task="2-class")),
             "table_two": records(table_two(run_dir)), "table_three": records(table_three(run_dir)),
             "noise": noise_in_words(run_dir),
-            "optimism": {split: records(optimism(run_dir, split=split)) for split in ("official", "patient")}}
+            "optimism": {split: records(optimism_table(run_dir, split=split)) for split in ("official", "patient")}}
 
 
 def banner(labels: dict) -> str:
