@@ -22,29 +22,27 @@
 # works on the table of cycles built here.
 #
 # With no `data_dir`, this notebook uses the project's **synthetic ICBHI-shaped dataset** (same layout,
-# similar statistics, invented sounds). Numbers from it describe the synthetic set, never the real one.
+# similar statistics, invented sounds): the profile's own set, the one notebooks 02-06 use too (for `quick`,
+# half-size and difficulty 0.3). The first data cell says which dataset it is. Numbers from it describe the
+# synthetic set, never the real one.
 
 # %% tags=["parameters"]
-data_dir = None          # an ICBHI folder, or None for the synthetic default (written on first use)
-profile = "quick"        # smoke | quick | paper (only the number of examples changes here)
+data_dir = None          # an ICBHI folder, or None for the profile's synthetic set (written on first use)
+profile = "quick"        # smoke | quick | paper: the synthetic default and the number of examples
 seed = 0
 device = "auto"          # unused here; kept so every notebook takes the same parameters
 run_dir = None           # where numbers are written as JSON (None: not written)
 figures_dir = "figures"  # where figures are saved
-synthetic_scale = 1.0    # size of the synthetic default (1 gives about 6900 cycles)
 
 # %%
 # %matplotlib inline
-import json
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from IPython.display import Audio, Markdown, display
 
 from respirelib.data.audio import read_audio
-from respirelib.data.data_dirs import resolve_data_dir
 from respirelib.data.icbhi import load_icbhi
 from respirelib.data.summary import data_summary, format_summary, pick_examples, split_by_device
+from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.viz import data as viz
 from respirelib.viz.save import save_figure
 from respirelib.viz.tables import page_table
@@ -58,7 +56,7 @@ from respirelib.viz.tables import page_table
 # releases. Whatever it skipped, repaired or ignored is in its report; nothing is dropped silently.
 
 # %%
-data_path = resolve_data_dir(data_dir, scale=synthetic_scale, seed=seed)
+data_path = resolve_notebook_data(data_dir, profile)
 dataset = load_icbhi(data_path, errors="skip")
 summary = data_summary(dataset)
 label = dataset.data_label
@@ -147,17 +145,14 @@ else:
 # than re-deriving them.
 
 # %%
-if run_dir is not None:
-    out = Path(run_dir) / "01_dataset_summary.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
-    print("wrote", out)
+record_numbers(run_dir, "01_dataset_summary.json", summary)
 
 # %% [markdown]
 # ## What to try next
 #
 # - Point `data_dir` at the annotation files alone (`../shared/icbhi-annotations` in this repository) and
 #   compare the counts with the synthetic set's.
-# - Re-run with `synthetic_scale=0.2` and a different `seed`: which statistics stay, which move?
+# - Write another synthetic set (`respirenet synth DIR --scale 0.2 --seed 1`) and pass it as `data_dir`: which
+#   statistics stay, which move?
 # - Listen to several wheezes from different devices: how much does the device change the sound?
 # - Next notebook: `02_preprocessing`, from raw recordings to fixed-length 4 kHz cycles.

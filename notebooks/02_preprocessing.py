@@ -22,27 +22,24 @@
 # heard and compared with what `respirelib` does in one call.
 
 # %% tags=["parameters"]
-data_dir = None          # an ICBHI folder with audio; None: the synthetic default, written on first use
-profile = "quick"        # smoke | quick | paper: sets the input length and the feature settings
+data_dir = None          # an ICBHI folder with audio; None: the profile's synthetic set, written on first use
+profile = "quick"        # smoke | quick | paper: the input length, the feature settings and the synthetic default
 seed = 0
 device = "auto"          # unused here; kept so every notebook takes the same parameters
 run_dir = None           # where numbers are written as JSON; None: not written
 figures_dir = "figures"  # where figures are saved
-synthetic_scale = 1.0    # size of the synthetic default; 1 gives about 6900 cycles
 
 # %%
 # %matplotlib inline
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import librosa
 import numpy as np
 from IPython.display import Audio, Markdown, display
 
 from respirelib.data.audio import read_audio
-from respirelib.data.data_dirs import resolve_data_dir
 from respirelib.errors import DataError
+from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.signal.features import image_from_signal, log_mel
 from respirelib.data.icbhi import load_icbhi
 from respirelib.signal.padding import pad_cycle, window_starts
@@ -69,7 +66,7 @@ def show(fig, name):
 # has something to do.
 
 # %%
-data_path = resolve_data_dir(data_dir, scale=synthetic_scale, seed=seed)
+data_path = resolve_notebook_data(data_dir, profile)
 dataset = load_icbhi(data_path, errors="skip")
 label = dataset.data_label
 settings = get_profile(profile)
@@ -258,23 +255,19 @@ print(f"one input: {len(inputs['smart'])} samples -> Mel spectrogram "
 # The checks above go to the run directory as JSON.
 
 # %%
-if run_dir is not None:
-    numbers = {
-        "data": label, "profile": profile, "recording": example["recording"], "device": recording["device"],
-        "sample_rate_raw": int(sr_raw), "samples_raw": len(y_raw), "samples_4k": len(y),
-        "peak_after": float(np.max(np.abs(y))), "max_difference_from_one_call": max_difference,
-        "filter_gain_db": {f"{f:g}": float(g) for f, g in zip(check_hz, gain_db)},
-        "example_cycle": {"index": int(example["cycle_index"]), "label": example["label"],
-                          "duration": float(example["duration"])},
-        "input_seconds": audio.cycle_duration, "padding_sources": padding_sources,
-        "long_cycles": len(long_durations), "long_cycle_windows": int(long_windows),
-        "padding_leak": {"source": leak_label, **leak},
-        "image_shape": list(image.shape),
-    }
-    out = Path(run_dir) / "02_preprocessing.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(numbers, indent=2))
-    print("wrote", out)
+numbers = {
+    "data": label, "profile": profile, "recording": example["recording"], "device": recording["device"],
+    "sample_rate_raw": int(sr_raw), "samples_raw": len(y_raw), "samples_4k": len(y),
+    "peak_after": float(np.max(np.abs(y))), "max_difference_from_one_call": max_difference,
+    "filter_gain_db": {f"{f:g}": float(g) for f, g in zip(check_hz, gain_db)},
+    "example_cycle": {"index": int(example["cycle_index"]), "label": example["label"],
+                      "duration": float(example["duration"])},
+    "input_seconds": audio.cycle_duration, "padding_sources": padding_sources,
+    "long_cycles": len(long_durations), "long_cycle_windows": int(long_windows),
+    "padding_leak": {"source": leak_label, **leak},
+    "image_shape": list(image.shape),
+}
+record_numbers(run_dir, "02_preprocessing.json", numbers)
 
 # %% [markdown]
 # ## What to try next

@@ -22,19 +22,16 @@
 # with how often each recording device leaves such a band.
 
 # %% tags=["parameters"]
-data_dir = None          # an ICBHI folder with audio; None: the synthetic default, written on first use
-profile = "quick"        # smoke | quick | paper: sets the input length and the feature settings
+data_dir = None          # an ICBHI folder with audio; None: the profile's synthetic set, written on first use
+profile = "quick"        # smoke | quick | paper: the input length, the feature settings and the synthetic default
 seed = 0
 device = "auto"          # unused here; kept so every notebook takes the same parameters
 run_dir = None           # where numbers are written as JSON; None: not written
 figures_dir = "figures"  # where figures are saved
-synthetic_scale = 1.0    # size of the synthetic default; 1 gives about 6900 cycles
 
 # %%
 # %matplotlib inline
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,8 +42,8 @@ from respirelib.signal.blank_stats import blank_band_fractions, cycle_blank_stat
 from respirelib.signal.cache import build_cycle_cache
 from respirelib.signal.concat import concatenate_augment
 from respirelib.config import CLASS_NAMES, WAVEFORM_AUGMENTATIONS
-from respirelib.data.data_dirs import resolve_data_dir
 from respirelib.errors import DataError
+from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.signal.features import log_mel
 from respirelib.data.icbhi import load_icbhi
 from respirelib.signal.padding import pad_to_length
@@ -76,7 +73,7 @@ def listen(y, sr):
 # split's training part.
 
 # %%
-data_path = resolve_data_dir(data_dir, scale=synthetic_scale, seed=seed)
+data_path = resolve_notebook_data(data_dir, profile)
 dataset = load_icbhi(data_path, errors="skip")
 label = dataset.data_label
 settings = get_profile(profile)
@@ -224,23 +221,19 @@ else:
 # run directory as JSON.
 
 # %%
-if run_dir is not None:
-    numbers = {
-        "data": label, "profile": profile, "train_cycles": len(train_rows),
-        "class_balance": {scheme: dict(zip(CLASS_NAMES, map(int, counts))) for scheme, counts in balance.items()},
-        "concatenation": {"scheme": augment.concat_scheme, "scale": augment.concat_scale,
-                          "new_samples": len(new_cycles), "example": concat_example},
-        "augmentations": list(alone),
-        "blank_regions": {"row_fraction": row_fraction, "paper": paper_shares, "example": clipping_example,
-                          "per_device": {device: {"cycles": int(r["cycles"]), "band_blank": float(r["band_blank"]),
-                                                  "clipped": float(r["clipped"]),
-                                                  "mean_blank_rows": float(r["mean_blank_rows"])}
-                                         for device, r in fractions.iterrows()}},
-    }
-    out = Path(run_dir) / "03_augmentation.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(numbers, indent=2))
-    print("wrote", out)
+numbers = {
+    "data": label, "profile": profile, "train_cycles": len(train_rows),
+    "class_balance": {scheme: dict(zip(CLASS_NAMES, map(int, counts))) for scheme, counts in balance.items()},
+    "concatenation": {"scheme": augment.concat_scheme, "scale": augment.concat_scale,
+                      "new_samples": len(new_cycles), "example": concat_example},
+    "augmentations": list(alone),
+    "blank_regions": {"row_fraction": row_fraction, "paper": paper_shares, "example": clipping_example,
+                      "per_device": {device: {"cycles": int(r["cycles"]), "band_blank": float(r["band_blank"]),
+                                              "clipped": float(r["clipped"]),
+                                              "mean_blank_rows": float(r["mean_blank_rows"])}
+                                     for device, r in fractions.iterrows()}},
+}
+record_numbers(run_dir, "03_augmentation.json", numbers)
 
 # %% [markdown]
 # ## What to try next

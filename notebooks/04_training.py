@@ -52,10 +52,11 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from respirelib import paper
-from respirelib.training import study
-from respirelib.training import results as results_table
 from respirelib.config import CLASS_NAMES
-from respirelib.training.profiles import get_profile, profile_data_dir
+from respirelib.experiments import study, tables
+from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
+from respirelib.experiments.variants import expand_splits
+from respirelib.training.profiles import get_profile
 from respirelib.storage import new_run_dir
 from respirelib.viz.metrics import plot_confusion_matrix, plot_training_curves
 from respirelib.viz.results import plot_cycle_length_sweep
@@ -83,10 +84,10 @@ from respirelib.viz.tables import page_table
 # `data_dir` a set written with `respirenet synth --difficulty 0.5` to see the harder case.
 
 # %%
-data_path = profile_data_dir(data_dir, profile)
+data_path = resolve_notebook_data(data_dir, profile)
 root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook04")
 seed_list = list(seeds) if seeds else [seed]
-split_labels = study.expand_splits(splits)  # "patient-cv" becomes its five folds
+split_labels = expand_splits(splits)  # "patient-cv" becomes its five folds
 print(f"profile {profile}: {get_profile(profile).description}")
 print(f"data: {data_path}\nruns: {root / 'train'}\nsplits: {', '.join(paper.SPLIT_NAMES[s] for s in splits)}"
       f"; seeds {seed_list}")
@@ -139,7 +140,7 @@ fig
 fig = plot_confusion_matrix(metrics["confusion"], class_names=CLASS_NAMES,
                             title=f"Test part of the {split_labels[0]} split, +CBA+BRC ({label})")
 save_figure(fig, "04_confusion_matrix", out_dir=figures_dir)
-display(page_table(results_table.metrics_with_intervals(metrics)))
+display(page_table(tables.metrics_with_intervals(metrics)))
 fig
 
 # %% [markdown]
@@ -159,17 +160,13 @@ if ablation:
         for s in seed_list:
             study.ensure_run(root, data_path, split=split, variant="cnn", seed=s, profile=profile, init=init,
                              device=device, train=train)
-results = study.collect_metrics(root)
-results = results[results["split"].isin([study.split_group(s) for s in split_labels]) & (results["stage"] == "stage1")
-                  & results["variant"].isin(["cnn", "full"])]
-summary = study.summarise(results)
-table_one = study.side_by_side(summary, paper.TABLE_I, task="4-class")
+table_one = tables.table_one(root, task="4-class", splits=split_labels, stages=["stage1"])
 display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: ICBHI, ImageNet init, 200 epochs"))
 display(page_table(table_one))
-table_two_class = study.side_by_side(summary, paper.TABLE_I, task="2-class")
+table_two_class = tables.table_one(root, task="2-class", splits=split_labels, stages=["stage1"])
 display(Markdown("**Table I, 2-class** (the paper reports it for the 80/20 split only)"))
 display(page_table(table_two_class))
-noise = study.noise_statements(summary)
+noise = tables.noise_in_words(root, splits=split_labels, stages=["stage1"])
 display(Markdown("\n".join(f"- {sentence}" for sentence in noise) or "_one row only: nothing to compare_"))
 
 # %% [markdown]
@@ -199,14 +196,11 @@ else:
 # ## Record the numbers
 
 # %%
-record = {"splits": splits, "split_labels": split_labels, "noise": noise, "profile": profile, "data": metrics["data"], "synthetic": metrics["synthetic"],
-          "init": metrics["init"], "seeds": seed_list, "runs": [str(p) for p in full_runs],
-          "table_one_4class": table_one.to_dict(orient="records"),
-          "table_one_2class": table_two_class.to_dict(orient="records"),
-          "table_two": sweep.to_dict(orient="records")}
-out = root / "04_training.json"
-out.write_text(json.dumps(record, indent=2, default=str))
-print("wrote", out)
+record_numbers(root, "04_training.json", {
+    "splits": splits, "split_labels": split_labels, "noise": noise, "profile": profile, "data": metrics["data"],
+    "synthetic": metrics["synthetic"], "init": metrics["init"], "seeds": seed_list,
+    "runs": [str(p) for p in full_runs], "table_one_4class": table_one.to_dict(orient="records"),
+    "table_one_2class": table_two_class.to_dict(orient="records"), "table_two": sweep.to_dict(orient="records")})
 
 # %% [markdown]
 # ## What to try next

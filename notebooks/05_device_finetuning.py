@@ -42,9 +42,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from respirelib import paper
-from respirelib.training import study
-from respirelib.training import results as results_table
-from respirelib.training.profiles import profile_data_dir
+from respirelib.experiments import study, tables
+from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
+from respirelib.experiments.variants import expand_splits, split_group
 from respirelib.storage import new_run_dir
 from respirelib.viz.results import plot_device_gains
 from respirelib.viz.save import save_figure
@@ -62,10 +62,10 @@ from respirelib.viz.tables import page_table
 # only a handful of Litt3200 training cycles; the table below says so rather than inventing a number.
 
 # %%
-data_path = profile_data_dir(data_dir, profile)
+data_path = resolve_notebook_data(data_dir, profile)
 root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook05")
 seed_list = list(seeds) if seeds else [seed]
-keys = [(split, s) for split in study.expand_splits(splits) for s in seed_list]
+keys = [(split, s) for split in expand_splits(splits) for s in seed_list]
 runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile, init=init,
                          device=device, finetune=True, train=train) for split, s in keys]
 finetuned = [json.loads((run / "metrics_finetuned.json").read_text()) for run in runs]
@@ -83,25 +83,17 @@ display(page_table(pd.DataFrame(finetuned[0]["devices"]).T.rename_axis("device")
 # interval tens of points wide, so most per-device changes of a few points are within the noise.
 
 # %%
-changes = pd.DataFrame([{"split": study.split_group(split), "seed": s, "device": name, **values}
-                        for (split, s), record in zip(keys, finetuned)
-                        for name, values in record["per_device_change"].items()])
-changes["score_change"] = pd.to_numeric(changes["score_change"]) * 100
-if "note" not in changes:
-    changes["note"] = None
-table_three = changes.groupby(["split", "device"], sort=False).agg(
-    mean=("score_change", "mean"), std=("score_change", "std"), runs=("score_change", "count"),
-    note=("note", "first"))
-table_three["paper (ICBHI)"] = [paper.TABLE_III[d] for _, d in table_three.index]
+table_three = tables.table_three(root, splits=splits)
 display(Markdown(f"**Table III**, score change in points ({label})"))
-display(page_table(table_three, units={"mean": "points", "std": "points", "paper (ICBHI)": "points"}))
+display(page_table(table_three, units={"mean": "points", "std": "points", "paper": "points", "gap": "points"}))
+changes = tables.device_changes(root, splits=splits)
 for split in splits:
-    device_scores = results_table.per_device_intervals(root, split=study.expand_splits([split])[0])
+    device_scores = tables.per_device_intervals(root, split=expand_splits([split])[0])
     if not device_scores.empty:
         display(Markdown(f"**Per-device Score with 95 % intervals**, {paper.SPLIT_NAMES.get(split, split)}"))
         display(page_table(device_scores))
 for split in splits:
-    fig = plot_device_gains(changes[changes["split"] == split], paper.TABLE_III,
+    fig = plot_device_gains(changes[changes["split"] == split_group(split)], paper.TABLE_III,
                             data_label=finetuned[0]["data"], init=finetuned[0]["init"])
     fig.axes[0].set_title(f"Table III: device-specific fine-tuning ({paper.SPLIT_NAMES.get(split, split)})")
     save_figure(fig, f"05_device_gains_{split}", out_dir=figures_dir)
@@ -113,17 +105,13 @@ for split in splits:
 # The whole test split, each cycle scored by its device's model.
 
 # %%
-results = study.collect_metrics(root)
-results = results[results["split"].isin(splits) & (results["variant"] == "full")]
-summary = study.summarise(results)
-table_one = study.side_by_side(summary, paper.TABLE_I, task="4-class")
+table_one = tables.table_one(root, task="4-class", splits=splits, variants=["full"])
 display(page_table(table_one))
-display(Markdown("\n".join(f"- {sentence}" for sentence in study.noise_statements(summary))))
-out = root / "05_device_finetuning.json"
-out.write_text(json.dumps({"splits": splits, "seeds": seed_list, "label": label,
-                           "table_three": table_three.reset_index().to_dict(orient="records"),
-                           "table_one_4class": table_one.to_dict(orient="records")}, indent=2, default=str))
-print("wrote", out)
+display(Markdown("\n".join(f"- {sentence}" for sentence in tables.noise_in_words(root, splits=splits,
+                                                                                   variants=["full"]))))
+record_numbers(root, "05_device_finetuning.json", {
+    "splits": splits, "seeds": seed_list, "label": label, "table_three": table_three.to_dict(orient="records"),
+    "table_one_4class": table_one.to_dict(orient="records")})
 
 # %% [markdown]
 # ## What to try next

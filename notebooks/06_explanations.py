@@ -33,15 +33,12 @@ interactive = True       # build the ipywidgets explorer at the end
 
 # %%
 # %matplotlib inline
-import json
-from pathlib import Path
-
 from IPython.display import Markdown, display
 
 from respirelib.explain import cycles as ex
 from respirelib.config import CLASS_NAMES
-from respirelib.training.experiment import load_run
-from respirelib.training.metrics import json_safe
+from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
+from respirelib.experiments.run import load_run
 from respirelib.explain.figures import plot_blank_band_summary
 from respirelib.viz.save import save_figure
 from respirelib.viz.tables import page_table
@@ -67,7 +64,8 @@ from respirelib.viz.tables import page_table
 # %%
 model_dir = ex.resolve_model_run(model_run, run_dir, data_dir=data_dir, profile=profile, seed=seed,
                                  device=device)
-run = load_run(model_dir, data_dir=data_dir, device=device)
+data_path = resolve_notebook_data(data_dir, profile, trained_run=model_dir)
+run = load_run(model_dir, data_dir=data_path, device=device)
 model = ex.load_model(run)
 label = ex.run_label(run)
 if run.prepared.dataset.is_synthetic:
@@ -167,11 +165,7 @@ record = {"data": run.prepared.dataset.data_label, "synthetic": run.prepared.dat
           "galleries": {name: {"correct": correct.loc[correct["label_id"] == i, "name"].tolist(),
                                "wrong": wrong.loc[wrong["label_id"] == i, "name"].tolist()}
                         for i, name in enumerate(CLASS_NAMES)}}
-if run_dir is not None:
-    out = Path(run_dir) / "06_explanations.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(json_safe(record), indent=2))
-    print("wrote", out)
+record_numbers(run_dir, "06_explanations.json", record)
 
 # %% [markdown]
 # ## What to try next

@@ -33,12 +33,12 @@ figures_dir = "figures"
 
 # %%
 # %matplotlib inline
-import json
 from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from respirelib.training import results
+from respirelib.experiments import tables
+from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.viz.tables import page_table
 
 # %%
@@ -47,13 +47,13 @@ if run_dir is None:
 
     run_dir = str(latest_pipeline_run())
     print(f"reporting on the newest pipeline run: {run_dir}")
-gathered = results.gather_results(run_dir)
+gathered = tables.gather_results(run_dir)
 labels = gathered["labels"]
 color = "#b00020" if labels["synthetic"] or labels["random_init"] else "#1b5e20"
-lines = results.banner(labels).splitlines()
+lines = tables.banner(labels).splitlines()
 display(Markdown(f'<div style="border:4px solid {color};padding:12px;font-size:1.6em;color:{color}">'
                  + "<br>".join(f"<b>{line}</b>" for line in lines) + "</div>"))
-print(results.banner(labels))
+print(tables.banner(labels))
 
 # %% [markdown]
 # ## Table I: the ablation
@@ -68,10 +68,10 @@ print(results.banner(labels))
 
 # %%
 for task in ("4-class", "2-class"):
-    table = results.table_one(run_dir, task=task)
+    table = tables.table_one(run_dir, task=task)
     display(Markdown(f"**Table I, {task}**"))
     display(page_table(table) if not table.empty else "no training runs found")
-for sentence in results.noise_in_words(run_dir):
+for sentence in tables.noise_in_words(run_dir):
     display(Markdown(f"- {sentence}"))
 
 # %% [markdown]
@@ -87,7 +87,7 @@ for sentence in results.noise_in_words(run_dir):
 
 # %%
 for split in ("official", "patient"):
-    optimism = results.optimism(run_dir, split=split, device=device)
+    optimism = tables.optimism_table(run_dir, split=split, device=device)
     if not optimism.empty:
         display(Markdown(f"**Optimism, 4-class, {split} split** ({labels['data']} data)"))
         display(page_table(optimism))
@@ -98,7 +98,7 @@ for split in ("official", "patient"):
 # Present when notebook 04 ran with `cycle_sweep`.
 
 # %%
-sweep = results.table_two(run_dir)
+sweep = tables.table_two(run_dir)
 display(page_table(sweep, units={"mean": "%", "std": "points", "paper": "%", "gap": "points"}) if not sweep.empty
         else Markdown("_the input-length sweep did not run_"))
 
@@ -109,7 +109,7 @@ display(page_table(sweep, units={"mean": "%", "std": "points", "paper": "%", "ga
 # split of the real data) has no number, and the note says why.
 
 # %%
-devices = results.table_three(run_dir)
+devices = tables.table_three(run_dir)
 display(page_table(devices, units={"mean": "points", "std": "points", "paper": "points", "gap": "points"})
         if not devices.empty else Markdown("_stage 2 did not run_"))
 
@@ -118,9 +118,7 @@ display(page_table(devices, units={"mean": "points", "std": "points", "paper": "
 
 # %%
 display({key: labels[key] for key in ("data", "inits", "profiles", "commit", "fingerprint", "hardware")})
-out = Path(run_dir) / "07_results.json"
-out.write_text(json.dumps(gathered, indent=2, default=str))
-print("wrote", out)
+record_numbers(run_dir, "07_results.json", gathered)
 
 # %% [markdown]
 # ## Using the model on a recording
@@ -144,7 +142,8 @@ if (model_run / "metrics.json").is_file():
     if not model_file.exists():
         export_model(model_run, model_file)
     model = load_exported_model(model_file)
-    recordings = load_icbhi(json.loads((model_run / "run.json").read_text())["data_dir"], errors="skip").recordings
+    data_path = resolve_notebook_data(data_dir, profile, trained_run=model_run)  # the data the model learnt from
+    recordings = load_icbhi(data_path, errors="skip").recordings
     example = recordings[recordings["split"] == "test"].iloc[0]
     annotated = predict_recording(model, example["audio_path"], annotations=example["annotation_path"])
     print(f"{example['recording']}: {annotated.model_used} model")

@@ -104,7 +104,7 @@ def _isolated_environment(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke_run(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
     """One smoke-profile run (random init) trained, fine-tuned and evaluated; shared, treat it as read-only."""
-    from respirelib.training.experiment import evaluate_run, finetune_run, train_run
+    from respirelib.experiments.run import evaluate_run, finetune_run, train_run
 
     run_dir = tmp_path_factory.mktemp("smoke-run") / "official-full-seed0"
     train_run(tiny_synthetic, run_dir, profile="smoke", init="random", seed=0, progress=False)

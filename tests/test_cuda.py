@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from respirelib.model.checkpoint import load_checkpoint
-from respirelib.training.experiment import evaluate_run, finetune_run, train_run
+from respirelib.experiments.run import evaluate_run, finetune_run, train_run
 
 pytestmark = pytest.mark.cuda
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from respirelib.config import CLASS_NAMES
-from respirelib.training.experiment import load_run, train_run
+from respirelib.experiments.run import load_run, train_run
 from respirelib.explain.gradcam import map_axes
 from respirelib.explain.cycles import (
     STAGE1_CHECKPOINT, blank_band_experiment, explain_cycle_to_file, explain_cycles,

@@ -1,7 +1,7 @@
 """Runs killed (SIGKILL, real subprocesses) at every kind of write, then run again by the pipeline's code.
 
 Each child process (forked from a server that imported the project once) runs what notebooks 04/05 and ``respirenet export`` run for one run
-(:func:`respirelib.training.study.ensure_run` with fine-tuning, then :func:`export_model`) in the
+(:func:`respirelib.experiments.study.ensure_run` with fine-tuning, then :func:`export_model`) in the
 smoke profile; ``RESPIRENET_KILL_AT`` (:mod:`respirelib.storage`) makes it SIGKILL itself
 at an exact write. After each kill the files on disk are checked, and the last, uninterrupted
 attempt must give exactly the metrics of the session's uninterrupted run (CPU is deterministic).
@@ -20,7 +20,7 @@ import pytest
 from respirelib.model.checkpoint import load_checkpoint
 from respirelib.inference.export import load_exported_model
 from respirelib.storage import KILL_AT_ENV
-from respirelib.training.progress import PROGRESS_FILE, planned_runs, write_plan
+from respirelib.experiments.progress import PROGRESS_FILE, planned_runs, write_plan
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def _pipeline_run(root: str, data: str, cache: str, kill_at: str | None, whole: 
     else:
         os.environ.pop(KILL_AT_ENV, None)
     from respirelib.inference.export import export_model
-    from respirelib.training.study import ensure_run
+    from respirelib.experiments.study import ensure_run
 
     run = ensure_run(root, data, split="official", variant="full", seed=0, profile="smoke", init="random",
                      device="cpu", finetune=whole, progress=False)
@@ -47,7 +47,7 @@ def _child(root: Path, data: Path, *, cache: Path, kill_at: str | None = None, w
     # Forked from a server that imported the project once (seconds saved per child), yet each child is a
     # fresh process of its own, killed for real.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["respirelib.training.study", "respirelib.inference.export", "tests.test_faults"])
+    context.set_forkserver_preload(["respirelib.experiments.study", "respirelib.inference.export", "tests.test_faults"])
     process = context.Process(target=_pipeline_run, args=(str(root), str(data), str(cache), kill_at, whole))
     process.start()
     return process

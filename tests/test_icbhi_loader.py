@@ -6,6 +6,7 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -253,3 +254,86 @@ def test_one_parser_reads_flagged_and_unflagged_annotation_files(tmp_path):
         bad.write_text("0.5 1.5 0 0\n" + rows + "\n")
         with pytest.raises(DataError, match=rf"bad\.txt:2: .*{message}"):
             parse_annotation_file(bad, require_flags=False, strict=True)
+
+
+@pytest.fixture
+def kept_loads():
+    """No load kept from another test, none left for the next."""
+    from respirelib.data.icbhi import forget_loaded
+
+    forget_loaded()
+    yield
+    forget_loaded()
+
+
+def _age(folder, seconds: float = 3600.0) -> None:
+    """Date every file back, past the window in which a load is not kept (a file written just now may change
+    again within one tick of the file system's clock)."""
+    import time
+
+    past = time.time() - seconds
+    for path in folder.rglob("*"):
+        os.utime(path, (past, past))
+
+
+def _count_calls(monkeypatch, module, name: str) -> list:
+    calls = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_a_folder_is_read_and_hashed_once_per_process_while_its_files_are_unchanged(tiny_icbhi, monkeypatch,
+                                                                                    kept_loads):
+    import respirelib.data.fingerprint as fingerprint
+    import respirelib.data.icbhi as icbhi
+
+    _age(tiny_icbhi)
+    parsed = _count_calls(monkeypatch, icbhi, "parse_annotation_file")
+    hashed = _count_calls(monkeypatch, fingerprint, "files_fingerprint")
+    first = load_icbhi(tiny_icbhi, audio="require")
+    reads = len(parsed)
+    assert reads == len(TINY_RECORDINGS)
+    again = load_icbhi(tiny_icbhi, errors="skip")  # a load that met no problem serves both error modes
+    assert len(parsed) == reads
+    pd.testing.assert_frame_equal(again.cycles, first.cycles)
+    assert again.fingerprint == first.fingerprint and len(hashed) == 1
+    again.cycles.loc[0, "start"] = 99.0  # each caller gets its own copy
+    assert load_icbhi(tiny_icbhi).cycles.loc[0, "start"] == first.cycles.loc[0, "start"]
+    assert len(parsed) == reads and len(hashed) == 1
+
+
+def test_a_changed_added_or_just_written_file_makes_the_folder_read_again(tiny_icbhi, monkeypatch, kept_loads):
+    import respirelib.data.icbhi as icbhi
+
+    _age(tiny_icbhi)
+    parsed = _count_calls(monkeypatch, icbhi, "parse_annotation_file")
+    before = load_icbhi(tiny_icbhi).fingerprint
+    annotation = tiny_icbhi / "101_1b1_Al_sc_Meditron.txt"
+    annotation.write_text(annotation.read_text().replace("0.1\t1.5", "0.2\t1.5"))  # same size, new time
+    changed = load_icbhi(tiny_icbhi)
+    assert changed.cycles.loc[0, "start"] == pytest.approx(0.2) and changed.fingerprint != before
+    _age(tiny_icbhi)
+    reads = len(parsed)
+    write_recording(tiny_icbhi, "106_1b1_Al_sc_Meditron", ["0.0\t2.0\t0\t0"])
+    _age(tiny_icbhi)
+    assert len(load_icbhi(tiny_icbhi, errors="skip").recordings) == len(TINY_RECORDINGS) + 1
+    assert len(parsed) == reads + len(TINY_RECORDINGS) + 1
+    # Files written a moment ago may change again unseen within the clock's tick: such a folder is not kept.
+    annotation.write_text(annotation.read_text())
+    load_icbhi(tiny_icbhi, errors="skip")
+    load_icbhi(tiny_icbhi, errors="skip")
+    assert len(parsed) == reads + 3 * (len(TINY_RECORDINGS) + 1)
+
+
+def test_a_load_that_skipped_data_never_stands_in_for_one_that_must_raise(tiny_icbhi, kept_loads):
+    (tiny_icbhi / "101_1b1_Al_sc_Meditron.txt").write_text("0.1\t1.5\t0\t0\nnot a row\n")
+    _age(tiny_icbhi)
+    assert load_icbhi(tiny_icbhi, errors="skip").report.skipped
+    with pytest.raises(DataError, match="101_1b1_Al_sc_Meditron.txt"):
+        load_icbhi(tiny_icbhi, errors="raise")

@@ -43,7 +43,7 @@ def test_eval_padding_is_checked():
 
 @pytest.fixture(scope="module")
 def prepared(tiny_synthetic):
-    from respirelib.training.experiment import prepare_data
+    from respirelib.experiments.run import prepare_data
     from respirelib.training.profiles import get_profile
 
     return prepare_data(tiny_synthetic, get_profile("smoke"), split="official", progress=False)

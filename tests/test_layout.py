@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "respirelib"
 # Top-level modules (config, errors, paper, runs, ...) are the shared base; then the data's path.
-LAYERS = ("base", "data", "signal", "model", "training", "viz", "explain", "inference", "apps")
+LAYERS = ("base", "data", "signal", "model", "training", "experiments", "viz", "explain", "inference", "apps")
 
 
 def _module_name(path: Path) -> str:

@@ -202,7 +202,7 @@ def test_mean_std_of_real_scores_and_single_run():
 def test_format_mean_std():
     assert format_mean_std(0.5623, 0.0081) == "56.2 ± 0.8"
     assert format_mean_std(0.5, float("nan")) == "50.0"
-    assert format_mean_std(float("nan"), 0.1) == "n/a"
+    assert format_mean_std(float("nan"), 0.1) == "–"  # one convention for undefined cells, as format_interval
     assert format_mean_std(1.23456, 0.1, percent=False, digits=2) == "1.23 ± 0.10"
 
 

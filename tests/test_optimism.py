@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from respirelib.training import study
+from respirelib.experiments import study, tables, variants
 from respirelib.data.splits import make_split
 
 pytestmark = pytest.mark.slow
@@ -27,11 +27,11 @@ def study_root(tiny_synthetic, tmp_path_factory, _isolated_environment):
 
 
 def test_split_labels_and_cross_validation_folds():
-    assert study.expand_splits(["official", "patient-cv"]) == ["official"] + [f"patient-fold{k}" for k in range(5)]
-    assert study.split_group("patient-fold2") == "patient-cv" and study.split_group("patient") == "patient"
+    assert variants.expand_splits(["official", "patient-cv"]) == ["official"] + [f"patient-fold{k}" for k in range(5)]
+    assert variants.split_group("patient-fold2") == "patient-cv" and variants.split_group("patient") == "patient"
     for bad in ("patient-fold5", "official-fold1", "kfold"):
         with pytest.raises(ValueError):
-            study.expand_splits([bad])
+            variants.expand_splits([bad])
 
 
 def test_the_split_seed_is_fixed_and_separate_from_the_training_seed(study_root, tiny_synthetic):
@@ -62,8 +62,8 @@ def test_the_test_monitor_is_kept_apart_and_never_selects(study_root):
 
 
 def test_optimism_table_from_the_same_runs(study_root):
-    table = study.optimism_table(study_root, split="official")
-    assert list(table["measured as"]) == [name for name, _ in study.OPTIMISM_ROWS] + [
+    table = tables.optimism_table(study_root, split="official")
+    assert list(table["measured as"]) == [name for name, _ in tables.OPTIMISM_ROWS] + [
         "ours, mean ± std over seeds", "ours, the best single seed"]
     assert all("[" in cell for cell in table["score"])  # every number carries its interval
     assert "±" in table.loc[4, "score"] and table.loc[4, "runs"] == "2"
@@ -79,7 +79,7 @@ def test_optimism_table_from_the_same_runs(study_root):
 
 def test_summaries_carry_intervals_and_say_when_a_difference_is_noise(study_root):
     metrics = study.collect_metrics(study_root)
-    summary = study.summarise(metrics[metrics["stage"] == "stage1"])
+    summary = tables.summarise(metrics[metrics["stage"] == "stage1"])
     official = summary.loc[("official", "+CBA+BRC")]
     assert official["n seeds"] == 2
     low, high = official["4-class score ci"]
@@ -88,7 +88,7 @@ def test_summaries_carry_intervals_and_say_when_a_difference_is_noise(study_root
                          "n seeds": [3, 3, 3], "4-class score ci": [[45, 55], [46, 56], [58, 62]]},
                         index=pd.MultiIndex.from_tuples([("official", "CNN"), ("official", "+CBA+BRC"),
                                                          ("official", "+X")]))
-    sentences = study.noise_statements(fake)
+    sentences = tables.noise_statements(fake)
     assert len(sentences) == 3
     assert "within the noise" in sentences[0] and "+1.0 points" in sentences[0]
     assert "larger than both" in sentences[2]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from respirelib.training.progress import (PLAN_FILE, PROGRESS_FILE, announce, describe_projection, echoing, format_seconds,
+from respirelib.experiments.progress import (PLAN_FILE, PROGRESS_FILE, announce, describe_projection, echoing, format_seconds,
                                  planned_runs, project, recorded_throughput, write_plan)
 
 
@@ -48,7 +48,7 @@ def test_a_record_of_this_hardware_is_used_and_others_are_not(tmp_path):
 @pytest.mark.slow
 def test_projection_from_a_record_and_from_a_warm_up(tiny_synthetic, tmp_path):
     from respirelib.training.workload import schedule_workload
-    from respirelib.training.experiment import prepare_data
+    from respirelib.experiments.run import prepare_data
     from respirelib.training.profiles import get_profile
 
     runs = planned_runs(["official"], [0])
@@ -100,7 +100,7 @@ def test_the_pipeline_echoes_the_progress_lines_of_its_notebooks(tmp_path):
 
 
 def test_the_pipeline_command_plans_and_projects(tiny_synthetic, capsys, monkeypatch):
-    import respirelib.training.progress
+    import respirelib.experiments.progress
     from respirelib.apps.cli import build_parser
     from respirelib.apps.launch import pipeline_plan
 
@@ -112,7 +112,7 @@ def test_the_pipeline_command_plans_and_projects(tiny_synthetic, capsys, monkeyp
                                       "--seeds", "0", "1"])
     plan = _pipeline_plan(args, tiny_synthetic)
     assert len(plan["runs"]) == 12 and "total_s" not in plan  # smoke: planned, not projected
-    monkeypatch.setattr(respirelib.training.progress, "project", lambda *a, **k: {
+    monkeypatch.setattr(respirelib.experiments.progress, "project", lambda *a, **k: {
         "runs": [{**r, "projected_s": 1.0} for r in a[1]], "total_s": 12.0, "device": "cpu", "profile": "smoke",
         "basis": "a test", "train_samples_per_s": 1, "eval_samples_per_s": 1, "note": "n"})
     args = build_parser().parse_args(["pipeline", "--profile", "smoke", "--project", "--seeds", "0", "1"])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from respirelib.model.checkpoint import load_checkpoint
-from respirelib.training.experiment import evaluate_run, train_run
+from respirelib.experiments.run import evaluate_run, train_run
 from respirelib.model.weights import WeightsNotFoundError
 from tests.test_checkpoint import _as_if_moved
 
@@ -110,7 +110,7 @@ def test_atomic_writes_leave_no_temporary_files_and_usual_permissions(tmp_path):
 
 
 def test_asking_for_a_missing_gpu_is_a_clear_error(tiny_synthetic, tmp_path):
-    from respirelib.training.experiment import resolve_device
+    from respirelib.experiments.run import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: nothing to refuse")

@@ -95,8 +95,7 @@ class Check:
 def _environment() -> dict:
     import torch
 
-    from respirelib.training.experiment import package_versions
-    from respirelib.runs import git_commit, hardware_record
+    from respirelib.experiments.provenance import git_commit, hardware_record, package_versions
 
     record = {"commit": git_commit() or os.environ.get("RESPIRENET_COMMIT"), "python": platform.python_version(),
               "hardware": hardware_record(), "packages": package_versions(), "cuda_available": torch.cuda.is_available()}
@@ -126,7 +125,7 @@ def _epochs_that_fit(first_epoch_s: float, budget_s: float, epochs_left: int) ->
 
 def _timed_run(check: Check, data_dir: Path, work: Path, config: dict, seed: int) -> dict:
     """Stage 1 and stage 2 (one device) for as long as the budget allows, then the evaluation."""
-    from respirelib.training.experiment import evaluate_run, finetune_run, train_run
+    from respirelib.experiments.run import evaluate_run, finetune_run, train_run
     from respirelib.training.profiles import get_profile
 
     profile = get_profile(config["profile"])
@@ -157,7 +156,7 @@ def _timed_run(check: Check, data_dir: Path, work: Path, config: dict, seed: int
     result["stage1_val_score"] = [record.get("val_score") for record in stage1]
 
     with check.step("stage 2: one device, first epoch") as entry:
-        from respirelib.training.experiment import load_run
+        from respirelib.experiments.run import load_run
         from respirelib.data.names import DEVICES
 
         run = load_run(run_dir, device=device, progress=False)

@@ -1,7 +1,7 @@
 """Benchmarks of the pipeline (``respirenet bench ...``), each a function returning a JSON-ready dict.
 
 Every result has one layout, made by :func:`bench_record`: the benchmark's name,
-when and where it ran (:func:`respirelib.runs.hardware_record`, the load average,
+when and where it ran (:func:`respirelib.experiments.provenance.hardware_record`, the load average,
 the commit), the data it ran on, its measurements, and a list of targets, each
 with the measured value and whether it was met. A new benchmark adds a function
 returning such a record, an ``add_*_arguments`` / ``run_*`` pair, and an entry in
@@ -67,10 +67,11 @@ def time_preprocessing(data_dir: str | Path, *, audio, cache_dir: str | Path, wo
     dataset : ICBHIDataset
     """
     from respirelib.signal.cache import build_cycle_cache
-    from respirelib.data.icbhi import load_icbhi
+    from respirelib.data.icbhi import forget_loaded, load_icbhi
 
     timings = {}
     for run in ("cold", "warm"):
+        forget_loaded()  # each run reads the folder as a new process would; only the cycle cache is warm
         dataset, load_s = _timed(load_icbhi, data_dir)
         _, fingerprint_s = _timed(lambda: dataset.fingerprint)
         cache, cache_s = _timed(build_cycle_cache, dataset, config=audio, cache_dir=cache_dir, workers=workers,

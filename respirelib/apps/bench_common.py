@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from respirelib.runs import git_commit, hardware_record
+from respirelib.experiments.provenance import git_commit, hardware_record
 
 BENCH_FORMAT_VERSION = 1
 

@@ -64,7 +64,7 @@ def class_recalls(confusion) -> list[float | None]:
 def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: dict, init: str,
                 device: str, progress: bool) -> dict:
     """Train stage 1 and evaluate it once; the scores, recalls and times of the run."""
-    from respirelib.training.experiment import evaluate_run, train_run
+    from respirelib.experiments.run import evaluate_run, train_run
 
     started = time.perf_counter()
     train_run(data_dir, run_dir, profile=profile, seed=seed, init=init, device=device, progress=progress,

@@ -33,7 +33,7 @@ def bench_train(data_dir: str | Path | None = None, *, scale: float = 1.0, profi
     import torch
 
     from respirelib.data.data_dirs import resolve_data_dir
-    from respirelib.training.experiment import prepare_data
+    from respirelib.experiments.run import prepare_data
     from respirelib.training.profiles import get_profile
     from respirelib.signal.samples import evaluation_set
 
@@ -67,7 +67,7 @@ def bench_train(data_dir: str | Path | None = None, *, scale: float = 1.0, profi
         steps_by_device[name] = measured
     schedule = None
     if run_schedule:
-        from respirelib.training.experiment import evaluate_run, finetune_run, train_run
+        from respirelib.experiments.run import evaluate_run, finetune_run, train_run
 
         with tempfile.TemporaryDirectory(prefix="respirenet-bench-run-") as run_dir:
             run_path = Path(run_dir) / "run"

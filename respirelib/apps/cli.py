@@ -74,7 +74,7 @@ def _seconds_1_to_9(text: str) -> float:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from respirelib.training.experiment import train_run
+    from respirelib.experiments.run import train_run
 
     if args.resume:
         run_dir = train_run(args.data, args.out, resume=True, device=args.device, progress=not args.quiet,
@@ -93,7 +93,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    from respirelib.training.experiment import finetune_run
+    from respirelib.experiments.run import finetune_run
 
     statuses = finetune_run(args.run, device=args.device, resume=args.resume, progress=not args.quiet)
     for device_name, status in statuses.items():
@@ -102,7 +102,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from respirelib.training.experiment import evaluate_run
+    from respirelib.experiments.run import evaluate_run
     from respirelib.training.metrics import format_entry
 
     results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
@@ -121,7 +121,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_optimism(args: argparse.Namespace) -> int:
     from respirelib.training.metrics import json_safe
-    from respirelib.training.study import optimism_table
+    from respirelib.experiments.tables import optimism_table
 
     table = optimism_table(args.root, split=args.split, variant=args.variant, task=args.task, device=args.device,
                            progress=not args.quiet)

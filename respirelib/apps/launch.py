@@ -27,13 +27,13 @@ def pipeline_plan(data_dir: str | Path, *, profile: str, splits: list[str] | Non
                   seeds: list[int] | None = None, seed: int = 0, device: str = "auto", project: bool = False,
                   progress: bool = True) -> dict:
     """The pipeline's training runs; projected (and the projection printed) for the paper profile or ``project``."""
-    from respirelib.training import progress as training_progress
+    from respirelib.experiments.progress import describe_projection, planned_runs, project as project_runs
 
-    runs = training_progress.planned_runs(splits or ["official"], seeds or [seed])
+    runs = planned_runs(splits or ["official"], seeds or [seed])
     if not (project or profile == "paper"):
         return {"runs": runs}
-    projection = training_progress.project(data_dir, runs, profile=profile, device=device, progress=progress)
-    print(training_progress.describe_projection(projection), flush=True)
+    projection = project_runs(data_dir, runs, profile=profile, device=device, progress=progress)
+    print(describe_projection(projection), flush=True)
     return projection
 
 

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from respirelib.storage import atomic_write_text, claim_new_dir
 from respirelib.apps.notebooks import NOTEBOOK_DIR, notebook_path
-from respirelib.training.progress import echoing
+from respirelib.experiments.progress import echoing
+from respirelib.experiments.provenance import environment_record
 
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
 
@@ -54,19 +55,6 @@ class PipelineRequest:
 
 def _available_notebooks() -> list[str]:
     return [name for name in NOTEBOOKS if list(NOTEBOOK_DIR.glob(f"{name}_*.ipynb"))]
-
-
-def environment_record(data_dir: str | Path, run_dir: Path) -> dict:
-    from respirelib.training.experiment import package_versions
-    from respirelib.data.icbhi import load_icbhi
-    from respirelib.runs import git_commit, hardware_record
-
-    dataset = load_icbhi(data_dir, errors="skip")
-    return {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "commit": git_commit(), "hardware": hardware_record(), "packages": package_versions(),
-            "data": {"root": str(Path(data_dir).resolve()), "label": dataset.data_label,
-                     "synthetic": dataset.is_synthetic, "fingerprint": dataset.fingerprint,
-                     "synthetic_marker": dataset.synthetic}}
 
 
 PAPERMILL_CELL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
@@ -114,7 +102,7 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
     only : list of str or None
         Run just these notebooks (tests and partial reproductions).
     plan : dict or None
-        The training runs the notebooks will make, projected or not (:mod:`respirelib.training.progress`),
+        The training runs the notebooks will make, projected or not (:mod:`respirelib.experiments.progress`),
         written as ``plan.json`` into a new run so that each run reports its place and the time left.
     """
     import papermill
@@ -133,11 +121,11 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
             raise ValueError("a new pipeline run needs a request (profile, data directory, ...)")
         with claim_new_dir(out) as claimed:  # the run folder appears with these files, or not at all
             if plan is not None:
-                from respirelib.training.progress import write_plan
+                from respirelib.experiments.progress import write_plan
 
                 write_plan(claimed, plan)
             atomic_write_text(claimed / "environment.json",
-                              json.dumps(environment_record(request.data_dir, out), indent=2, default=str))
+                              json.dumps(environment_record(request.data_dir), indent=2, default=str))
         state = {"request": {**request.__dict__, "extra": list(request.extra)}, "notebooks": {}}
     names = only or _available_notebooks()
     if start is not None:
@@ -160,7 +148,7 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
         state["notebooks"][name] = {"status": "running", "notebook": str(target)}
         atomic_write_text(state_path, json.dumps(state, indent=2))
         try:
-            with echoing(out, write=tqdm.write):  # the training runs' "run k/N ..." lines (respirelib.training.progress)
+            with echoing(out, write=tqdm.write):  # the training runs' "run k/N ..." lines (respirelib.experiments.progress)
                 papermill.execute_notebook(str(source), str(target), parameters=injected, progress_bar=progress,
                                            cwd=str(out), kernel_name="python3", execution_timeout=timeout)
         except (TimeoutError, PapermillExecutionError) as error:

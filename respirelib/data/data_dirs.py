@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import json
 from pathlib import Path
 
 from respirelib.data.names import SYNTHETIC_MARKER  # noqa: F401  (re-exported: where the data lives)
+from respirelib.errors import DataError
 from respirelib.runs import REPO_ROOT
 
 
@@ -41,3 +43,22 @@ def resolve_data_dir(data_dir: str | Path | None, *, scale: float = 1.0, seed: i
                   f"{level:g}) to {out_dir}")
             write_synthetic_icbhi(out_dir, scale=scale, seed=seed, difficulty=level, progress=progress)
     return out_dir
+
+
+def describe_data_dir(path: str | Path) -> str:
+    """One line saying which dataset ``path`` holds, read from its synthetic marker alone (no loading).
+
+    ``"SYNTHETIC ICBHI-shaped dataset (scale 0.5, difficulty 0.3, seed 0): /abs/folder"``, or for a
+    folder without the marker ``"ICBHI data folder (no synthetic marker: real recordings): /abs/folder"``.
+    """
+    path = Path(path)
+    marker = path / SYNTHETIC_MARKER
+    if not marker.is_file():
+        return f"ICBHI data folder (no synthetic marker: real recordings): {path.resolve()}"
+    try:
+        info = json.loads(marker.read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(marker, f"synthetic-dataset marker is not valid JSON ({error})") from error
+    settings = ", ".join(f"{name} {info[name]:g}" if isinstance(info.get(name), float) else f"{name} {info.get(name)}"
+                         for name in ("scale", "difficulty", "seed"))
+    return f"SYNTHETIC ICBHI-shaped dataset ({settings}): {path.resolve()}"

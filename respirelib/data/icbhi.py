@@ -7,13 +7,21 @@ files) and returns an :class:`ICBHIDataset` with a cycles table, a recordings ta
 patients table and a :class:`LoaderReport` of everything skipped, repaired or ignored, and,
 for real data, the check against the release (:mod:`respirelib.data.verify`). It never writes
 into the data folder.
+
+A process loads (and hashes) one folder once: :func:`load_icbhi` keeps each load, keyed by the
+folder and the name, size and modification time of every file in it, and hands out copies
+while nothing there changes, so training, evaluation, stage 2 and a notebook's cells share one
+read. A file changed, added or removed makes the next call read the folder again.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
+import os
+import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +72,8 @@ class ICBHIDataset:
     synthetic: dict | None = None
     _audio_files: list[Path] = field(default_factory=list, repr=False)
     _text_files: list[Path] = field(default_factory=list, repr=False)
+    # One box shared by the copies of one kept load (see load_icbhi), so its files are hashed once.
+    _fingerprint: dict = field(default_factory=dict, repr=False)
 
     @property
     def is_synthetic(self) -> bool:
@@ -82,12 +92,15 @@ class ICBHIDataset:
             return "synthetic"
         return self.verdict.label if self.verdict is not None else "ICBHI"
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
-        """A content hash of every file the dataset was read from (see :mod:`respirelib.data.fingerprint`)."""
+        """A content hash of every file the dataset was read from (see :mod:`respirelib.data.fingerprint`);
+        computed on first use, once per load."""
         from respirelib.data.fingerprint import files_fingerprint
 
-        return files_fingerprint(self.root, self._text_files + self._audio_files)
+        if "value" not in self._fingerprint:
+            self._fingerprint["value"] = files_fingerprint(self.root, self._text_files + self._audio_files)
+        return self._fingerprint["value"]
 
 
 class _Problems:
@@ -179,9 +192,50 @@ def _check_cycles_against_audio(cycles: pd.DataFrame, duration: float, path: Pat
     return cycles[keep]
 
 
+# Loads kept for this process: (resolved folder, end_tolerance) -> (state of its files, {(audio, errors): dataset}).
+_LOADED: dict[tuple, tuple[tuple, dict]] = {}
+# A file modified this recently may be modified again within one tick of the file system's clock, keeping its
+# size and modification time (git's "racy" files): a folder holding one is read again at every call.
+RACY_SECONDS = 2.0
+
+
+def _files_state(root: Path) -> tuple:
+    """Sorted (relative name, size, mtime_ns) of every file under ``root``: what any change to the folder changes."""
+    state = []
+    for directory, _, names in os.walk(root, followlinks=True):
+        for name in names:
+            path = os.path.join(directory, name)
+            stat = os.stat(path)
+            state.append((os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(state))
+
+
+def _serves(kept: tuple[str, str], dataset: ICBHIDataset, wanted: tuple[str, str]) -> bool:
+    """Whether a kept load with options ``kept`` is exactly what a load with ``wanted`` would return.
+
+    A load that met no problem is the same with ``errors="raise"`` or ``"skip"``, and one that
+    read audio is the same with ``audio="require"`` or ``"auto"``.
+    """
+    (audio, errors), (wanted_audio, wanted_errors) = kept, wanted
+    same_audio = audio == wanted_audio or ({audio, wanted_audio} <= {"auto", "require"} and dataset.has_audio)
+    return same_audio and (errors == wanted_errors or errors == "raise" or not dataset.report.skipped)
+
+
+def _copy(dataset: ICBHIDataset) -> ICBHIDataset:
+    """A copy a caller may change without changing the kept load (the fingerprint box stays shared)."""
+    return dataclasses.replace(dataset, recordings=dataset.recordings.copy(), cycles=dataset.cycles.copy(),
+                               patients=dataset.patients.copy(), report=copy.deepcopy(dataset.report))
+
+
+def forget_loaded() -> None:
+    """Drop every kept load, so the next :func:`load_icbhi` reads its folder as a new process would
+    (the benchmarks time cold and warm loads)."""
+    _LOADED.clear()
+
+
 def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
                end_tolerance: float = 0.1) -> ICBHIDataset:
-    """Load an ICBHI-layout folder (real or synthetic).
+    """Load an ICBHI-layout folder (real or synthetic), once per process while its files are unchanged.
 
     Parameters
     ----------
@@ -201,12 +255,29 @@ def load_icbhi(root: str | Path, *, audio: str = "auto", errors: str = "raise",
     Returns
     -------
     ICBHIDataset
+        A copy of this process's earlier load of the same folder when no file in it changed
+        since (same names, sizes and modification times) and the options give the same result.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "data folder does not exist" if not root.exists() else "not a folder")
     if audio not in ("auto", "require", "ignore"):
         raise ValueError(f"audio must be 'auto', 'require' or 'ignore', not {audio!r}")
+    started_ns = time.time_ns()
+    key, state, options = (root.resolve(), end_tolerance), _files_state(root), (audio, errors)
+    kept_state, kept = _LOADED.get(key, (None, {}))
+    if kept_state == state:
+        for kept_options, dataset in kept.items():
+            if _serves(kept_options, dataset, options):
+                return _copy(dataset)
+    dataset = _read_folder(root, audio=audio, errors=errors, end_tolerance=end_tolerance)
+    if all(mtime_ns < started_ns - RACY_SECONDS * 1e9 for _, _, mtime_ns in state):
+        _LOADED[key] = (state, {**(kept if kept_state == state else {}), options: dataset})
+    return _copy(dataset)
+
+
+def _read_folder(root: Path, *, audio: str, errors: str, end_tolerance: float) -> ICBHIDataset:
+    """What :func:`load_icbhi` does on a folder it has not kept."""
     report = LoaderReport()
     problems = _Problems(errors, report)
     layout = find_layout(root)

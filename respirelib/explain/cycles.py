@@ -1,7 +1,7 @@
 """Explaining a trained run: Grad-CAM++ maps of its model on chosen cycles, galleries, Fig. 3, one cycle to a PNG.
 
 :mod:`respirelib.explain.gradcam` works on images and a model; this module connects it to
-a run directory (:func:`respirelib.training.experiment.load_run`): it rebuilds the model's
+a run directory (:func:`respirelib.experiments.run.load_run`): it rebuilds the model's
 inputs for any cycle exactly as evaluation builds them, explains them in batches
 (:func:`explain_cycles`), picks galleries of correctly and wrongly classified
 cycles (:func:`gallery_rows`), runs the Fig. 3 measurement on a run's cycles
@@ -36,7 +36,7 @@ import torch
 from respirelib.signal.clipping import blank_rows_batch, clip_blank_region_batch
 from respirelib.config import CLASS_NAMES
 from respirelib.training.evaluate import cycle_predictions, predict_probabilities
-from respirelib.training.experiment import LoadedRun, load_run
+from respirelib.experiments.run import LoadedRun, load_run
 from respirelib.explain.gradcam import (
     blank_band_attention_cycles, gradcam_maps, map_axes, min_blank_rows, summarise_blank_band_attention,
 )
@@ -523,10 +523,11 @@ def resolve_model_run(model_run: str | Path | None, run_dir: str | Path | None, 
     (where notebook 04 trains it; a temporary folder without ``run_dir``). A
     complete one is only read; a missing one is trained on ``data_dir`` (the
     profile's synthetic default when ``None``) and evaluated
-    (:func:`respirelib.training.study.ensure_run`), and this function says which happened.
+    (:func:`respirelib.experiments.study.ensure_run`), and this function says which happened.
     """
     from respirelib.training.profiles import profile_data_dir
-    from respirelib.training.study import ensure_run, model_run_dir
+    from respirelib.experiments.study import ensure_run
+    from respirelib.experiments.variants import model_run_dir
 
     if model_run is not None:
         print(f"explaining the model of {model_run}")

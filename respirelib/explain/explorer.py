@@ -29,7 +29,7 @@ import ipywidgets as widgets
 import torch
 
 from respirelib.config import CLASS_NAMES
-from respirelib.training.experiment import LoadedRun
+from respirelib.experiments.run import LoadedRun
 from respirelib.explain.cycles import cycle_figure, explain_cycles, load_model, run_label
 
 ALL = "all"

@@ -51,7 +51,7 @@ from respirelib.errors import DataError
 from respirelib.training.metrics import COMBINE_RULES, json_safe
 from respirelib.model.network import ModelConfig, RespireNet, build_model
 from respirelib.data.names import DEVICES
-from respirelib.runs import git_commit
+from respirelib.experiments.provenance import git_commit
 
 FORMAT_NAME = "respirenet-model"
 FORMAT_VERSION = 1
@@ -204,7 +204,7 @@ def export_model(run_dir: str | Path, out: str | Path, *, data_dir: str | Path |
     Parameters
     ----------
     run_dir : str or Path
-        A run trained with :func:`respirelib.training.experiment.train_run` (fine-tuned and
+        A run trained with :func:`respirelib.experiments.run.train_run` (fine-tuned and
         evaluated or not: what is missing is said in the card).
     out : str or Path
         The model file to write (``.pt`` by convention).
@@ -436,7 +436,7 @@ def load_exported_model(path: str | Path, *, device: str | torch.device = "cpu")
         anything that fails on a short noise probe through the whole chain), or weights
         that do not fit the architecture. The message names the file.
     """
-    from respirelib.training.experiment import resolve_device
+    from respirelib.experiments.run import resolve_device
 
     path = Path(path)
     payload = _load_payload(path)

@@ -332,12 +332,13 @@ def mean_std(runs: Sequence[Mapping], *, ddof: int = 1) -> dict:
     return summary
 
 
-def format_mean_std(mean: float, std: float, *, percent: bool = True, digits: int = 1) -> str:
-    """``"56.2 ± 0.8"`` (fractions shown as percent by default); "n/a" when undefined."""
+def format_mean_std(mean: float | None, std: float | None, *, percent: bool = True, digits: int = 1) -> str:
+    """``"56.2 ± 0.8"`` (fractions shown as percent by default); the mean alone when ``std`` is undefined
+    (one seed); ``"–"`` when the mean is, as :func:`format_interval` says it."""
+    if mean is None or not np.isfinite(mean):
+        return "–"
     scale = 100.0 if percent else 1.0
-    if mean is None or math.isnan(mean):
-        return "n/a"
-    if std is None or math.isnan(std):
+    if std is None or not np.isfinite(std):
         return f"{mean * scale:.{digits}f}"
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
 

@@ -3,7 +3,7 @@
 :func:`schedule_workload` counts the training inputs and evaluation windows a profile's
 schedule processes on prepared data; :func:`time_train_steps` times real training and
 evaluation steps exactly as :func:`respirelib.training.train.fit` runs them. The projection of
-``make reproduce`` (:mod:`respirelib.training.progress`) and ``respirenet bench train`` both use them.
+``make reproduce`` (:mod:`respirelib.experiments.progress`) and ``respirenet bench train`` both use them.
 """
 
 from __future__ import annotations

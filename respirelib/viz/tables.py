@@ -9,7 +9,7 @@ import pandas as pd
 
 MISSING = "–"
 _METRICS = {"sp": "Sp", "se": "Se", "score": "Score"}
-# Column names of the results tables (respirelib.training.study) and the unit each is in.
+# Column names of the results tables (respirelib.experiments.tables) and the unit each is in.
 _RESULT_COLUMN = re.compile(r"^(sp|se|score)(?: (ours|paper|gap))?$")
 
 

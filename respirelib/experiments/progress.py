@@ -3,7 +3,7 @@
 ``respirenet pipeline`` (so ``make reproduce``) writes ``plan.json`` into the pipeline
 directory before the first notebook: every training run the notebooks will make (Table I's
 CNN and +CBA+BRC rows per split and seed, then stage 2 of each +CBA+BRC run), each with its
-projected seconds. :func:`respirelib.training.study.ensure_run` calls :func:`announce` before it
+projected seconds. :func:`respirelib.experiments.study.ensure_run` calls :func:`announce` before it
 trains, which prints e.g. ``run 3/30: patient-full-seed2, stage 1; elapsed 1 h 02 min,
 remaining about 3 h 10 min`` and appends it to ``progress.log``, which the pipeline echoes
 to the terminal (the notebooks' own output goes into the executed notebooks).
@@ -39,7 +39,7 @@ def planned_runs(splits, seeds, *, ablation: bool = True, finetune: bool = True)
 
     ``splits`` as the notebooks take them (``patient-cv`` stands for its five folds).
     """
-    from respirelib.training.variants import expand_splits
+    from respirelib.experiments.variants import expand_splits
 
     variants = ["full", "cnn"] if ablation else ["full"]
     runs = [{"name": f"{split}-{variant}-seed{seed}", "split": split, "variant": variant, "seed": seed,
@@ -113,9 +113,9 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
             results_dir: str | Path | None = None, progress: bool = False) -> dict:
     """Projected seconds of each planned run and in all, and what the projection is based on."""
     from respirelib.training.workload import schedule_workload
-    from respirelib.training.experiment import prepare_data, resolve_device
+    from respirelib.experiments.run import prepare_data, resolve_device
+    from respirelib.experiments.variants import split_scheme, variant_overrides
     from respirelib.training.profiles import get_profile
-    from respirelib.training.variants import _split_scheme, variant_overrides
 
     torch_device = resolve_device(device)
     throughput = recorded_throughput(torch_device.type, profile=profile, results_dir=results_dir)
@@ -126,7 +126,7 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
             continue
         profile_obj = get_profile(profile).with_overrides(variant_overrides(run["variant"]))
         if run["split"] not in prepared_by_split:  # the split's patients are fixed whatever the training seed
-            scheme, fold = _split_scheme(run["split"])
+            scheme, fold = split_scheme(run["split"])
             prepared_by_split[run["split"]] = prepare_data(data_dir, profile_obj, split=scheme, fold=fold,
                                                            progress=progress)
         prepared = prepared_by_split[run["split"]]

@@ -7,10 +7,8 @@ and the metrics files. Every command of the CLI and every notebook goes through 
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,7 @@ from respirelib.training.metrics import bootstrap_intervals, json_safe
 from respirelib.model.network import ModelConfig, RespireNet, build_model
 from respirelib.data.names import DEVICES
 from respirelib.training.profiles import Profile, get_profile
-from respirelib.runs import git_commit, hardware_record
+from respirelib.experiments.provenance import git_commit, run_provenance
 from respirelib.storage import RUN_DIR_HINT, atomic_write_text, claim_new_dir, refuse_existing_dir
 from respirelib.config import LABEL_AWARE_DIAGNOSTIC
 from respirelib.training.metrics import icbhi_scores
@@ -35,7 +33,6 @@ from respirelib.data.splits import make_split
 from respirelib.training.train import fit
 
 INIT_CHOICES = ("imagenet", "random", "imagenet-if-available")
-KEY_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "librosa", "pandas", "soundfile", "grad-cam")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -47,25 +44,6 @@ def resolve_device(device: str = "auto") -> torch.device:
         raise ValueError(f"device {device!r} asked for, but this torch ({torch.__version__}) sees no CUDA GPU; "
                          "use --device cpu or auto")
     return resolved
-
-
-def package_versions() -> dict:
-    versions = {}
-    for name in KEY_PACKAGES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def provenance(dataset: ICBHIDataset, device: torch.device) -> dict:
-    """Commit, hardware, package versions and the data's identity (synthetic or real)."""
-    return {"commit": git_commit(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "hardware": {**hardware_record(), "device": str(device)}, "packages": package_versions(),
-            "data": {"root": str(dataset.root.resolve()), "label": dataset.data_label,
-                     "synthetic": dataset.is_synthetic, "fingerprint": dataset.fingerprint,
-                     "synthetic_marker": dataset.synthetic, "loader_report": dataset.report.counts()}}
 
 
 @dataclass
@@ -155,7 +133,7 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
                    "init_requested": init, "init": model.init_label, "data_dir": str(Path(data_dir).resolve()),
                    "config": profile_obj.to_dict(), "model": model.describe(),
                    "subset_sizes": prepared.subset.value_counts().to_dict(),
-                   "provenance": provenance(prepared.dataset, torch_device)}
+                   "provenance": run_provenance(prepared.dataset, torch_device)}
         with claim_new_dir(run_dir) as claimed:  # the folder appears with its run.json, or not at all
             atomic_write_text(claimed / "run.json", json.dumps(json_safe(request), indent=2, default=str))
     stage = profile_obj.stage1

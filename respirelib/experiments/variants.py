@@ -2,8 +2,8 @@
 
 A run is ``<split>-<variant>-seed<seed>``: the split label ``official``, ``patient`` or
 ``patient-fold<k>`` (``patient-cv`` expands to all five folds), the variant ``cnn``, ``full``
-or ``len<N>s``. :mod:`respirelib.training.study` trains and reads them;
-:mod:`respirelib.training.progress` plans them.
+or ``len<N>s``. :mod:`respirelib.experiments.study` trains and reads them;
+:mod:`respirelib.experiments.progress` plans them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 CV_FOLDS = 5
 _SPLIT_LABEL = re.compile(r"(official|patient)(?:-fold(\d+))?")
+_RUN_NAME = re.compile(r"(official|patient(?:-fold\d+)?)-(.+)-seed(\d+)")
 
 VARIANT_OVERRIDES = {"cnn": {"stage1": {"concat": False, "clip_blank": False}}, "full": {}}
 ROW_NAMES = {"cnn": "CNN", "full": "+CBA+BRC", "finetuned": "+FT"}
@@ -34,11 +35,11 @@ def expand_splits(splits) -> list[str]:
     for split in splits:
         labels += [f"patient-fold{k}" for k in range(CV_FOLDS)] if split == "patient-cv" else [split]
     for label in labels:
-        _split_scheme(label)
+        split_scheme(label)
     return labels
 
 
-def _split_scheme(label: str) -> tuple[str, int]:
+def split_scheme(label: str) -> tuple[str, int]:
     """(scheme, fold) of a split label: ``official``, ``patient`` or ``patient-fold<k>``."""
     match = _SPLIT_LABEL.fullmatch(label)
     if not match or (match.group(1) == "official" and match.group(2)):
@@ -55,4 +56,11 @@ def split_group(label: str) -> str:
 
 
 def model_run_dir(root: str | Path, *, split: str, variant: str, seed: int) -> Path:
+    """``<root>/train/<split>-<variant>-seed<seed>``."""
     return Path(root) / "train" / f"{split}-{variant}-seed{seed}"
+
+
+def parse_run_name(name: str) -> tuple[str, str, int] | None:
+    """(split label, variant, seed) of a run directory's name, or None for a name of another kind."""
+    match = _RUN_NAME.fullmatch(name)
+    return (match.group(1), match.group(2), int(match.group(3))) if match else None

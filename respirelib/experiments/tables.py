@@ -1,110 +1,28 @@
-"""The paper's experiments as sets of runs: Table I rows, the Table II sweep, several seeds.
+"""The paper's tables from a set of runs: Table I and its noise in words, Table II, Table III, the optimism table.
 
-Training runs live under ``<root>/train/<split>-<variant>-seed<seed>/``. Variants:
-
-- ``cnn``: the base model, without concatenation augmentation and blank region clipping
-  (Table I, "CNN");
-- ``full``: with both ("+CBA+BRC"); fine-tuning it per device gives "+FT";
-- ``len<N>s``: ``full`` with an N-second input (Table II).
-
-Splits: ``official`` (60/40), ``patient`` (80/20, fold 0 of a patient-wise 5-fold) and
-``patient-cv`` (all five folds, each run named ``patient-fold<k>``): the cross-validation
-the paper's conclusion asks for, aggregated as mean ± std over folds (and seeds). The
-patient split's seed is fixed (``split_seed``, default 0), separate from the training
-seed, so the seeds of one split share their test patients and their spread is training
-variance alone.
-
-:func:`ensure_run` trains and evaluates a run that is missing, resumes one that was
-interrupted, and only reads one that is complete, so notebooks can be re-run cheaply.
+Each takes the root of a set of runs (a pipeline's run directory, or any folder whose ``train/``
+:mod:`respirelib.experiments.study` filled) and returns a DataFrame: ours beside the paper's
+numbers, with the gap. Notebooks 04, 05 and 07 show them; :func:`gather_results` is what
+notebook 07 records. "ours" reads ``mean ± std [95% interval of the mean]`` in percent.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from respirelib.training.experiment import evaluate_run, finetune_run, train_run
-from respirelib.training.metrics import bootstrap_intervals, bootstrap_intervals_over_sets, format_entry
-from respirelib.training.progress import announce
-from respirelib.training.variants import (CV_FOLDS, ROW_NAMES, VARIANT_OVERRIDES, _split_scheme,  # noqa: F401
-                                          expand_splits, model_run_dir, split_group, variant_overrides)
+from respirelib import paper
+from respirelib.experiments.run import diagnose_run
+from respirelib.experiments.study import collect_metrics
+from respirelib.experiments.variants import parse_run_name, split_group
+from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets, format_entry,
+                                         format_mean_std)
 
-
-def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: str, seed: int,
-               profile: str, init: str, device: str = "auto", finetune: bool = False, train: bool = True,
-               progress: bool = True) -> Path:
-    """A trained and evaluated run for (split, variant, seed) under ``root``; train only what is missing.
-
-    A run killed at any point is continued: ``run.json`` (written before the first epoch)
-    marks a started run, resumed from its last checkpoint or, killed in its first epoch,
-    from the start in the same directory; an evaluation counts as done only once both its
-    metrics and its predictions are written.
-    """
-    run_dir = model_run_dir(root, split=split, variant=variant, seed=seed)
-    complete = _evaluated(run_dir, "metrics")
-    if not complete and not train:
-        raise FileNotFoundError(f"{run_dir} has no finished run and training was not asked for (train=False)")
-    if not complete:
-        scheme, fold = _split_scheme(split)
-        announce(root, run_dir.name, "stage1")  # "run k/N: ..., elapsed, remaining" under a pipeline's plan
-        train_run(data_dir, run_dir, profile=profile, seed=seed, split=scheme, fold=fold, init=init, device=device,
-                  resume=(run_dir / "run.json").is_file(), progress=progress, overrides=variant_overrides(variant))
-        # metrics.json without its predictions: what an evaluation killed half-way left
-        evaluate_run(run_dir, device=device, overwrite=(run_dir / "metrics.json").exists(), progress=progress)
-    if finetune and not _evaluated(run_dir, "metrics_finetuned"):
-        if not train:
-            raise FileNotFoundError(f"{run_dir} has no fine-tuned models and training was not asked for")
-        announce(root, run_dir.name, "stage2")
-        finetune_run(run_dir, device=device, resume=(run_dir / "stage2").is_dir(), progress=progress)
-        evaluate_run(run_dir, device=device, overwrite=True, progress=progress)
-    return run_dir
-
-
-def _evaluated(run_dir: Path, stem: str) -> bool:
-    """Both files of an evaluation are there (``evaluate_run`` writes the metrics, then the predictions)."""
-    return (run_dir / f"{stem}.json").is_file() and (run_dir / f"{stem}_predictions.csv").is_file()
-
-
-def _parse_name(name: str) -> tuple[str, str, int] | None:
-    match = re.fullmatch(r"(official|patient(?:-fold\d+)?)-(.+)-seed(\d+)", name)
-    return (match.group(1), match.group(2), int(match.group(3))) if match else None
-
-
-def collect_metrics(root: str | Path) -> pd.DataFrame:
-    """One row per (run, stage): split, variant, seed, stage, row name, and the metrics in percent.
-
-    ``split`` is the table the run belongs to (the folds of a cross-validation share
-    ``patient-cv``; ``fold`` says which), and each metric has its 95% interval as
-    ``<metric> ci`` (a [low, high] pair in percent, or None).
-    """
-    rows = []
-    for run_dir in sorted((Path(root) / "train").glob("*-seed*")):
-        parsed = _parse_name(run_dir.name)
-        if parsed is None:
-            continue
-        split_label, variant, seed = parsed
-        for stage, file_name in (("stage1", "metrics.json"), ("finetuned", "metrics_finetuned.json")):
-            path = run_dir / file_name
-            if not path.is_file():
-                continue
-            metrics = json.loads(path.read_text())
-            row_name = ROW_NAMES["finetuned"] if stage == "finetuned" else ROW_NAMES.get(variant, variant)
-            record = {"run": run_dir.name, "split": split_group(split_label), "fold": _split_scheme(split_label)[1],
-                      "variant": variant, "seed": seed, "stage": stage, "row": row_name, "data": metrics["data"],
-                      "init": metrics["init"], "profile": metrics["profile"],
-                      "predictions": str(path.with_name(path.stem + "_predictions.csv"))}
-            for task, key in (("4-class", "four_class"), ("2-class", "two_class")):
-                for metric in ("sp", "se", "score"):
-                    value = metrics[key][metric]
-                    record[f"{task} {metric}"] = None if value is None else 100 * value
-                    interval = metrics.get("ci", {}).get(key, {}).get(metric, {}).get("ci")
-                    record[f"{task} {metric} ci"] = None if interval is None else [100 * v for v in interval]
-            rows.append(record)
-    return pd.DataFrame(rows)
+TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
+TABLE_ONE_VARIANTS = ("cnn", "full")
 
 
 METRIC_COLUMNS = tuple(f"{task} {metric}" for task in ("4-class", "2-class") for metric in ("sp", "se", "score"))
@@ -152,16 +70,9 @@ def summarise(metrics: pd.DataFrame, *, by=("split", "row"), intervals: bool = T
     return table
 
 
-def format_mean_std(mean: float, std: float) -> str:
-    """``"55.2 ± 0.8"``; only the mean for one seed; ``"–"`` when undefined."""
-    if mean is None or not np.isfinite(mean):
-        return "–"
-    return f"{mean:.1f} ± {std:.1f}" if std is not None and np.isfinite(std) else f"{mean:.1f}"
-
-
 def format_ours(mean: float, std: float, ci) -> str:
     """``"55.2 ± 0.8 [51.0, 59.3]"``: mean ± std over seeds, then the 95% interval (percent)."""
-    text = format_mean_std(mean, std)
+    text = format_mean_std(mean, std, percent=False)
     return text if text == "–" or ci is None or not isinstance(ci, (list, tuple)) else \
         f"{text} [{ci[0]:.1f}, {ci[1]:.1f}]"
 
@@ -225,6 +136,123 @@ def noise_statements(summary: pd.DataFrame, *, task: str = "4-class") -> list[st
     return sentences
 
 
+def _table_one_summary(run_dir: str | Path, *, splits, stages, variants) -> pd.DataFrame:
+    """:func:`summarise` of the Table I runs under ``run_dir``, rows in the paper's order; empty without runs."""
+    metrics = collect_metrics(run_dir)
+    if metrics.empty:
+        return pd.DataFrame()
+    keep = metrics["variant"].isin(list(variants))
+    if splits is not None:  # split labels or groups ("patient-fold2" and "patient-cv" both mean "patient-cv")
+        keep &= metrics["split"].isin({split_group(split) for split in splits})
+    if stages is not None:
+        keep &= metrics["stage"].isin(list(stages))
+    metrics = metrics[keep]
+    if metrics.empty:
+        return pd.DataFrame()
+    order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
+    summary = summarise(metrics)
+    return summary.iloc[sorted(range(len(summary)), key=lambda i: (summary.index[i][0],
+                                                                     order.get(summary.index[i][1], 9)))]
+
+
+def table_one(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
+              variants=TABLE_ONE_VARIANTS) -> pd.DataFrame:
+    """Table I rows (CNN, +CBA+BRC, +FT) for every split that ran, with the paper's numbers and the gaps.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The root of the set of runs (runs in ``run_dir/train/``).
+    task : {"4-class", "2-class"}
+    splits : list of str or None
+        Only these splits (labels as the notebooks take them: ``official``, ``patient``,
+        ``patient-cv``); None: every split that ran.
+    stages : list of str or None
+        Only these stages (``stage1``; ``finetuned`` gives the +FT row); None: both.
+    variants : tuple of str
+        The variants whose runs make rows (``full`` alone: +CBA+BRC and +FT).
+    """
+    summary = _table_one_summary(run_dir, splits=splits, stages=stages, variants=variants)
+    return side_by_side(summary, paper.TABLE_I, task=task) if not summary.empty else pd.DataFrame()
+
+
+def noise_in_words(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
+                   variants=TABLE_ONE_VARIANTS) -> list[str]:
+    """:func:`noise_statements` for the rows of :func:`table_one` (same selection)."""
+    summary = _table_one_summary(run_dir, splits=splits, stages=stages, variants=variants)
+    return noise_statements(summary, task=task) if not summary.empty else []
+
+
+def table_two(run_dir: str | Path) -> pd.DataFrame:
+    """Score (%) per input length for the ``len<N>s`` runs, with the paper's Table II."""
+    metrics = collect_metrics(run_dir)
+    if metrics.empty:
+        return pd.DataFrame()
+    sweep = metrics[metrics["variant"].str.fullmatch(r"len\d+(?:\.\d+)?s") & (metrics["stage"] == "stage1")]
+    if sweep.empty:
+        return pd.DataFrame()
+    sweep = sweep.assign(seconds=sweep["variant"].str.slice(3, -1).astype(float))
+    table = sweep.groupby("seconds")["4-class score"].agg(["mean", "std", "count"])
+    table["paper"] = [paper.TABLE_II.get(int(s)) for s in table.index]
+    table["gap"] = (table["mean"] - table["paper"]).round(1)
+    return table.reset_index()
+
+
+def device_changes(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
+    """One row per fine-tuned run and device: ``split`` (its table), ``seed``, ``device``, ``score_change``
+    (points; NaN where undefined) and ``note``; from each full run's ``metrics_finetuned.json``."""
+    rows = []
+    groups = None if splits is None else {split_group(split) for split in splits}
+    for path in sorted((Path(run_dir) / "train").glob("*-full-seed*/metrics_finetuned.json")):
+        parsed = parse_run_name(path.parent.name)
+        if parsed is None or (groups is not None and split_group(parsed[0]) not in groups):
+            continue
+        metrics = json.loads(path.read_text())
+        for device, change in metrics["per_device_change"].items():
+            value = change.get("score_change")
+            rows.append({"split": split_group(parsed[0]), "seed": parsed[2], "device": device,
+                         "score_change": None if value is None else 100 * value, "note": change.get("note")})
+    frame = pd.DataFrame(rows, columns=["split", "seed", "device", "score_change", "note"])
+    frame["score_change"] = pd.to_numeric(frame["score_change"])
+    return frame
+
+
+def table_three(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
+    """Per-device score change (points) from fine-tuning, per split, with the paper's Table III and the gap."""
+    frame = device_changes(run_dir, splits=splits)
+    if frame.empty:
+        return pd.DataFrame()
+    table = frame.groupby(["split", "device"], sort=False).agg(
+        mean=("score_change", "mean"), std=("score_change", "std"), runs=("score_change", "count"),
+        note=("note", "first"))
+    table["paper"] = [paper.TABLE_III[device] for _, device in table.index]
+    table["gap"] = (table["mean"] - table["paper"]).round(1)
+    return table.reset_index()
+
+
+def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.DataFrame:
+    """Per-device 4-class Score (percent, 95% interval) before and after fine-tuning, first seed's run."""
+    runs = sorted((Path(run_dir) / "train").glob(f"{split}-full-seed*/metrics_finetuned.json"))
+    if not runs:
+        return pd.DataFrame()
+    before = json.loads(runs[0].with_name("metrics.json").read_text())["ci"]["per_device"]
+    after = json.loads(runs[0].read_text())["ci"]["per_device"]
+    rows = []
+    for device in before:
+        rows.append({"device": device, "run": runs[0].parent.name,
+                     "Score stage 1 (%)": format_entry(before[device]["four_class"]["score"]),
+                     "Score fine-tuned (%)": format_entry(after[device]["four_class"]["score"])})
+    return pd.DataFrame(rows)
+
+
+def metrics_with_intervals(metrics: dict) -> pd.DataFrame:
+    """One run's Sp, Se and Score (percent) with their 95% intervals, a row per task."""
+    ci = metrics["ci"]
+    rows = [{"task": name, **{metric.capitalize() + " (%)": format_entry(ci[key][metric])
+                              for metric in ("sp", "se", "score")}} for name, key in TASKS]
+    return pd.DataFrame(rows).set_index("task")
+
+
 OPTIMISM_ROWS = (
     ("ours: selected on validation, label-free test inputs", "no"),
     ("last epoch (no selection), label-free test inputs", "no"),
@@ -241,10 +269,8 @@ def optimism_table(root: str | Path, *, split: str = "official", variant: str = 
     paper's label-aware test padding; and one seed beside the mean ± std over seeds and the
     best of them. Each cell is ``value [95% interval]`` in percent (seed-averaged rows:
     ``mean ± std [interval of the mean]``). Diagnostics are computed once per run
-    (:func:`respirelib.training.experiment.diagnose_run`) and never feed back into selection.
+    (:func:`respirelib.experiments.run.diagnose_run`) and never feed back into selection.
     """
-    from respirelib.training.experiment import diagnose_run
-
     key = "four_class" if task == "4-class" else "two_class"
     runs = sorted((Path(root) / "train").glob(f"{split}-{variant}-seed*"),
                   key=lambda p: int(p.name.rsplit("seed", 1)[1]))
@@ -282,3 +308,41 @@ def optimism_table(root: str | Path, *, split: str = "official", variant: str = 
         record.update({metric: format_entry(best_ci[metric]) for metric in ("sp", "se", "score")})
         records.append(record)
     return pd.DataFrame(records)
+
+
+def run_labels(run_dir: str | Path) -> dict:
+    """What the numbers of a run stand on: data (its label: synthetic, or the release check's verdict),
+    initialisation, profile, provenance."""
+    run_dir = Path(run_dir)
+    environment = json.loads((run_dir / "environment.json").read_text()) if (run_dir / "environment.json").is_file() \
+        else {}
+    metrics = collect_metrics(run_dir)
+    inits = sorted(set(metrics["init"])) if not metrics.empty else []
+    profiles = sorted(set(metrics["profile"])) if not metrics.empty else []
+    data = environment.get("data", {})
+    synthetic = data.get("synthetic", bool(not metrics.empty and (metrics["data"] == "synthetic").any()))
+    return {"synthetic": synthetic, "data": "synthetic" if synthetic else data.get("label") or "ICBHI", "inits": inits,
+            "random_init": any("random" in init for init in inits), "profiles": profiles,
+            "commit": environment.get("commit"), "hardware": environment.get("hardware"),
+            "fingerprint": data.get("fingerprint"), "packages": environment.get("packages")}
+
+
+def gather_results(run_dir: str | Path) -> dict:
+    """Every table and label of a run, JSON-ready (what notebook 07 shows and writes)."""
+    def records(frame: pd.DataFrame) -> list:
+        return json.loads(frame.to_json(orient="records")) if not frame.empty else []
+
+    return {"labels": run_labels(run_dir), "table_one_4class": records(table_one(run_dir, task="4-class")),
+            "table_one_2class": records(table_one(run_dir, task="2-class")),
+            "table_two": records(table_two(run_dir)), "table_three": records(table_three(run_dir)),
+            "noise": noise_in_words(run_dir),
+            "optimism": {split: records(optimism_table(run_dir, split=split)) for split in ("official", "patient")}}
+
+
+def banner(labels: dict) -> str:
+    """The unmistakable headline: which data and which initialisation the numbers come from."""
+    data = ("SYNTHETIC DATA — these numbers are NOT ICBHI results" if labels["synthetic"]
+            else f"REAL DATA: {labels['data']}")
+    init = "RANDOM INITIALISATION (no ImageNet weights)" if labels["random_init"] else "ImageNet initialisation"
+    profiles = ", ".join(labels["profiles"]) or "no runs"
+    return f"{data}\n{init}\nprofile: {profiles}"

@@ -1,0 +1,61 @@
+"""What every numbered notebook shares: where its data comes from, and where its numbers go.
+
+:func:`resolve_notebook_data` is each notebook's first data cell, so that a notebook run alone
+(in JupyterLab, ``data_dir=None``) and the same notebook run by the pipeline (which passes
+``data_dir``) work on the same dataset, and say which. :func:`record_numbers` writes the JSON
+of numbers each notebook ends with, which notebook 07 and the tests read back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from respirelib.data.data_dirs import describe_data_dir
+from respirelib.storage import atomic_write_text
+from respirelib.training.metrics import json_safe
+from respirelib.training.profiles import Profile, profile_data_dir
+
+
+def resolve_notebook_data(data_dir: str | Path | None, profile: str | Profile, *,
+                          trained_run: str | Path | None = None, progress: bool = True) -> Path:
+    """The data folder a notebook works on; prints which dataset it is.
+
+    Parameters
+    ----------
+    data_dir : str or Path or None
+        The notebook's ``data_dir`` parameter: used as given (the pipeline always gives one).
+    profile : str or Profile
+        Without ``data_dir``: the profile's synthetic set
+        (:func:`respirelib.training.profiles.profile_data_dir`, its scale and difficulty, seed 0),
+        written on first use. The pipeline resolves its default the same way, so both agree.
+    trained_run : str or Path or None
+        A run directory: without ``data_dir``, the data that run was trained on (its
+        ``run.json``) comes before the profile's set (notebooks 06 and 07 look at a trained model).
+    progress : bool
+        Show a progress bar while writing a synthetic set.
+    """
+    if data_dir:
+        path = Path(data_dir)
+    elif trained_run is not None and (Path(trained_run) / "run.json").is_file():
+        path = Path(json.loads((Path(trained_run) / "run.json").read_text())["data_dir"])
+    else:
+        path = Path(profile_data_dir(None, profile, progress=progress))
+    print(f"data: {describe_data_dir(path)}")
+    return path
+
+
+def record_numbers(folder: str | Path | None, name: str, numbers: Mapping) -> Path | None:
+    """Write a notebook's numbers to ``folder/name`` as JSON, atomically; return the path (None if not written).
+
+    NaN becomes ``null`` and numpy scalars plain numbers (:func:`respirelib.training.metrics.json_safe`);
+    anything else JSON cannot hold is written as its text. ``folder`` None (a notebook run alone
+    without ``run_dir``) writes nothing and says so.
+    """
+    if folder is None:
+        print(f"run_dir is None: {name} was not written")
+        return None
+    path = atomic_write_text(Path(folder) / name, json.dumps(json_safe(numbers), indent=2, default=str))
+    print("wrote", path)
+    return path

@@ -1,0 +1,102 @@
+"""The paper's experiments as sets of runs: Table I rows, the Table II sweep, several seeds.
+
+Training runs live under ``<root>/train/<split>-<variant>-seed<seed>/``, named by
+:mod:`respirelib.experiments.variants`. Variants:
+
+- ``cnn``: the base model, without concatenation augmentation and blank region clipping
+  (Table I, "CNN");
+- ``full``: with both ("+CBA+BRC"); fine-tuning it per device gives "+FT";
+- ``len<N>s``: ``full`` with an N-second input (Table II).
+
+Splits: ``official`` (60/40), ``patient`` (80/20, fold 0 of a patient-wise 5-fold) and
+``patient-cv`` (all five folds, each run named ``patient-fold<k>``): the cross-validation
+the paper's conclusion asks for, aggregated as mean ± std over folds (and seeds). The
+patient split's seed is fixed (``split_seed``, default 0), separate from the training
+seed, so the seeds of one split share their test patients and their spread is training
+variance alone.
+
+:func:`ensure_run` trains and evaluates a run that is missing, resumes one that was
+interrupted, and only reads one that is complete, so notebooks can be re-run cheaply;
+:func:`collect_metrics` reads every evaluated run of a set, which
+:mod:`respirelib.experiments.tables` turns into the paper's tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from respirelib.experiments.progress import announce
+from respirelib.experiments.run import evaluate_run, finetune_run, train_run
+from respirelib.experiments.variants import (ROW_NAMES, model_run_dir, parse_run_name, split_group, split_scheme,
+                                             variant_overrides)
+
+
+def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: str, seed: int,
+               profile: str, init: str, device: str = "auto", finetune: bool = False, train: bool = True,
+               progress: bool = True) -> Path:
+    """A trained and evaluated run for (split, variant, seed) under ``root``; train only what is missing.
+
+    A run killed at any point is continued: ``run.json`` (written before the first epoch)
+    marks a started run, resumed from its last checkpoint or, killed in its first epoch,
+    from the start in the same directory; an evaluation counts as done only once both its
+    metrics and its predictions are written.
+    """
+    run_dir = model_run_dir(root, split=split, variant=variant, seed=seed)
+    complete = _evaluated(run_dir, "metrics")
+    if not complete and not train:
+        raise FileNotFoundError(f"{run_dir} has no finished run and training was not asked for (train=False)")
+    if not complete:
+        scheme, fold = split_scheme(split)
+        announce(root, run_dir.name, "stage1")  # "run k/N: ..., elapsed, remaining" under a pipeline's plan
+        train_run(data_dir, run_dir, profile=profile, seed=seed, split=scheme, fold=fold, init=init, device=device,
+                  resume=(run_dir / "run.json").is_file(), progress=progress, overrides=variant_overrides(variant))
+        # metrics.json without its predictions: what an evaluation killed half-way left
+        evaluate_run(run_dir, device=device, overwrite=(run_dir / "metrics.json").exists(), progress=progress)
+    if finetune and not _evaluated(run_dir, "metrics_finetuned"):
+        if not train:
+            raise FileNotFoundError(f"{run_dir} has no fine-tuned models and training was not asked for")
+        announce(root, run_dir.name, "stage2")
+        finetune_run(run_dir, device=device, resume=(run_dir / "stage2").is_dir(), progress=progress)
+        evaluate_run(run_dir, device=device, overwrite=True, progress=progress)
+    return run_dir
+
+
+def _evaluated(run_dir: Path, stem: str) -> bool:
+    """Both files of an evaluation are there (``evaluate_run`` writes the metrics, then the predictions)."""
+    return (run_dir / f"{stem}.json").is_file() and (run_dir / f"{stem}_predictions.csv").is_file()
+
+
+def collect_metrics(root: str | Path) -> pd.DataFrame:
+    """One row per (run, stage): split, variant, seed, stage, row name, and the metrics in percent.
+
+    ``split`` is the table the run belongs to (the folds of a cross-validation share
+    ``patient-cv``; ``fold`` says which), and each metric has its 95% interval as
+    ``<metric> ci`` (a [low, high] pair in percent, or None).
+    """
+    rows = []
+    for run_dir in sorted((Path(root) / "train").glob("*-seed*")):
+        parsed = parse_run_name(run_dir.name)
+        if parsed is None:
+            continue
+        split_label, variant, seed = parsed
+        for stage, file_name in (("stage1", "metrics.json"), ("finetuned", "metrics_finetuned.json")):
+            path = run_dir / file_name
+            if not path.is_file():
+                continue
+            metrics = json.loads(path.read_text())
+            row_name = ROW_NAMES["finetuned"] if stage == "finetuned" else ROW_NAMES.get(variant, variant)
+            record = {"run": run_dir.name, "split": split_group(split_label), "fold": split_scheme(split_label)[1],
+                      "variant": variant, "seed": seed, "stage": stage, "row": row_name, "data": metrics["data"],
+                      "init": metrics["init"], "profile": metrics["profile"],
+                      "predictions": str(path.with_name(path.stem + "_predictions.csv"))}
+            for task, key in (("4-class", "four_class"), ("2-class", "two_class")):
+                for metric in ("sp", "se", "score"):
+                    value = metrics[key][metric]
+                    record[f"{task} {metric}"] = None if value is None else 100 * value
+                    interval = metrics.get("ci", {}).get(key, {}).get(metric, {}).get("ci")
+                    record[f"{task} {metric} ci"] = None if interval is None else [100 * v for v in interval]
+            rows.append(record)
+    return pd.DataFrame(rows)
