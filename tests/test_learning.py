@@ -2,8 +2,9 @@
 
 The smoke profile only proves that the code path runs (its model once scored 0.07 and every
 test passed); this test proves that the training loop learns, so a loop that does not step,
-mixes up labels or selects the wrong checkpoint fails the suite. Measured at 5 to 30 s on two
-shared cores for train and evaluate (2-class Score 0.86 to 0.91 over training seeds 0-4).
+mixes up labels or selects the wrong checkpoint fails the suite. About 8 s on two idle cores
+(set, cache, training and evaluation), 17 s under a load of 3.6 with ``OMP_WAIT_POLICY=PASSIVE``
+as ``make test`` sets it; 2-class Score 0.86 to 0.91 over training seeds 0-4.
 """
 
 from __future__ import annotations
