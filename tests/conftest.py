@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import hashlib
@@ -28,12 +29,30 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(skip)
 
 
+def shared_present(folder: Path = SHARED_ANNOTATIONS) -> bool:
+    """Whether ``folder`` holds the real annotation files (their split file marks a complete copy)."""
+    return (folder / "ICBHI_challenge_train_test.txt").is_file()
+
+
+def require_shared(folder: Path = SHARED_ANNOTATIONS) -> Path:
+    """``folder``, the real ICBHI annotation files from ../shared; without them a skip, or under CI a failure.
+
+    ../shared sits beside the repository in its CI only, so a user's ``make test`` skips what needs
+    it and says why; under CI (``CI=true``) a missing ../shared fails instead, as a missing
+    browser does (tests/test_browser_explorer.py): a broken checkout must not pass as skips.
+    """
+    if shared_present(folder):
+        return folder
+    message = f"{folder} is not present: ../shared/icbhi-annotations sits beside the repository in its CI only"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture
 def shared_annotations() -> Path:
-    """The real ICBHI annotation files; tests using them skip where ../shared is absent."""
-    if not (SHARED_ANNOTATIONS / "ICBHI_challenge_train_test.txt").is_file():
-        pytest.skip("../shared/icbhi-annotations is not present (only in this repository's CI)")
-    return SHARED_ANNOTATIONS
+    """The real ICBHI annotation files (see :func:`require_shared`)."""
+    return require_shared()
 
 
 @pytest.fixture

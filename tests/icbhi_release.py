@@ -24,7 +24,7 @@ import soundfile as sf
 
 from respirelib.data.annotations import parse_annotation_file
 from respirelib.data.names import looks_like_recording
-from tests.conftest import SHARED_ANNOTATIONS
+from tests.conftest import SHARED_ANNOTATIONS, require_shared
 
 AUDIO_RATE = 4000
 RECORDINGS = "ICBHI_final_database"
@@ -62,8 +62,7 @@ class Release:
 
 @pytest.fixture(scope="session")
 def release() -> Release:
-    if not (SHARED_ANNOTATIONS / "ICBHI_challenge_train_test.txt").is_file():
-        pytest.skip("../shared/icbhi-annotations is not present (only in this repository's CI)")
+    require_shared()
     members = {}
     for path in sorted(SHARED_ANNOTATIONS.glob("*.txt")):
         if looks_like_recording(path.stem):

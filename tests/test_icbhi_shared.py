@@ -15,11 +15,9 @@ from respirelib.data.summary import data_summary
 
 @pytest.fixture(scope="module")
 def real(request):
-    from tests.conftest import SHARED_ANNOTATIONS
+    from tests.conftest import require_shared
 
-    if not (SHARED_ANNOTATIONS / "ICBHI_challenge_train_test.txt").is_file():
-        pytest.skip("../shared/icbhi-annotations is not present (only in this repository's CI)")
-    return load_icbhi(SHARED_ANNOTATIONS)
+    return load_icbhi(require_shared())
 
 
 def test_published_counts(real):

@@ -42,3 +42,7 @@ def test_on_the_real_annotation_files(shared_annotations):
     # About one short test cycle in six would get another input from its labels.
     assert 0.12 < summary["share_differs"] < 0.25
     assert 0.12 < summary["share_normal_refused_abnormal"] < 0.25
+    # Exactly, at the paper's 7 s inputs, as the README and notebook 02 state it (whatever a profile uses).
+    at_7s = padding_leak_summary(cycles, part="test", duration=7.0)
+    assert (at_7s["n_differs"], at_7s["n_short"]) == (464, 2749)
+    assert (at_7s["n_normal_refused_abnormal"], at_7s["n_short_normal"]) == (289, 1578)

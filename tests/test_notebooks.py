@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+import pandas as pd
 import pytest
 
 from respirelib.apps.notebooks import execute_notebook
@@ -22,6 +23,33 @@ def _figures(run_dir) -> set[str]:
     return {p.stem for p in (run_dir / "figures").glob("*.png")}
 
 
+def _percent_by_hand(predictions: pd.DataFrame) -> dict:
+    """ICBHI Sp, Se and Score in percent, from a predictions table, written from the definitions.
+
+    4-class: Sp = normal cycles predicted normal / normal cycles; Se = abnormal cycles predicted
+    as their exact class / abnormal cycles. 2-class: Se counts any abnormal prediction of an
+    abnormal cycle. Class 0 is normal.
+    """
+    normal, abnormal = predictions[predictions["label_id"] == 0], predictions[predictions["label_id"] != 0]
+    sp = 100 * (normal["pred"] == 0).mean()
+    se4 = 100 * (abnormal["pred"] == abnormal["label_id"]).mean()
+    se2 = 100 * (abnormal["pred"] != 0).mean()
+    return {"4class": {"sp": sp, "se": se4, "score": (sp + se4) / 2},
+            "2class": {"sp": sp, "se": se2, "score": (sp + se2) / 2}}
+
+
+def _table_value(cell: str) -> float:
+    """The mean of a table cell such as ``"7.1 [2.1, 12.5]"``."""
+    return float(cell.split(" [")[0])
+
+
+def _assert_rows_recomputed(rows: list[dict], predictions_of_row, task: str) -> None:
+    for row in rows:
+        by_hand = _percent_by_hand(predictions_of_row(row["row"]))[task]
+        for metric in ("sp", "se", "score"):
+            assert _table_value(row[f"{metric} ours"]) == pytest.approx(by_hand[metric], abs=0.051), (row, metric)
+
+
 def test_pipeline_ran_every_notebook_without_errors(smoke_pipeline):
     state = json.loads((smoke_pipeline / "pipeline.json").read_text())
     assert list(state["notebooks"]) == list(NOTEBOOKS)
@@ -35,10 +63,19 @@ def test_pipeline_ran_every_notebook_without_errors(smoke_pipeline):
     assert environment["data"]["synthetic"] is True and environment["packages"]["torch"]
 
 
-def test_01_dataset_analysis(smoke_pipeline):
+def test_01_dataset_analysis(smoke_pipeline, tiny_synthetic):
+    from respirelib.config import CLASS_NAMES
+    from respirelib.data.icbhi import load_icbhi
+
     summary = json.loads((smoke_pipeline / "01_dataset_summary.json").read_text())
     assert summary["data"] == "synthetic"
     assert summary["cycles"] == sum(summary["class_counts"].values()) > 0
+    # The recorded counts, recomputed from the cycles table of the data the pipeline read.
+    cycles = load_icbhi(tiny_synthetic, audio="ignore").cycles
+    assert summary["class_counts"] == {name: int((cycles["label_id"] == index).sum())
+                                       for index, name in enumerate(CLASS_NAMES)}
+    assert summary["device_counts"] == cycles["device"].astype(str).value_counts().to_dict()
+    assert summary["patients"] == cycles["patient"].nunique()
     figures = _figures(smoke_pipeline)
     assert {"01_classes_devices", "01_cycle_lengths", "01_official_split", "01_cycles_per_patient"} <= figures
     assert any(name.startswith("01_example_") for name in figures)
@@ -48,6 +85,9 @@ def test_01_on_annotations_only(shared_annotations, tmp_path):
     execute_notebook("01", tmp_path, _parameters(shared_annotations, tmp_path), progress=False)
     summary = json.loads((tmp_path / "01_dataset_summary.json").read_text())
     assert summary["cycles"] == 6898 and summary["data"] == "ICBHI 2017, verified"
+    # The published counts (Rocha et al. 2019).
+    assert summary["class_counts"] == {"normal": 3642, "crackle": 1864, "wheeze": 886, "both": 506}
+    assert (summary["recordings"], summary["patients"]) == (920, 126)
     assert not any(p.name.startswith("01_example_") for p in (tmp_path / "figures").glob("*.png"))
 
 
@@ -62,6 +102,14 @@ def test_04_training_writes_table_one(smoke_pipeline):
     assert len(record["noise"]) == 1 and "CNN" in record["noise"][0]
     assert {"04_training_curves", "04_confusion_matrix"} <= _figures(smoke_pipeline)
     assert (smoke_pipeline / "train" / "official-full-seed0" / "metrics.json").is_file()
+    # One seed: each row's numbers are its run's, recomputed here from its predictions file.
+    variants = {"CNN": "cnn", "+CBA+BRC": "full"}
+
+    def predictions(row):
+        return pd.read_csv(smoke_pipeline / "train" / f"official-{variants[row]}-seed0" / "metrics_predictions.csv")
+
+    _assert_rows_recomputed(record["table_one_4class"], predictions, "4class")
+    _assert_rows_recomputed(record["table_one_2class"], predictions, "2class")
 
 
 def test_05_finetuning_writes_table_three(smoke_pipeline):
@@ -70,6 +118,17 @@ def test_05_finetuning_writes_table_three(smoke_pipeline):
     assert devices == {"AKGC417L", "Meditron", "LittC2SE", "Litt3200"}
     assert "+FT" in {row["row"] for row in record["table_one_4class"]}
     assert "05_device_gains_official" in _figures(smoke_pipeline)
+    # The +FT row and the per-device change, recomputed from the run's two predictions files.
+    run = smoke_pipeline / "train" / "official-full-seed0"
+    before, after = (pd.read_csv(run / f"{name}_predictions.csv") for name in ("metrics", "metrics_finetuned"))
+    finetuned = [row for row in record["table_one_4class"] if row["row"] == "+FT"]
+    _assert_rows_recomputed(finetuned, lambda row: after, "4class")
+    changes = [row for row in record["table_three"] if row["runs"] == 1]
+    assert changes, "no device was fine-tuned and scored: nothing to recompute"
+    for row in changes:
+        scores = [_percent_by_hand(table[table["device"] == row["device"]])["4class"]["score"]
+                  for table in (before, after)]
+        assert row["mean"] == pytest.approx(scores[1] - scores[0], abs=1e-6), row
 
 
 def test_07_results_report(smoke_pipeline):

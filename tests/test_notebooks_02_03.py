@@ -15,7 +15,12 @@ def _figures(run_dir) -> set[str]:
     return {p.stem for p in (run_dir / "figures").glob("*.png")}
 
 
-def test_02_preprocessing(smoke_pipeline):
+def test_02_preprocessing(smoke_pipeline, tiny_synthetic):
+    from respirelib.data.icbhi import load_icbhi
+    from respirelib.signal.leakage import padding_leak_summary
+    from respirelib.training.profiles import get_profile
+    from tests.conftest import SHARED_ANNOTATIONS, shared_present
+
     numbers = json.loads((smoke_pipeline / "02_preprocessing.json").read_text())
     assert numbers["data"] == "synthetic"
     # The step-by-step chain equals the one call, and each step did what it says.
@@ -35,6 +40,15 @@ def test_02_preprocessing(smoke_pipeline):
     assert leak["n_short"] >= leak["n_differs"] > 0 and leak["n_short_normal"] >= leak["n_normal_refused_abnormal"]
     if "real ICBHI" in leak["source"] and leak["input_seconds"] == 7.0:  # ../shared beside the repository
         assert (leak["n_differs"], leak["n_short"]) == (464, 2749)
+    # At the profile's input length, the recorded counts recomputed from the annotations the notebook read:
+    # the real ones where ../shared is beside the repository (test_leakage pins them at 7 s), else the data's.
+    assert ("real ICBHI" in leak["source"]) == shared_present()
+    audio = get_profile("smoke").audio
+    assert leak["input_seconds"] == audio.cycle_duration
+    source = SHARED_ANNOTATIONS if shared_present() else tiny_synthetic
+    recomputed = padding_leak_summary(load_icbhi(source, audio="ignore").cycles, part="test",
+                                      duration=audio.cycle_duration, reach=audio.smart_reach)
+    assert {key: leak[key] for key in recomputed} == recomputed
     assert numbers["long_cycle_windows"] >= numbers["long_cycles"]
     assert {"02_step1_raw", "02_step2_resampled", "02_step3_filter_response", "02_step4_normalised",
             "02_spectrogram_before", "02_spectrogram_after", "02_padding_strategies"} <= _figures(smoke_pipeline)

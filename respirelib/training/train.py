@@ -9,6 +9,8 @@ patients by default), and writes into one stage directory:
   written atomically after every epoch, so a killed run resumes where it stopped and
   ends with exactly the metrics of an uninterrupted run (same seed, CPU);
 - ``checkpoints/best.pt``: the model of the epoch with the best selection score;
+- ``scored_rows.json``: the cycle rows (of the cycles table) that selection and the monitor
+  scored, so a test can check that selection never read a test patient;
 - ``test_monitor.pt`` (only with a ``monitor`` set): per-cycle test predictions of every
   validation epoch, a diagnostic that shows what selecting on the test set (as the
   reference code did) would have reported. Selection never reads it.
@@ -77,9 +79,12 @@ def _epoch_indices(sampler, labels: np.ndarray, generator: torch.Generator, conf
     return torch.randint(0, len(labels), (n,), generator=generator)
 
 
-def _selection_scores(model, frontend, selection: SampleSet, config: TrainConfig) -> dict:
-    """Validation loss and ICBHI Sp/Se/Score of ``model`` on the selection inputs."""
+def _selection_scores(model, frontend, selection: SampleSet, config: TrainConfig, *,
+                      scored_rows: set | None = None) -> dict:
+    """Validation loss and ICBHI Sp/Se/Score of ``model`` on the selection inputs; their rows join ``scored_rows``."""
     probs, table = _scored_cycles(model, frontend, selection, config)
+    if scored_rows is not None:
+        scored_rows.update(table["cycle_row"].tolist())
     scores = score_predictions(table)
     val_loss = float(torch.nn.functional.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-12)),
                                                   selection.labels.cpu()))
@@ -111,6 +116,16 @@ def cached_selection(frontend: torch.nn.Module, selection: SampleSet, *, device:
     images = torch.cat([frontend(selection.waves[start:start + batch_size].to(device))
                         for start in range(0, len(selection), batch_size)])
     return torch.nn.Identity(), SampleSet(images, selection.labels, selection.cycle_rows, selection.devices)
+
+
+SCORED_ROWS_NOTE = ("cycle rows (of the cycles table) scored after the epochs of this stage: 'selection' chose the "
+                    "checkpoint; 'monitor' (test rows, or null) was only recorded for the optimism diagnostic")
+
+
+def _write_scored_rows(path: Path, selection_rows: set, monitored: list[dict]) -> None:
+    monitor_rows = sorted({int(row) for record in monitored for row in record["cycle_row"]}) if monitored else None
+    atomic_write_text(path, json.dumps({"note": SCORED_ROWS_NOTE, "selection": sorted(selection_rows),
+                                        "monitor": monitor_rows}))
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -190,6 +205,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
 
     start_epoch, history, best = 0, [], {"epoch": -1, "score": -1.0}
     monitored: list[dict] = []
+    selection_rows: set[int] = set()
     if last_path.is_file() and resume:
         state = load_checkpoint(last_path, map_location=device)
         model.load_state_dict(state["model"])
@@ -212,7 +228,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         frontend_monitor, monitor = cached_selection(frontend, monitor, device=device,
                                                      batch_size=config.eval_batch_size)
     if select_initial and start_epoch == 0 and not history and len(selection):
-        initial = {"epoch": 0, **_selection_scores(model, frontend_eval, selection, config)}
+        initial = {"epoch": 0, **_selection_scores(model, frontend_eval, selection, config,
+                                                   scored_rows=selection_rows)}
         history.append(initial)
         if _defined(initial["val_score"]):
             best = {"epoch": 0, "score": initial["val_score"]}
@@ -250,7 +267,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         if scheduler is not None:
             scheduler.step()
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            record.update(_selection_scores(model, frontend_eval, selection, config))
+            record.update(_selection_scores(model, frontend_eval, selection, config, scored_rows=selection_rows))
             if monitor is not None:
                 monitored.append(_monitor_record(model, frontend_monitor, monitor, config, epoch + 1))
             if _defined(record["val_score"]) and record["val_score"] > best["score"]:
@@ -272,6 +289,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
                        + (f", val score {record['val_score']:.3f} (Se {record['val_se']:.3f}, "
                           f"Sp {record['val_sp']:.3f})" if "val_score" in record else ""))
         epochs_run += 1
+    if selection_rows:
+        _write_scored_rows(out_dir / "scored_rows.json", selection_rows, monitored)
     if not best_path.is_file():
         # No epoch had a defined selection score (e.g. a selection set without one of the classes
         # needed): keep the last model as the selected one, and say so in the history.

@@ -1,0 +1,50 @@
+"""A trained network beats chance: on an easy synthetic set, a small model learns normal from abnormal.
+
+The smoke profile only proves that the code path runs (its model once scored 0.07 and every
+test passed); this test proves that the training loop learns, so a loop that does not step,
+mixes up labels or selects the wrong checkpoint fails the suite. About 8 s on two idle cores
+(set, cache, training and evaluation), 17 s under a load of 3.6 with ``OMP_WAIT_POLICY=PASSIVE``
+as ``make test`` sets it; 2-class Score 0.86 to 0.91 over training seeds 0-4.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from respirelib.data.synth import write_synthetic_icbhi
+from respirelib.training.experiment import evaluate_run, train_run
+
+pytestmark = pytest.mark.slow
+
+# Difficulty 0: loud, dense adventitious sounds, little noise, labels that match the sound (see
+# respirelib.data.synth.difficulty). Twice the tiny set's scale, so that 167 test cycles make a
+# score that a learning model clears every time and a guessing one never reaches.
+EASY = {"scale": 0.06, "difficulty": 0.0, "seed": 0}
+# The smoke profile with the quick profile's narrow network and optimiser, trained a little longer.
+LEARNS = {"model": {"width": 16, "dropout": 0.2},
+          "stage1": {"epochs": 8, "batch_size": 32, "samples_per_epoch": 256, "optimizer": "adamw", "lr": 2e-3,
+                     "lr_schedule": "cosine", "eval_every": 2, "monitor_test": False}}
+CHANCE = 0.5  # the 2-class Score of any constant prediction
+CLEARLY_ABOVE_CHANCE = 0.7
+
+
+@pytest.fixture(scope="module")
+def easy_synthetic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("easy") / "icbhi"
+    write_synthetic_icbhi(out, progress=False, **EASY)
+    return out
+
+
+def test_a_small_model_learns_an_easy_synthetic_set(easy_synthetic, tmp_path):
+    run_dir = train_run(easy_synthetic, tmp_path / "run", profile="smoke", init="random", seed=0, progress=False,
+                        overrides=LEARNS)
+    metrics = evaluate_run(run_dir, progress=False)["stage1"]
+    two_class = metrics["two_class"]
+    assert two_class["score"] >= CLEARLY_ABOVE_CHANCE > CHANCE, (
+        f"2-class Score {two_class['score']:.3f} (Sp {two_class['sp']:.3f}, Se {two_class['se']:.3f}) on an easy "
+        "synthetic set: the training loop does not learn")
+    assert two_class["sp"] > CHANCE and two_class["se"] > CHANCE  # not one class for everything
+    history = [json.loads(line) for line in (run_dir / "stage1" / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
