@@ -20,14 +20,15 @@ import pytest
 import torch
 
 import respirelib.signal.frontend
-import respirelib.training.experiment
+import respirelib.experiments.run
 from respirelib.data.icbhi import load_icbhi
 from respirelib.data.names import DEVICES
 from respirelib.data.splits import make_split
-from respirelib.model.checkpoint import atomic_torch_save, load_checkpoint
-from respirelib.training.experiment import evaluate_run, train_run
+from respirelib.model.checkpoint import load_checkpoint
+from respirelib.storage import atomic_torch_save
+from respirelib.experiments.run import evaluate_run, train_run
 from respirelib.training.metrics import bootstrap_intervals
-from respirelib.training.variants import variant_overrides
+from respirelib.experiments.variants import variant_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +74,7 @@ def _rows_handed_to_training(monkeypatch, data_dir, run_dir, **kwargs) -> dict:
         seen["train"] = np.unique(train.cycle_rows[train.cycle_rows >= 0])  # -1: concatenations
         seen["selection"] = np.unique(selection.cycle_rows)
 
-    monkeypatch.setattr(respirelib.training.experiment, "fit", record_only)
+    monkeypatch.setattr(respirelib.experiments.run, "fit", record_only)
     train_run(data_dir, run_dir, profile="smoke", init="random", progress=False, **kwargs)
     assert json.loads((run_dir / "run.json").read_text())["split_seed"] == FIXED_SPLIT_SEED
     return seen

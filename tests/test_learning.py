@@ -14,7 +14,7 @@ import json
 import pytest
 
 from respirelib.data.synth import write_synthetic_icbhi
-from respirelib.training.experiment import evaluate_run, train_run
+from respirelib.experiments.run import evaluate_run, train_run
 
 pytestmark = pytest.mark.slow
 
