@@ -337,3 +337,13 @@ def test_a_load_that_skipped_data_never_stands_in_for_one_that_must_raise(tiny_i
     assert load_icbhi(tiny_icbhi, errors="skip").report.skipped
     with pytest.raises(DataError, match="101_1b1_Al_sc_Meditron.txt"):
         load_icbhi(tiny_icbhi, errors="raise")
+
+
+def test_one_rule_fits_annotated_cycles_to_their_audio():
+    from respirelib.data.annotations import fit_cycles_to_audio
+
+    cycles = pd.DataFrame({"start": [0.0, 5.0, 5.5, 6.0, 6.5], "end": [5.0, 6.05, 6.5, 6.02, 7.0]})
+    fitted, clipped, outside = fit_cycles_to_audio(cycles, duration=6.0, end_tolerance=0.1)
+    assert clipped.tolist() == [False, True, False, False, False]  # a rounding of the end: clipped
+    assert outside.tolist() == [False, False, True, True, True]  # too far past, or starting at the end
+    assert fitted["end"].tolist() == [5.0, 6.0, 6.5, 6.02, 7.0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from respirelib.errors import DataError
@@ -104,3 +105,37 @@ def parse_annotation_file(path: str | Path, *, require_flags: bool = True,
         raise DataError(path, "annotation file is empty (no cycle rows)")
     columns = list(ANNOTATION_COLUMNS) if n_fields != (2,) else list(ANNOTATION_COLUMNS[:4])
     return pd.DataFrame(rows, columns=columns), problems
+
+
+def fit_cycles_to_audio(cycles: pd.DataFrame, *, duration: float,
+                        end_tolerance: float) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """The one rule for annotated cycles that run past their recording's end.
+
+    A cycle that ends at most ``end_tolerance`` seconds after the audio (and starts inside it) is a
+    rounding of the annotation: its end is clipped to the audio's end. Any other cycle past the end lies
+    outside the audio. The callers decide what an outside cycle means: the loader leaves it out and
+    reports it, ``predict`` refuses the file.
+
+    Parameters
+    ----------
+    cycles : pd.DataFrame
+        With columns ``start`` and ``end`` in seconds.
+    duration : float
+        Length of the audio in seconds.
+    end_tolerance : float
+        Seconds a cycle may overrun the audio and be clipped.
+
+    Returns
+    -------
+    fitted : pd.DataFrame
+        ``cycles`` with the clipped ends (outside cycles kept unchanged).
+    clipped : pd.Series [dtype=bool]
+        Cycles whose end was clipped.
+    outside : pd.Series [dtype=bool]
+        Cycles that lie outside the audio.
+    """
+    past = cycles["end"] > duration
+    outside = past & ((cycles["end"] - duration > end_tolerance) | (cycles["start"] >= duration))
+    clipped = past & ~outside
+    fitted = cycles.assign(end=np.where(clipped, duration, cycles["end"].to_numpy()))
+    return fitted, clipped, outside

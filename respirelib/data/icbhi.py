@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from respirelib.data import metadata
-from respirelib.data.annotations import label_from_flags, parse_annotation_file
+from respirelib.data.annotations import fit_cycles_to_audio, label_from_flags, parse_annotation_file
 from respirelib.data.audio import audio_info
 from respirelib.data.names import SYNTHETIC_MARKER
 from respirelib.errors import DataError
@@ -175,21 +175,14 @@ def _split_for(name: RecordingName, split: dict[str, str], report: LoaderReport,
 
 def _check_cycles_against_audio(cycles: pd.DataFrame, duration: float, path: Path, tolerance: float,
                                 problems: _Problems, report: LoaderReport) -> pd.DataFrame:
-    past = cycles["end"] > duration
-    if not past.any():
-        return cycles
-    keep = pd.Series(True, index=cycles.index)
-    for row_index, row in cycles[past].iterrows():
-        overshoot = row["end"] - duration
-        if overshoot <= tolerance and row["start"] < duration:
-            report.add("repaired", path, f"cycle {row['cycle_index']} ends {overshoot:.3f} s after the audio "
-                                         f"({duration:.3f} s); end clipped to the audio's end")
-            cycles.loc[row_index, "end"] = duration
-        else:
-            problems(DataError(path, f"cycle {row['cycle_index']} ({row['start']:.3f}-{row['end']:.3f} s) runs "
-                                     f"past the end of the audio ({duration:.3f} s)"), "cycle left out")
-            keep[row_index] = False
-    return cycles[keep]
+    fitted, clipped, outside = fit_cycles_to_audio(cycles, duration=duration, end_tolerance=tolerance)
+    for _, row in cycles[clipped].iterrows():
+        report.add("repaired", path, f"cycle {row['cycle_index']} ends {row['end'] - duration:.3f} s after the audio "
+                                     f"({duration:.3f} s); end clipped to the audio's end")
+    for _, row in cycles[outside].iterrows():
+        problems(DataError(path, f"cycle {row['cycle_index']} ({row['start']:.3f}-{row['end']:.3f} s) runs "
+                                 f"past the end of the audio ({duration:.3f} s)"), "cycle left out")
+    return fitted[~outside]
 
 
 # Loads kept for this process: (resolved folder, end_tolerance) -> (state of its files, {(audio, errors): dataset}).

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from respirelib.data.annotations import label_from_flags, parse_annotation_file
+from respirelib.data.annotations import fit_cycles_to_audio, label_from_flags, parse_annotation_file
 from respirelib.data.audio import AudioInfo, audio_info, read_audio
 from respirelib.config import CLASS_NAMES
 from respirelib.errors import DataError
@@ -130,12 +130,12 @@ def _annotated_cycles(path: Path) -> pd.DataFrame:
 
 def _fit_to_audio(cycles: pd.DataFrame, *, duration: float, annotations: Path, audio: Path,
                   end_tolerance: float) -> pd.DataFrame:
-    outside = (cycles["start"] >= duration) | (cycles["end"] > duration + end_tolerance)
+    fitted, _, outside = fit_cycles_to_audio(cycles, duration=duration, end_tolerance=end_tolerance)
     if outside.any():
         row = cycles[outside].iloc[0]
         raise DataError(annotations, f"cycle {row['start']:g}-{row['end']:g} s lies outside the audio of "
                                      f"{audio} ({duration:.3f} s long)", line=int(row["line"]))
-    return cycles.assign(end=np.minimum(cycles["end"].to_numpy(), duration))
+    return fitted
 
 
 def recording_device(path: str | Path, device_name: str | None = None) -> tuple[str | None, str | None]:
