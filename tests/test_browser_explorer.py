@@ -192,6 +192,10 @@ def test_explorer_in_jupyterlab(browser_binaries, lab_on_notebook_06, browser, t
     def cycles() -> list[str]:
         return [option.text for option in Select(explorer()[0]["cycle"]).options]
 
+    def settled(read):
+        """``read()``, retried while the explorer replaces what it reads (a stale element is not a failure)."""
+        return wait.until(lambda driver: (read(),))[0]
+
     browser.get(server.url(f"lab/tree/{name}"))
     # The notebook is open and its kernel (the project's own, no kernel chooser) is idle.
     wait.until(lambda driver: "Idle" in driver.find_element(By.ID, "jp-main-statusbar").text)
@@ -258,8 +262,8 @@ def test_explorer_in_jupyterlab(browser_binaries, lab_on_notebook_06, browser, t
             cycles() == shown and (not new_cycle or explorer()[2] not in (None, figure))))
         after = browser.execute_script(NOTEBOOK_STATE)
         assert after == notebook, f"{key!r} reached the notebook: {notebook} became {after}"
-        assert Select(explorer()[0]["device"]).first_selected_option.text == expected
-        assert browser.switch_to.active_element == explorer()[0]["device"]
+        assert settled(lambda: Select(explorer()[0]["device"]).first_selected_option.text) == expected
+        assert settled(lambda: browser.switch_to.active_element == explorer()[0]["device"])
         redrawn += new_cycle
     assert redrawn == 2  # "all" keeps the cycle shown; the letter and the arrow each pick another device's
     browser.execute_script("arguments[0].scrollIntoView()", explorer_box)

@@ -158,3 +158,25 @@ def test_two_pipelines_writing_the_default_synthetic_set_at_once_write_it_once(t
         thread.join(timeout=300)
     assert errors == [] and results == [target, target] and writes == [target]
     assert (target / data_dirs.SYNTHETIC_MARKER).is_file()
+
+
+def test_two_train_commands_started_at_once_into_one_new_folder_one_trains_the_other_stops(tiny_synthetic,
+                                                                                          tmp_path):
+    """The claim is atomic across processes: exactly one `respirenet train --out X` proceeds, the other is told why."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "X"
+    command = [sys.executable, "-m", "respirelib.apps.cli", "train", "--data", str(tiny_synthetic), "--out", str(out),
+               "--profile", "smoke", "--init", "random", "--epochs", "1", "--device", "cpu", "--quiet"]
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    children = [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    outputs = [child.communicate(timeout=600) for child in children]
+    codes = [child.returncode for child in children]
+    assert sorted(codes) == [0, 2], outputs
+    loser_err = outputs[codes.index(2)][1]
+    assert f"{out} already exists" in loser_err and "never overwritten" in loser_err, loser_err
+    assert "Traceback" not in loser_err
+    request = json.loads((out / "run.json").read_text())
+    assert request["seed"] == 0 and (out / "stage1" / "checkpoints" / "best.pt").is_file()
