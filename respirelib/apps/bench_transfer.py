@@ -65,7 +65,7 @@ def bench_transfer(real_dir, *, profile: str = "quick", seeds=(0,), root: str | 
     from respirelib.storage import new_run_dir
     from respirelib.training.profiles import profile_data_dir
 
-    data_dir = profile_data_dir(None, profile)
+    data_dir = profile_data_dir(None, profile, progress=progress)
     dataset = load_icbhi(data_dir, errors="raise")
     real = load_icbhi(real_dir, errors="raise")
     root = Path(root) if root is not None else new_run_dir(REPO_ROOT / "runs", f"bench-transfer-{profile}")

@@ -1,10 +1,12 @@
 """How a set of recordings sounds, measured the same way on real and synthetic audio.
 
 The realism report compares the synthetic generator with real ICBHI recordings of the
-same device. Every statistic is measured on a whole recording after the project's own
-pre-processing (:func:`respirelib.signal.preprocess.preprocess_recording`: 4 kHz,
-50 Hz high-pass, peak-normalised), i.e. on what the model hears, except ``level_dbfs``,
-which is the file's own level before normalisation:
+same device. Every statistic is measured on the recording's annotated *normal* cycles (so
+that sets of different class mixes compare like with like; ``cycles="all"`` measures whole
+recordings) after the project's own pre-processing of the whole recording
+(:func:`respirelib.signal.preprocess.preprocess_recording`: 4 kHz, 50 Hz high-pass,
+peak-normalised), i.e. on what the model hears, except ``level_dbfs``, which is the file's
+own level before normalisation:
 
 ===================  ===========================================================================
 statistic            what it measures
@@ -124,113 +126,124 @@ def _db(x) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(np.asarray(x, dtype=np.float64), EPS))
 
 
-def long_term_spectrum(y: np.ndarray, *, sr: int, n_fft: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectrum, scaled so that its total over 50 Hz to Nyquist is 1.
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)]
-        A pre-processed recording.
-    sr : int
-    n_fft : int
-
-    Returns
-    -------
-    freqs : np.ndarray [shape=(n_fft // 2 + 1,)]
-    power : np.ndarray [shape=(n_fft // 2 + 1,)]
-        Relative power per bin (sums to 1 from 50 Hz up).
-    """
-    freqs, psd = scipy.signal.welch(y, fs=sr, nperseg=min(n_fft, len(y)), scaling="spectrum")
-    total = psd[freqs >= 50.0].sum()
-    return freqs, psd / max(total, EPS)
-
-
 def _band_frames(y: np.ndarray, *, sr: int, n_fft: int, band: tuple[float, float]) -> np.ndarray:
     """Power in ``band`` of frames of ``n_fft`` samples, hop half a frame [shape=(n_frames,)]."""
+    if len(y) < n_fft:
+        return np.zeros(0)
     freqs, _, stft = scipy.signal.stft(y, fs=sr, nperseg=n_fft, noverlap=n_fft // 2, boundary=None, padded=False)
     rows = (freqs >= band[0]) & (freqs < band[1])
     return np.sum(np.abs(stft[rows]) ** 2, axis=0)
 
 
-def _impulses_per_second(y: np.ndarray, *, sr: int, config: RealismConfig) -> float:
-    sos = scipy.signal.butter(4, config.impulse_band_hz, btype="highpass", fs=sr, output="sos")
-    high = scipy.signal.sosfiltfilt(sos, y)
+def _impulse_count(high: np.ndarray, *, sr: int, config: RealismConfig) -> int:
+    """Transients in a high-passed segment: local maxima of the rise over the running median."""
     frame = max(1, int(round(config.impulse_frame_seconds * sr)))
     n = len(high) // frame
     if n < 3:
-        return 0.0
+        return 0
     energy = _db(np.mean(high[:n * frame].reshape(n, frame) ** 2, axis=1))
     context = max(3, int(round(config.impulse_context_seconds / config.impulse_frame_seconds)) | 1)
     background = scipy.ndimage.median_filter(energy, size=context, mode="nearest")
     # A transient counts once: local maxima of the rise, at least 20 ms apart.
-    rise = energy - background
     distance = max(1, int(round(0.02 / config.impulse_frame_seconds)))
-    peaks, _ = scipy.signal.find_peaks(rise, height=config.impulse_threshold_db, distance=distance)
-    return float(len(peaks) / (len(y) / sr))
+    peaks, _ = scipy.signal.find_peaks(energy - background, height=config.impulse_threshold_db, distance=distance)
+    return len(peaks)
 
 
-def _tonal_share(y: np.ndarray, *, sr: int, config: RealismConfig) -> float:
+def _tonal_frames(y: np.ndarray, *, sr: int, config: RealismConfig) -> np.ndarray:
+    """Whether each frame holds a tone [shape=(n_frames,), dtype=bool]."""
+    if len(y) < config.tone_n_fft:
+        return np.zeros(0, dtype=bool)
     freqs, _, stft = scipy.signal.stft(y, fs=sr, nperseg=config.tone_n_fft, noverlap=config.tone_n_fft // 2,
                                        boundary=None, padded=False)
-    if stft.shape[1] == 0:
-        return 0.0
     spec = _db(np.abs(stft) ** 2)
     width = max(3, int(round(2 * config.tone_context_hz / (freqs[1] - freqs[0]))) | 1)
     surroundings = scipy.ndimage.median_filter(spec, size=(width, 1), mode="nearest")
     rows = (freqs >= config.tone_band_hz[0]) & (freqs < config.tone_band_hz[1])
     # A frame is tonal when some bin of the band stands out from its neighbourhood and is no mere
-    # speck: the frame's peak must also reach within 30 dB of the frame's loudest bin.
+    # speck: the peak must also reach within 30 dB of the frame's loudest bin.
     excess = spec[rows] - surroundings[rows]
     loud = spec[rows] >= spec.max(axis=0, keepdims=True) - 30.0
-    return float(np.mean(np.any((excess >= config.tone_threshold_db) & loud, axis=0)))
+    return np.any((excess >= config.tone_threshold_db) & loud, axis=0)
 
 
-def recording_statistics(y: np.ndarray, *, sr: int, config: RealismConfig = RealismConfig()) -> dict:
-    """The realism statistics of one recording (see the module docstring).
+def recording_statistics(y: np.ndarray, *, sr: int, spans: Iterable[tuple[float, float]] | None = None,
+                         config: RealismConfig = RealismConfig()) -> dict:
+    """The realism statistics of one recording, or of some of its spans (see :func:`measure_recording`)."""
+    return measure_recording(y, sr=sr, spans=spans, config=config)[0]
+
+
+def measure_recording(y: np.ndarray, *, sr: int, spans: Iterable[tuple[float, float]] | None = None,
+                      config: RealismConfig = RealismConfig()) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The realism statistics of one recording, or of some of its spans (see the module docstring).
+
+    The recording is pre-processed whole (the filter needs its context), then measured over
+    ``spans`` only: each span's frames, transients and spectrum are pooled, so no join
+    between two spans counts as a click.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n,)]
         Mono samples as read from the file, at ``sr``.
     sr : int
+    spans : iterable of (float, float), optional
+        Start and end (s) of the parts to measure, e.g. the normal cycles; default: all of it.
     config : RealismConfig
 
     Returns
     -------
-    dict
-        One float per name of :attr:`RealismConfig.statistics`.
+    stats : dict
+        One float per name of :attr:`RealismConfig.statistics`, plus ``seconds`` measured.
+    freqs : np.ndarray [shape=(welch_n_fft // 2 + 1,)]
+    power : np.ndarray [shape=(welch_n_fft // 2 + 1,)]
+        The long-term spectrum of the spans, relative to its total from 50 Hz up.
     """
     y = np.asarray(y, dtype=np.float64)
-    level = float(_db(np.mean(y ** 2)))
     x = preprocess_recording(y, sr=sr, config=config.audio).astype(np.float64)
     rate = config.audio.sample_rate
-    freqs, power = long_term_spectrum(x, sr=rate, n_fft=config.welch_n_fft)
+    spans = [(0.0, len(y) / sr)] if spans is None else list(spans)
+    raw = [y[int(round(a * sr)):int(round(b * sr))] for a, b in spans]
+    parts = [x[int(round(a * rate)):int(round(b * rate))] for a, b in spans]
+    kept = [(r, p) for r, p in zip(raw, parts) if len(p) >= config.welch_n_fft]
+    if not kept:
+        raise ValueError(f"nothing to measure: every span is shorter than {config.welch_n_fft / rate:.3f} s")
+    raw, parts = [r for r, _ in kept], [p for _, p in kept]
+    seconds = sum(len(p) for p in parts) / rate
+    psd = sum(len(p) * scipy.signal.welch(p, fs=rate, nperseg=config.welch_n_fft, scaling="spectrum")[1]
+              for p in parts)
+    freqs = np.fft.rfftfreq(config.welch_n_fft, 1.0 / rate)
+    power = psd / max(psd[freqs >= 50.0].sum(), EPS)
     stats = {band_name(band): float(_db(power[(freqs >= band[0]) & (freqs < band[1])].sum()))
              for band in config.bands_hz}
-    rms = np.sqrt(np.mean(x ** 2))
     frame = int(round(config.frame_seconds * rate))
-    breath = _band_frames(x, sr=rate, n_fft=frame, band=config.breath_band_hz)
-    heart = _band_frames(x, sr=rate, n_fft=frame, band=config.heart_band_hz)
+    breath = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.breath_band_hz) for p in parts])
+    heart = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.heart_band_hz) for p in parts])
     floor, loud = np.percentile(breath, [10, 90])
+    sos = scipy.signal.butter(4, config.impulse_band_hz, btype="highpass", fs=rate, output="sos")
+    high = scipy.signal.sosfiltfilt(sos, x)
+    impulses = sum(_impulse_count(high[int(round(a * rate)):int(round(b * rate))], sr=rate, config=config)
+                   for a, b in spans if (b - a) * rate >= config.welch_n_fft)
+    samples = np.concatenate(parts)
     stats.update({
-        "level_dbfs": level,
-        "crest_db": float(_db(np.max(np.abs(x)) ** 2 / max(rms ** 2, EPS))),
+        "level_dbfs": float(_db(np.mean(np.concatenate(raw) ** 2))),
+        "crest_db": float(_db(np.max(np.abs(samples)) ** 2 / max(np.mean(samples ** 2), EPS))),
         "noise_floor_db": float(_db(floor) - _db(np.mean(breath))),
         "breath_noise_db": float(_db(loud) - _db(floor)),
         "heart_db": float(_db(np.percentile(heart, 95)) - _db(loud)),
-        "impulses_per_s": _impulses_per_second(x, sr=rate, config=config),
-        "tonal_share": _tonal_share(x, sr=rate, config=config),
+        "impulses_per_s": float(impulses / seconds),
+        "tonal_share": float(np.mean(np.concatenate([_tonal_frames(p, sr=rate, config=config) for p in parts]))),
+        "seconds": float(seconds),
     })
-    return stats
+    return stats, freqs, power
 
 
-def choose_recordings(dataset: ICBHIDataset, *, per_device: int | None, seed: int = 0,
+def choose_recordings(recordings: pd.DataFrame, *, per_device: int | None, seed: int = 0,
                       devices: Iterable[str] | None = None) -> pd.DataFrame:
-    """At most ``per_device`` recordings of each device (all when ``None``), drawn with ``seed``.
+    """At most ``per_device`` rows of a recordings table per device (all when ``None``), drawn with ``seed``.
 
     ``devices`` keeps only those devices' recordings.
     """
-    recordings = dataset.recordings.assign(device=dataset.recordings["device"].astype(str))
+    recordings = recordings.assign(device=recordings["device"].astype(str))
     if devices is not None:
         recordings = recordings[recordings["device"].isin(list(devices))]
     if per_device is None:
@@ -241,8 +254,8 @@ def choose_recordings(dataset: ICBHIDataset, *, per_device: int | None, seed: in
 
 
 def dataset_statistics(dataset: ICBHIDataset, *, per_device: int | None = None, seed: int = 0,
-                       devices: Iterable[str] | None = None, config: RealismConfig = RealismConfig(),
-                       spectra: bool = True) -> tuple[pd.DataFrame, dict]:
+                       devices: Iterable[str] | None = None, cycles: str = "normal",
+                       config: RealismConfig = RealismConfig()) -> tuple[pd.DataFrame, dict]:
     """The realism statistics of (some of) a dataset's recordings.
 
     Parameters
@@ -254,31 +267,40 @@ def dataset_statistics(dataset: ICBHIDataset, *, per_device: int | None = None, 
     seed : int
     devices : iterable of str, optional
         Measure only these devices' recordings.
+    cycles : {"normal", "all"}
+        Measure each recording's annotated normal cycles only (the default: real and synthetic
+        sets then compare like with like whatever their class mix; recordings without a normal
+        cycle are left out), or the whole recording.
     config : RealismConfig
-    spectra : bool
-        Also return each recording's long-term spectrum.
 
     Returns
     -------
     table : pd.DataFrame
-        One row per recording: ``recording``, ``device``, ``sample_rate`` and the statistics.
+        One row per recording: ``recording``, ``device``, ``sample_rate``, ``seconds`` measured
+        and the statistics.
     spectra : dict
-        ``{"freqs": np.ndarray [shape=(n_bins,)], recording name: power [shape=(n_bins,)]}``,
-        the relative long-term spectra at ``config.audio.sample_rate`` (empty when not asked for).
+        ``{"freqs": np.ndarray [shape=(n_bins,)], recording name: power [shape=(n_bins,)]}``:
+        the relative long-term spectra at ``config.audio.sample_rate``.
     """
+    if cycles not in ("normal", "all"):
+        raise ValueError(f"cycles must be 'normal' or 'all', got {cycles!r}")
     if not dataset.has_audio:
         raise ValueError(f"{dataset.root}: no audio in this folder; the realism statistics need the recordings")
+    table = dataset.cycles
+    if cycles == "normal":
+        table = table[table["label"].astype(str) == "normal"]
+    spans_of = {name: list(zip(group["start"], group["end"])) for name, group in table.groupby("recording", sort=False,
+                                                                                                  observed=True)}
+    candidates = dataset.recordings[dataset.recordings["recording"].isin(list(spans_of))]
     rows, curves = [], {}
-    columns = ["recording", "device", "sample_rate", *config.statistics]
-    for _, recording in choose_recordings(dataset, per_device=per_device, seed=seed, devices=devices).iterrows():
+    columns = ["recording", "device", "sample_rate", "seconds", *config.statistics]
+    for _, recording in choose_recordings(candidates, per_device=per_device, seed=seed, devices=devices).iterrows():
         y, sr = read_audio(recording["audio_path"])
-        stats = recording_statistics(y, sr=sr, config=config)
+        spans = None if cycles == "all" else spans_of[recording["recording"]]
+        stats, freqs, power = measure_recording(y, sr=sr, spans=spans, config=config)
         rows.append({"recording": recording["recording"], "device": recording["device"], "sample_rate": sr, **stats})
-        if spectra:
-            x = preprocess_recording(y, sr=sr, config=config.audio)
-            freqs, power = long_term_spectrum(x, sr=config.audio.sample_rate, n_fft=config.welch_n_fft)
-            curves["freqs"] = freqs
-            curves[recording["recording"]] = power
+        curves["freqs"] = freqs
+        curves[recording["recording"]] = power
     return pd.DataFrame(rows, columns=columns), curves
 
 
@@ -385,7 +407,7 @@ class RealismReport:
 
 
 def realism_report(real: ICBHIDataset, synthetic: ICBHIDataset, *, per_device: int | None = 12, seed: int = 0,
-                   config: RealismConfig = RealismConfig()) -> RealismReport:
+                   cycles: str = "normal", config: RealismConfig = RealismConfig()) -> RealismReport:
     """Measure every real recording and up to ``per_device`` synthetic recordings of each device the real set has.
 
     Parameters
@@ -397,14 +419,16 @@ def realism_report(real: ICBHIDataset, synthetic: ICBHIDataset, *, per_device: i
     per_device : int or None
         Synthetic recordings measured per device (drawn with ``seed``); None: all of them.
     seed : int
+    cycles : {"normal", "all"}
+        What is measured in each recording (:func:`dataset_statistics`).
     config : RealismConfig
 
     Returns
     -------
     RealismReport
     """
-    real_table, real_curves = dataset_statistics(real, config=config)
-    synth_table, synth_curves = dataset_statistics(synthetic, per_device=per_device, seed=seed,
+    real_table, real_curves = dataset_statistics(real, cycles=cycles, config=config)
+    synth_table, synth_curves = dataset_statistics(synthetic, per_device=per_device, seed=seed, cycles=cycles,
                                                    devices=sorted(set(real_table["device"])), config=config)
     comparison = compare_statistics(real_table, synth_table, statistics=config.statistics)
     return RealismReport(real=real_table, synthetic=synth_table, comparison=comparison,
@@ -412,3 +436,63 @@ def realism_report(real: ICBHIDataset, synthetic: ICBHIDataset, *, per_device: i
                          real_spectra=mean_spectra_by_device(real_table, real_curves),
                          synthetic_spectra=mean_spectra_by_device(synth_table, synth_curves) if len(synth_table) else {},
                          config=config)
+
+
+@dataclass
+class CycleExample:
+    """One cycle to look at and listen to: where it comes from and its pre-processed samples.
+
+    ``y`` is cut from the whole recording after the project's pre-processing (peak-normalised
+    per recording, as the model hears it), so clips of different recordings compare in level
+    without any rescaling of their own.
+    """
+
+    label: str
+    recording: str
+    cycle_index: int
+    device: str
+    y: np.ndarray
+    sr: int
+
+    @property
+    def title(self) -> str:
+        return f"{self.label}: {self.recording} cycle {self.cycle_index} ({self.device})"
+
+
+def _example(dataset: ICBHIDataset, row: pd.Series, config: RealismConfig) -> CycleExample:
+    path = dataset.recordings.set_index("recording").loc[row["recording"], "audio_path"]
+    y, sr = read_audio(path)
+    x = preprocess_recording(y, sr=sr, config=config.audio)
+    rate = config.audio.sample_rate
+    cut = x[int(round(row["start"] * rate)):int(round(row["end"] * rate))]
+    return CycleExample(str(row["label"]), str(row["recording"]), int(row["cycle_index"]), str(row["device"]),
+                        cut, rate)
+
+
+def class_examples(real: ICBHIDataset, synthetic: ICBHIDataset, *, seed: int = 0,
+                   config: RealismConfig = RealismConfig()) -> dict[str, tuple[CycleExample | None, CycleExample]]:
+    """For each class, a real cycle (None where the real set has none) and a synthetic one of the same device.
+
+    Returns
+    -------
+    dict
+        Class name -> ``(real, synthetic)``, in the order of :data:`respirelib.config.CLASS_NAMES`.
+        The synthetic cycle comes from the real one's device when the synthetic set has such a
+        cycle, else from any device; both are drawn with ``seed``.
+    """
+    from respirelib.config import CLASS_NAMES
+
+    out = {}
+    for name in CLASS_NAMES:
+        real_rows = real.cycles[real.cycles["label"].astype(str) == name]
+        synth_rows = synthetic.cycles[synthetic.cycles["label"].astype(str) == name]
+        if synth_rows.empty:
+            continue
+        real_example = None
+        if not real_rows.empty:
+            real_row = real_rows.sample(1, random_state=seed).iloc[0]
+            real_example = _example(real, real_row, config)
+            same_device = synth_rows[synth_rows["device"].astype(str) == real_example.device]
+            synth_rows = same_device if not same_device.empty else synth_rows
+        out[name] = (real_example, _example(synthetic, synth_rows.sample(1, random_state=seed).iloc[0], config))
+    return out
