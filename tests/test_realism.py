@@ -108,6 +108,9 @@ def test_realism_command_compares_the_real_sample_with_a_synthetic_set(audio_sam
     assert len(record["real"]) == 6  # every real recording has normal cycles to measure
     assert record["summary"]["compared"] == len(devices) * len(statistics)
     assert f"within tolerance: {record['summary']['within']} of {record['summary']['compared']}" in printed
+    # The generator stays about as realistic as calibrated (issue 21): sound model 2 puts 17 of the 36 pairs
+    # within tolerance on this tiny set (difficulty 0.5, 3 recordings per device); sound model 1 put 5 there.
+    assert record["summary"]["within"] >= 14
     assert json.loads(log.read_text())["steps"][0]["step"] == "test"
 
 

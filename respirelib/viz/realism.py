@@ -74,7 +74,7 @@ def plot_transfer(records: dict[str, dict], *, title: str | None = None) -> Figu
             ax.text(x, min(high, 1.0) + 0.02, count, ha="center", fontsize="small")
     ax.axhline(0.5, color="grey", ls="--", lw=1, label="target 0.5")
     ax.set_xticks(range(len(records)), list(records))
-    ax.set_ylim(0, 1.15)
+    ax.set_ylim(0, 1.3)
     ax.set_ylabel("fraction of real cycles")
     ax.legend(fontsize="small", loc="upper left", ncols=3)
     ax.set_title(title or "Trained on synthetic data only, scored 2-class on real ICBHI cycles (95 % exact CI)",
@@ -103,7 +103,7 @@ def plot_realism_statistics(comparison: pd.DataFrame, *, title: str | None = Non
         rows = comparison[comparison["statistic"] == name].set_index("device").reindex(devices)
         y = np.arange(len(devices))
         ax.hlines(y - 0.12, rows["real_min"], rows["real_max"], color="black", lw=3, label="real range")
-        ax.plot(rows["real_median"], y - 0.12, "|", color="white", markersize=8)
+        ax.plot(rows["real_median"], y - 0.12, "D", color="black", markersize=4)
         ax.hlines(y + 0.12, rows["synthetic_q25"], rows["synthetic_q75"], color="tab:orange", lw=3,
                   label="synthetic IQR")
         for k, (_, row) in enumerate(rows.iterrows()):
