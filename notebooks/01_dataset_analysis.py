@@ -33,6 +33,8 @@ seed = 0
 device = "auto"          # unused here; kept so every notebook takes the same parameters
 run_dir = None           # where numbers are written as JSON (None: not written)
 figures_dir = "figures"  # where figures are saved
+real_dir = None          # real ICBHI recordings to hear beside the synthetic ones (None: data/ICBHI, else ../shared)
+synthetic_dir = None     # the synthetic set to compare real audio with (None: the profile's)
 
 # %%
 # %matplotlib inline
@@ -42,9 +44,13 @@ from IPython.display import Audio, Markdown, display
 from respirelib.data.audio import read_audio
 from respirelib.data.icbhi import load_icbhi
 from respirelib.data.summary import data_summary, format_summary, pick_examples, split_by_device
-from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
+from respirelib.experiments.notebook import realism_sets, record_numbers, resolve_notebook_data
+from respirelib.signal.features import log_mel
+from respirelib.signal.realism import class_examples, realism_report
 from respirelib.viz import data as viz
+from respirelib.viz import realism as viz_realism
 from respirelib.viz.save import save_figure
+from respirelib.viz.signal import plot_spectrogram_grid
 from respirelib.viz.tables import page_table
 
 # %% [markdown]
@@ -139,12 +145,72 @@ else:
         display(Audio(y, rate=sr))
 
 # %% [markdown]
+# ## Real and synthetic, side by side
+#
+# The synthetic set stands in for ICBHI, so it should sound like it. Where real ICBHI recordings are at hand
+# (`real_dir`; by default `data/ICBHI`, where `respirenet data download` puts the database, or the six
+# recordings in `../shared/icbhi-audio-sample` beside this repository), the realism report measures the
+# normal cycles of both, device by device: where their power lies, how loud the breath is against the floor
+# between breaths, how strong the heart sounds are, how many clicks and tones they carry. Each synthetic
+# statistic's distance from the real median stands beside the real recordings' own spread; a handful of real
+# recordings makes that spread a rough guide, not a verdict (`respirenet data realism REAL_DIR` prints the
+# same table).
+
+# %%
+real_set, synthetic_set, note = realism_sets(dataset, data_path, profile, real_dir=real_dir,
+                                             synthetic_dir=synthetic_dir)
+display(Markdown(note))
+if real_set is not None:
+    report = realism_report(real_set, synthetic_set, per_device=3 if profile == "smoke" else 12, seed=seed)
+    summary_line = (f"{report.summary['within']} of {report.summary['compared']} (device, statistic) pairs of the "
+                    f"synthetic set lie within the real recordings' spread or the tolerance "
+                    f"({len(report.real)} real recordings of {', '.join(report.summary['devices'])}; "
+                    f"{len(report.synthetic)} synthetic ones).")
+    display(Markdown(summary_line))
+    table = report.comparison.assign(real=[f"{m:.1f} ± {s:.1f}" for m, s in zip(report.comparison["real_median"],
+                                                                                report.comparison["real_spread"])])
+    display(page_table(table.pivot(index="statistic", columns="device", values="real").add_suffix(" real")
+                       .join(table.pivot(index="statistic", columns="device", values="distance")
+                             .add_suffix(" distance"))))
+    save_figure(viz_realism.plot_realism_spectra(report.freqs, report.real_spectra, report.synthetic_spectra),
+                "01_realism_spectra", out_dir=figures_dir)
+    save_figure(viz_realism.plot_realism_statistics(report.comparison), "01_realism_statistics", out_dir=figures_dir)
+    plt.show()
+
+# %% [markdown]
+# ### Listen to the difference
+#
+# One real and one synthetic cycle of each class, the synthetic one from the real one's device where it can be.
+# Both went through the same pre-processing (4 kHz, 50 Hz high-pass, each recording scaled by its own peak):
+# the players play them as the model hears them, without rescaling each clip, so their loudness compares.
+
+# %%
+if real_set is not None:
+    examples_by_class = class_examples(real_set, synthetic_set, seed=seed)
+    for name, (real_cycle, synthetic_cycle) in examples_by_class.items():
+        if real_cycle is None:
+            print(f"{name}: no real example in {real_set.root}; only the synthetic one is shown")
+        shown = {f"real, {real_cycle.title}": real_cycle} if real_cycle is not None else {}
+        shown[f"synthetic, {synthetic_cycle.title}"] = synthetic_cycle
+        fig = plot_spectrogram_grid({title: log_mel(cycle.y, sr=cycle.sr) for title, cycle in shown.items()},
+                                    ncols=len(shown), title=f"{name}: real vs synthetic")
+        save_figure(fig, f"01_real_vs_synthetic_{name}", out_dir=figures_dir)
+        plt.show()
+        for title, cycle in shown.items():
+            print(title)
+            display(Audio(cycle.y, rate=cycle.sr, normalize=False))
+
+# %% [markdown]
 # ## Record the numbers
 #
 # The summary goes to the run directory as JSON, so the report notebook and the tests read numbers rather
 # than re-deriving them.
 
 # %%
+if real_set is not None:
+    summary["realism"] = {"real_dir": str(real_set.root), **report.summary,
+                          "real_examples": {name: None if real_cycle is None else real_cycle.title
+                                            for name, (real_cycle, _) in examples_by_class.items()}}
 record_numbers(run_dir, "01_dataset_summary.json", summary)
 
 # %% [markdown]

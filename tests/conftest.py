@@ -13,6 +13,8 @@ import soundfile as sf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_ANNOTATIONS = REPO_ROOT.parent / "shared" / "icbhi-annotations"
+SHARED_AUDIO_SAMPLE = REPO_ROOT.parent / "shared" / "icbhi-audio-sample"
+SPLIT_FILE = "ICBHI_challenge_train_test.txt"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -29,21 +31,21 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(skip)
 
 
-def shared_present(folder: Path = SHARED_ANNOTATIONS) -> bool:
-    """Whether ``folder`` holds the real annotation files (their split file marks a complete copy)."""
-    return (folder / "ICBHI_challenge_train_test.txt").is_file()
+def shared_present(folder: Path = SHARED_ANNOTATIONS, *, marker: str = SPLIT_FILE) -> bool:
+    """Whether ``folder`` holds its ../shared files (``marker``, by default the split file, marks a complete copy)."""
+    return (folder / marker).is_file()
 
 
-def require_shared(folder: Path = SHARED_ANNOTATIONS) -> Path:
+def require_shared(folder: Path = SHARED_ANNOTATIONS, *, marker: str = SPLIT_FILE) -> Path:
     """``folder``, the real ICBHI annotation files from ../shared; without them a skip, or under CI a failure.
 
     ../shared sits beside the repository in its CI only, so a user's ``make test`` skips what needs
     it and says why; under CI (``CI=true``) a missing ../shared fails instead, as a missing
     browser does (tests/test_browser_explorer.py): a broken checkout must not pass as skips.
     """
-    if shared_present(folder):
+    if shared_present(folder, marker=marker):
         return folder
-    message = f"{folder} is not present: ../shared/icbhi-annotations sits beside the repository in its CI only"
+    message = f"{folder} is not present: ../shared sits beside the repository in its CI only"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -53,6 +55,12 @@ def require_shared(folder: Path = SHARED_ANNOTATIONS) -> Path:
 def shared_annotations() -> Path:
     """The real ICBHI annotation files (see :func:`require_shared`)."""
     return require_shared()
+
+
+@pytest.fixture
+def audio_sample() -> Path:
+    """The six real ICBHI recordings with their annotations (see :func:`require_shared`)."""
+    return require_shared(SHARED_AUDIO_SAMPLE, marker="101_1b1_Al_sc_Meditron.wav")
 
 
 @pytest.fixture

@@ -10,13 +10,26 @@ import pytest
 import respirelib.data.data_dirs as data_dirs
 import respirelib.data.synth as synth
 from respirelib.data.synth.difficulty import DEFAULT_DIFFICULTY
+from respirelib.data.synth.sound import SOUND_VERSION
 from respirelib.training.profiles import get_profile, profile_data_dir
 
 
-def test_a_difficulty_gets_its_own_folder_and_the_default_keeps_the_old_name():
-    assert data_dirs.default_synthetic_dir(scale=0.5, seed=0).name == "synthetic-scale0.5-seed0"
+def test_a_difficulty_gets_its_own_folder_and_every_name_carries_the_sound_model():
+    assert data_dirs.default_synthetic_dir(scale=0.5, seed=0).name == f"synthetic-scale0.5-seed0-sound{SOUND_VERSION}"
     assert data_dirs.default_synthetic_dir(scale=0.5, seed=0, difficulty=0.3).name == \
-        "synthetic-scale0.5-seed0-difficulty0.3"
+        f"synthetic-scale0.5-seed0-difficulty0.3-sound{SOUND_VERSION}"
+
+
+def test_a_set_of_an_older_sound_model_is_not_reused(tmp_path, monkeypatch):
+    """A default set written before the generator's sound changed stays where it is; a new one is written."""
+    import respirelib.data.synth.sound as sound
+
+    written = _fake_writer(monkeypatch, tmp_path)
+    monkeypatch.setattr(sound, "SOUND_VERSION", SOUND_VERSION - 1)
+    old = profile_data_dir(None, "smoke", progress=False)
+    monkeypatch.setattr(sound, "SOUND_VERSION", SOUND_VERSION)
+    new = profile_data_dir(None, "smoke", progress=False)
+    assert old != new and len(written) == 2 and new.name.endswith(f"-sound{SOUND_VERSION}")
 
 
 @pytest.mark.parametrize("profile, scale, difficulty", [("quick", 0.5, 0.3), ("paper", 1.0, DEFAULT_DIFFICULTY),
@@ -108,5 +121,6 @@ def test_a_trained_run_brings_its_own_data(tmp_path, monkeypatch, capsys):
     (run / "run.json").write_text(json.dumps({"data_dir": str(tmp_path / "elsewhere")}))
     assert resolve_notebook_data(None, "quick", trained_run=run) == tmp_path / "elsewhere"
     assert resolve_notebook_data(str(tmp_path / "given"), "quick", trained_run=run) == tmp_path / "given"
-    assert resolve_notebook_data(None, "smoke", trained_run=tmp_path / "no-run").name == "synthetic-scale0.03-seed0"
+    assert resolve_notebook_data(None, "smoke", trained_run=tmp_path / "no-run").name == \
+        f"synthetic-scale0.03-seed0-sound{SOUND_VERSION}"
     assert len(written) == 1

@@ -291,8 +291,10 @@ def test_band_limited_recordings_are_blank_above_1500_hz(tiny_synthetic):
 
 
 def test_crackle_cycles_carry_more_transients_than_normal_ones(tiny_synthetic):
+    # Normal cycles carry friction clicks and heart-sound onsets too (sound model 2, issue 21), so the
+    # margin is smaller than the 3x of sound model 1: 2.6x measured on this set at difficulty 0.5.
     strength = _cycle_measures(tiny_synthetic, _transient_strength)
-    assert np.median(strength["crackle"]) > 3 * np.median(strength["normal"])
+    assert np.median(strength["crackle"]) > 2 * np.median(strength["normal"])
     assert np.median(strength["both"]) > 2 * np.median(strength["wheeze"])
 
 

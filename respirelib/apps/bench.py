@@ -276,6 +276,7 @@ def registered_benchmarks() -> dict[str, tuple[str, Callable, Callable]]:
     """name -> (help, add the benchmark's options, run it)."""
     from respirelib.apps.bench_quick import add_bench_demo_arguments, add_bench_quick_arguments, run_bench_demo, run_bench_quick
     from respirelib.apps.bench_train import add_bench_train_arguments, run_bench_train
+    from respirelib.apps.bench_transfer import add_bench_transfer_arguments, run_bench_transfer
 
     return {"prep": ("pre-processing and augmentation + features throughput", add_bench_prep_arguments,
                      run_bench_prep),
@@ -284,7 +285,9 @@ def registered_benchmarks() -> dict[str, tuple[str, Callable, Callable]]:
             "quick": ("train candidate settings over seeds: test scores mean ± std, class recalls, time",
                       add_bench_quick_arguments, run_bench_quick),
             "demo": ("wall time of the whole demo (every notebook, three seeds)", add_bench_demo_arguments,
-                     run_bench_demo)}
+                     run_bench_demo),
+            "transfer": ("train on the synthetic default only, score 2-class on real recordings",
+                         add_bench_transfer_arguments, run_bench_transfer)}
 
 
 def add_bench_arguments(subparsers) -> argparse.ArgumentParser:

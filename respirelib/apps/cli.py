@@ -156,12 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="leave bad files and rows out (all listed in the report) instead of stopping")
     summary.add_argument("--no-audio", action="store_true", help="read annotations only (faster)")
     summary.set_defaults(func=_cmd_data_summary)
-    from respirelib.apps.cmd_data import add_download_arguments, add_verify_arguments
+    from respirelib.apps.cmd_data import add_download_arguments, add_realism_arguments, add_verify_arguments
 
     add_download_arguments(data_commands.add_parser(
         "download", help="download the ICBHI 2017 database, extract it atomically and check it"))
     add_verify_arguments(data_commands.add_parser(
         "verify", help="check a folder against the ICBHI 2017 release: every file, one line per problem"))
+    add_realism_arguments(data_commands.add_parser(
+        "realism", help="compare real recordings with the synthetic set of the same devices, statistic by statistic"))
 
     synth = commands.add_parser("synth", help="write a synthetic ICBHI-shaped dataset in the real layout")
     synth.add_argument("out_dir", type=Path)

@@ -1,6 +1,7 @@
-"""``respirenet data download`` and ``data verify``: fetching and checking the ICBHI 2017 release.
+"""``respirenet data download``, ``data verify`` and ``data realism``: fetching, checking and comparing ICBHI audio.
 
-The work is :func:`respirelib.data.download.download_icbhi` and :func:`respirelib.data.verify.verify_icbhi`.
+The work is :func:`respirelib.data.download.download_icbhi`, :func:`respirelib.data.verify.verify_icbhi` and
+:func:`respirelib.signal.realism.realism_report`.
 """
 
 from __future__ import annotations
@@ -68,3 +69,81 @@ def run_verify_command(args: argparse.Namespace) -> int:
     verdict = verify_icbhi(args.data_dir, audio=not args.no_audio)
     print(json.dumps(verdict.to_dict(), indent=2) if args.json else verdict)
     return 0 if verdict.ok else 1
+
+
+def add_realism_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of ``respirenet data realism REAL_DIR``."""
+    parser.add_argument("real_dir", type=Path, help="real ICBHI recordings with their annotation files "
+                                                    "(e.g. ../shared/icbhi-audio-sample or a download)")
+    parser.add_argument("--synthetic", type=Path, default=None,
+                        help="a synthetic set (default: the profile's, written to data/ if missing)")
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"),
+                        help="whose synthetic set is the default (default quick)")
+    parser.add_argument("--per-device", type=int, default=12,
+                        help="synthetic recordings measured per device (default 12)")
+    parser.add_argument("--seed", type=int, default=0, help="which synthetic recordings are drawn (default 0)")
+    parser.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    parser.add_argument("--out", type=Path, default=None, help="also write the record to this JSON file")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="append the record, named by --step, to this calibration log (JSON)")
+    parser.add_argument("--step", default=None, help="what this record measures, e.g. 'before calibration'")
+    parser.set_defaults(func=run_realism_command)
+    return parser
+
+
+def realism_record(args: argparse.Namespace) -> dict:
+    """The report as a JSON-ready record with its provenance (what ``--out`` and ``--log`` write)."""
+    import shlex
+
+    from respirelib.data.icbhi import load_icbhi
+    from respirelib.experiments.provenance import data_record, environment
+    from respirelib.signal.realism import realism_report
+    from respirelib.training.profiles import profile_data_dir
+
+    real = load_icbhi(args.real_dir, errors="skip")
+    if real.is_synthetic:
+        raise ValueError(f"{args.real_dir} holds a synthetic set (it has a SYNTHETIC_DATASET.json); "
+                         "REAL_DIR must hold real recordings")
+    synthetic = load_icbhi(profile_data_dir(args.synthetic, args.profile), errors="raise")
+    if not synthetic.is_synthetic:
+        raise ValueError(f"{synthetic.root} has no synthetic-dataset marker: --synthetic must name a synthetic set")
+    report = realism_report(real, synthetic, per_device=args.per_device, seed=args.seed)
+    return {"record": "realism", "step": args.step, **environment(),
+            "command": "respirenet " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None,
+            "real_data": data_record(real), "synthetic_data": data_record(synthetic),
+            "per_device": args.per_device, "seed": args.seed, **report.to_dict()}
+
+
+def format_realism(record: dict) -> str:
+    """The comparison as text: one line per device and statistic, then the count within tolerance."""
+    lines = [f"real: {record['real_data']['label']} ({record['real_data']['root']})",
+             f"synthetic: {record['synthetic_data']['root']}",
+             f"{'device':9s} {'statistic':18s} {'real median':>11s} {'real spread':>11s} {'synthetic':>9s} "
+             f"{'distance':>8s} {'allowed':>7s}  verdict"]
+    for row in record["comparison"]:
+        lines.append(f"{row['device']:9s} {row['statistic']:18s} {row['real_median']:11.2f} "
+                     f"{'±' + format(row['real_spread'], '.2f'):>11s} {row['synthetic_median']:9.2f} "
+                     f"{row['distance']:+8.2f} {row['tolerance']:7.2f}  {'within' if row['within'] else 'OUTSIDE'}")
+    summary = record["summary"]
+    lines.append(f"within tolerance: {summary['within']} of {summary['compared']} (device, statistic) pairs")
+    return "\n".join(lines)
+
+
+def run_realism_command(args: argparse.Namespace) -> int:
+    """Prints the comparison; ``--out`` writes the record, ``--log --step`` appends it to a calibration log."""
+    from respirelib.storage import atomic_write_text
+
+    if args.log is not None and args.step is None:
+        print("respirenet: error: --log needs --step (what this record measures)", file=sys.stderr)
+        return 2
+    record = realism_record(args)
+    text = json.dumps(record, indent=2)
+    if args.out is not None:
+        atomic_write_text(args.out, text + "\n")
+    if args.log is not None:
+        log = json.loads(args.log.read_text()) if args.log.exists() else {"record": "realism calibration log",
+                                                                         "steps": []}
+        log["steps"].append(record)
+        atomic_write_text(args.log, json.dumps(log, indent=2) + "\n")
+    print(text if args.json else format_realism(record))
+    return 0

@@ -12,13 +12,19 @@ from respirelib.runs import REPO_ROOT
 
 
 def default_synthetic_dir(*, scale: float = 1.0, seed: int = 0, difficulty: float | None = None) -> Path:
-    """``data/synthetic-scale{scale}-seed{seed}``, plus ``-difficulty{d}`` when a difficulty is given.
+    """``data/synthetic-scale{scale}-seed{seed}``, plus ``-difficulty{d}`` when a difficulty is given, plus
+    ``-sound{v}``, the generator's sound-model version.
 
     ``difficulty=None`` is the generator's default
-    (:data:`respirelib.data.synth.difficulty.DEFAULT_DIFFICULTY`).
+    (:data:`respirelib.data.synth.difficulty.DEFAULT_DIFFICULTY`). The version
+    (:data:`respirelib.data.synth.sound.SOUND_VERSION`) changes whenever the generator's sound
+    does, so a set written by an older generator is never reused as the default: a new one is
+    written beside it (and the cycle cache, keyed by the data's content, follows).
     """
+    from respirelib.data.synth.sound import SOUND_VERSION
+
     suffix = "" if difficulty is None else f"-difficulty{difficulty:g}"
-    return REPO_ROOT / "data" / f"synthetic-scale{scale:g}-seed{seed}{suffix}"
+    return REPO_ROOT / "data" / f"synthetic-scale{scale:g}-seed{seed}{suffix}-sound{SOUND_VERSION}"
 
 
 def resolve_data_dir(data_dir: str | Path | None, *, scale: float = 1.0, seed: int = 0,
@@ -62,3 +68,24 @@ def describe_data_dir(path: str | Path) -> str:
     settings = ", ".join(f"{name} {info[name]:g}" if isinstance(info.get(name), float) else f"{name} {info.get(name)}"
                          for name in ("scale", "difficulty", "seed"))
     return f"SYNTHETIC ICBHI-shaped dataset ({settings}): {path.resolve()}"
+
+
+def find_real_audio(real_dir: str | Path | None = None) -> Path | None:
+    """A folder of real ICBHI recordings to compare the synthetic set with, or None.
+
+    ``real_dir`` when given (it must exist); else the first of ``data/ICBHI`` (where
+    ``respirenet data download`` puts the database) and ``../shared/icbhi-audio-sample`` (the
+    six recordings beside this repository in its CI) that holds ``.wav`` files and no
+    synthetic marker.
+    """
+    if real_dir:
+        path = Path(real_dir)
+        if not path.is_dir():
+            raise DataError(path, "no such folder (real_dir must name a folder of real ICBHI recordings)")
+        return path
+    from respirelib.data.download import DEFAULT_DIR
+
+    for path in (DEFAULT_DIR, REPO_ROOT.parent / "shared" / "icbhi-audio-sample"):
+        if path.is_dir() and not (path / SYNTHETIC_MARKER).exists() and any(path.rglob("*.wav")):
+            return path
+    return None

@@ -59,3 +59,41 @@ def record_numbers(folder: str | Path | None, name: str, numbers: Mapping) -> Pa
     path = atomic_write_text(Path(folder) / name, json.dumps(json_safe(numbers), indent=2, default=str))
     print("wrote", path)
     return path
+
+
+def realism_sets(dataset, data_path: str | Path, profile: str | Profile, *, real_dir: str | Path | None = None,
+                 synthetic_dir: str | Path | None = None):
+    """The real and the synthetic set that notebook 01 compares, or None for the real one with the reason.
+
+    Parameters
+    ----------
+    dataset : ICBHIDataset
+        The notebook's dataset, read from ``data_path``.
+    data_path : str or Path
+    profile : str or Profile
+        Whose synthetic set is the comparison when ``dataset`` is real and no ``synthetic_dir`` is given.
+    real_dir, synthetic_dir : str or Path, optional
+        The notebook's parameters: with synthetic data, the real recordings come from ``real_dir``
+        or :func:`respirelib.data.data_dirs.find_real_audio`; with real data, they are the data itself.
+
+    Returns
+    -------
+    real : ICBHIDataset or None
+    synthetic : ICBHIDataset or None
+    note : str
+        Where the real audio comes from, or why there is none.
+    """
+    from respirelib.data.data_dirs import find_real_audio
+    from respirelib.data.icbhi import load_icbhi
+
+    real_path = find_real_audio(real_dir) if dataset.is_synthetic else Path(data_path)
+    if real_path is None:
+        return None, None, ("No real ICBHI audio was found, so there is nothing to compare with. Get the database "
+                            "with `respirenet data download` (it lands in `data/ICBHI`, which this notebook finds), "
+                            "or set `real_dir` to a folder of real recordings, and run this notebook again.")
+    real = dataset if not dataset.is_synthetic else load_icbhi(real_path, errors="skip")
+    if not real.has_audio:
+        return None, None, f"{real_path} holds no audio (annotation files only): there is nothing to hear or measure."
+    synthetic = dataset if dataset.is_synthetic else load_icbhi(profile_data_dir(synthetic_dir, profile),
+                                                                 errors="skip")
+    return real, synthetic, f"real recordings: {real.data_label} ({real_path})"

@@ -42,7 +42,9 @@ class DeviceProfile:
     mode : str
         Acquisition mode in file names: ``"mc"`` (multichannel) or ``"sc"``.
     highpass_hz, lowpass_hz : float
-        Corner frequencies of the second-order magnitude response.
+        Corner frequencies of the magnitude response (a second-order high-pass).
+    lowpass_order : int
+        Order of the low-pass (6 dB per octave each).
     resonance_hz, resonance_db : float
         Centre and gain of a broad resonance of the chest piece.
     hiss_db : float
@@ -52,6 +54,16 @@ class DeviceProfile:
     band_limited_share : float
         Share of the device's recordings whose internal filter leaves nothing
         above :data:`BLANK_ABOVE_HZ`.
+    ambient_offset_db : float
+        Added to the difficulty's ambient-noise level: the Littmann 3200 reduces ambient
+        noise electronically (3M's ambient noise reduction), the Classic II SE is an
+        acoustic stethoscope with a microphone in its tube and picks up more.
+    hum_share : float
+        Share of the device's recordings with mains-hum lines
+        (:func:`respirelib.data.synth.clutter.hum`).
+    peak_dbfs : (float, float)
+        Range of the written file's peak level, dB re full scale (the real sample's
+        files peak 5-20 dB below full scale).
     session_sizes : tuple of int
         Smallest and largest number of chest locations recorded per session.
     locations : tuple of str
@@ -68,6 +80,10 @@ class DeviceProfile:
     hiss_db: float
     band_limited_share: float
     session_sizes: tuple[int, int]
+    lowpass_order: int = 2
+    ambient_offset_db: float = 0.0
+    hum_share: float = 0.3
+    peak_dbfs: tuple[float, float] = (-12.0, -1.0)
     locations: tuple[str, ...] = ("Al", "Ar", "Ll", "Lr", "Pl", "Pr", "Tc")
 
     @property
@@ -94,26 +110,31 @@ class DeviceProfile:
         """
         f = np.asarray(freqs, dtype=np.float64)
         highpass = (f / self.highpass_hz) ** 2 / np.sqrt(1.0 + (f / self.highpass_hz) ** 4)
-        lowpass = 1.0 / np.sqrt(1.0 + (f / self.lowpass_hz) ** 4)
+        lowpass = 1.0 / np.sqrt(1.0 + (f / self.lowpass_hz) ** (2 * self.lowpass_order))
         bump = 10.0 ** (self.resonance_db / 20.0) - 1.0
         resonance = 1.0 + bump * np.exp(-0.5 * (np.log2(np.maximum(f, 1.0) / self.resonance_hz) / 0.7) ** 2)
         return (highpass * lowpass * resonance).astype(np.float32)
 
 
+# Calibrated against the real sample (``respirenet data realism``, results/realism_calibration.json):
+# quiet electronic stethoscopes (Meditron, Littmann 3200, whose ambient noise reduction leaves a
+# deep floor between breaths and little above 1 kHz) and a noisy acoustic one (Classic II SE).
 DEVICE_PROFILES: dict[str, DeviceProfile] = {
     "AKGC417L": DeviceProfile("AKGC417L", 44100, "mc", highpass_hz=70.0, lowpass_hz=12000.0,
                               resonance_hz=2500.0, resonance_db=2.0, hiss_db=-42.0,
                               band_limited_share=0.0, session_sizes=(3, 7)),
-    "LittC2SE": DeviceProfile("LittC2SE", 10000, "mc", highpass_hz=40.0, lowpass_hz=900.0,
-                              resonance_hz=180.0, resonance_db=4.0, hiss_db=-36.0,
-                              band_limited_share=0.0, session_sizes=(1, 4)),
+    "LittC2SE": DeviceProfile("LittC2SE", 10000, "mc", highpass_hz=40.0, lowpass_hz=1200.0,
+                              resonance_hz=180.0, resonance_db=4.0, hiss_db=-24.0,
+                              band_limited_share=0.0, session_sizes=(1, 4), ambient_offset_db=12.0,
+                              peak_dbfs=(-4.0, -0.5)),
     "Litt3200": DeviceProfile("Litt3200", 4000, "sc", highpass_hz=50.0, lowpass_hz=1000.0,
-                              resonance_hz=250.0, resonance_db=3.0, hiss_db=-40.0,
+                              resonance_hz=250.0, resonance_db=3.0, hiss_db=-48.0,
                               band_limited_share=1.0, session_sizes=(6, 6),
-                              locations=("Al", "Ar", "Ll", "Lr", "Pl", "Pr")),
+                              locations=("Al", "Ar", "Ll", "Lr", "Pl", "Pr"), lowpass_order=4,
+                              ambient_offset_db=-12.0),
     "Meditron": DeviceProfile("Meditron", 4000, "sc", highpass_hz=60.0, lowpass_hz=1700.0,
-                              resonance_hz=350.0, resonance_db=2.0, hiss_db=-34.0,
-                              band_limited_share=0.2, session_sizes=(1, 6)),
+                              resonance_hz=350.0, resonance_db=2.0, hiss_db=-44.0,
+                              band_limited_share=0.2, session_sizes=(1, 6), ambient_offset_db=-6.0),
 }
 
 

@@ -19,7 +19,10 @@ normal cycles with faint unlabelled events              0 %         7.5 %       
 recording-to-recording spread of event level (sd, dB)   2           4           6
 =====================================================  ==========  ==========  ==========
 
-The Poisson mean grows in proportion to cycle length (up to 8 s).
+The Poisson mean grows in proportion to cycle length (up to 8 s). The clutter every real
+recording carries (heart sounds, rumble, friction clicks, mains hum, patients' voices;
+:mod:`respirelib.data.synth.clutter`, sound model 2) is the same at every difficulty: it is
+the recording's, not the task's; the artifacts above come on top of it.
 "Breath RMS" is the RMS of the breath sound at the loudest point of a normal
 inspiration. The quiet-event and unlabelled-event shares put a ceiling on what
 any classifier can reach: at the default 0.5 about one abnormal cycle in eight

@@ -1,27 +1,35 @@
-"""The sound of one synthetic recording: breathing, heart, noise, adventitious events, device.
+"""The sound of one synthetic recording: breathing, heart, clutter, adventitious events, device.
 
-Signal model, in the order it is built:
+Signal model (sound model 2, :data:`SOUND_VERSION`), in the order it is built:
 
 1. Breath sound: Gaussian noise shaped in the frequency domain (a high-pass at
-   100 Hz and a roll-off from 180–350 Hz at the chest wall, 600–1000 Hz at the
+   100 Hz and a roll-off from 150-300 Hz at the chest wall, 600-1000 Hz at the
    trachea), multiplied by an envelope that follows the annotated cycles: a
    louder inspiration (34 % of the cycle for obstructive diagnoses, 42 %
    otherwise) and a quieter, longer expiration. Breathing continues before the
-   first and after the last annotated cycle.
-2. Heart sounds: S1 and S2 as damped 35–90 Hz tones at 58–95 beats per minute
-   (85–135 for children), louder on the left front of the chest.
-3. Adventitious sounds, per annotated cycle: crackles are 5–15 ms damped
-   transients at 100–650 Hz (fine: shorter and higher, late in inspiration;
-   coarse: longer and lower, early in inspiration or in expiration); wheezes are
-   tones of 100–1000 Hz with up to three harmonics, lasting at least 80 ms,
-   possibly gliding in pitch and sometimes polyphonic, mostly in expiration.
+   first and after the last annotated cycle. Normal vesicular sound at the chest
+   wall is noise whose power falls steeply above 100-200 Hz and which is faint in
+   expiration (CORSA, Sovijärvi et al. 2000; Gavriely et al., J Appl Physiol 50
+   (1981) 307-314); the tracheal sound is louder and brighter.
+2. Clutter that every recording carries, whatever its class and difficulty
+   (:mod:`respirelib.data.synth.clutter`): heart sounds, muscle and contact rumble
+   below 100 Hz, friction and handling clicks, mains hum in some recordings,
+   groans or hums of some patients.
+3. Adventitious sounds, per annotated cycle (:mod:`respirelib.data.synth.adventitious`):
+   explosive crackles (fine: about 5 ms, late in inspiration; coarse: about 15 ms,
+   early in inspiration or in expiration) and wheezes of 100-1000 Hz whose pitch
+   moves, monophonic or polyphonic, at least 80 ms long, mostly in expiration.
    "Both" cycles get both. Levels, densities and label noise follow
    :mod:`respirelib.data.synth.difficulty`.
-4. Artifacts: stethoscope clicks (1–3 ms, broadband), movement thumps and short
+4. Artifacts that the difficulty adds: more clicks, movement thumps and short
    (under 80 ms) tonal blips, which look like crackles and wheezes but are not.
 5. Device: ambient noise (pink) through the device's response, plus the
    device's white self-noise; band-limited recordings then lose everything
    above 1.5 kHz (see :mod:`respirelib.data.synth.devices`).
+
+Sound model 1 (before issue 21) had no clutter, heart sounds 10-20 dB too weak,
+single-sinusoid crackles and straight harmonic wheezes; ``respirenet data realism``
+measured it against real ICBHI recordings (``results/realism_calibration.json``).
 
 All of it is synthesised at the device rate, or at 11.025 kHz for 44.1 kHz
 devices, whose body sound is then up-sampled exactly by zero-padding its
@@ -36,16 +44,20 @@ import zlib
 
 import numpy as np
 import scipy.fft
-from scipy.signal.windows import tukey
 
+from respirelib.data.synth import clutter
+from respirelib.data.synth.adventitious import add_crackles, add_wheezes
+from respirelib.data.synth.clutter import add_at, damped_tone, db
 from respirelib.data.synth.devices import DEVICE_PROFILES, DeviceProfile, blank_region_mask
 from respirelib.data.synth.difficulty import SILENT_DROP_DB, SPURIOUS_DROP_DB, DifficultySettings
 from respirelib.data.synth.plan import RecordingPlan
 
+# Revision of the signal model: part of the default synthetic folders' names
+# (respirelib.data.data_dirs.default_synthetic_dir) and of every marker, so a set written by
+# an older model is never taken for a current one.
+SOUND_VERSION = 2
 AUDIO_STREAM = 1
 OBSTRUCTIVE_DIAGNOSES = ("COPD", "Asthma", "Bronchiectasis", "Bronchiolitis")
-HEART_LEVEL_DB_BY_LOCATION = {"Al": 4.0, "Ll": 3.0, "Ar": 0.0, "Lr": 0.0, "Pl": -4.0, "Pr": -5.0, "Tc": -8.0}
-MIN_WHEEZE_SECONDS = 0.08
 NOISE_BAND_HZ = (50.0, 2000.0)
 
 
@@ -69,7 +81,8 @@ def synthesize_recording(recording: RecordingPlan, *, settings: DifficultySettin
     Returns
     -------
     y : np.ndarray [shape=(recording.n_samples,), dtype=float32]
-        Samples at ``recording.sample_rate`` with a peak between 0.5 and 0.95.
+        Samples at ``recording.sample_rate`` with a peak level drawn from the device's
+        :attr:`~respirelib.data.synth.devices.DeviceProfile.peak_dbfs`.
     """
     rng = recording_rng(seed, recording.name)
     profile = DEVICE_PROFILES[recording.device]
@@ -78,16 +91,23 @@ def synthesize_recording(recording: RecordingPlan, *, settings: DifficultySettin
     breathing = _Breathing.draw(np.asarray(recording.cycle_bounds_ms) / 1000.0, n / sr,
                                 obstructive=recording.diagnosis in OBSTRUCTIVE_DIAGNOSES, rng=rng)
     body = _breath_sound(breathing, n, sr, tracheal=recording.location == "Tc", rng=rng)
-    body += _heart_sounds(n, sr, child=recording.child, location=recording.location, rng=rng)
+    body += clutter.heart_sounds(n, sr, child=recording.child, location=recording.location, rng=rng)
+    body += clutter.rumble(n, sr, rng)
+    clutter.add_clicks(body, sr, rng)
+    if rng.random() < profile.hum_share:
+        body += clutter.hum(n, sr, rng)
+    clutter.add_voice(body, sr, breathing.segments(), rng)
     _add_adventitious_sounds(body, sr, breathing, recording, settings, rng)
     _add_artifacts(body, sr, settings, rng)
     y = _through_device(body, sr, recording, profile, settings, rng)
     peak = float(np.max(np.abs(y)))
-    return (y * (rng.uniform(0.5, 0.95) / peak)).astype(np.float32)
+    return (y * (db(rng.uniform(*profile.peak_dbfs)) / peak)).astype(np.float32)
 
 
 class _Breathing:
     """Breath segments covering the whole recording; annotated cycle ``i`` is segment ``first + i``."""
+
+    audible_expiration = 0.65  # share of the expiratory phase with breath sound
 
     def __init__(self, edges: np.ndarray, inspiration: np.ndarray, gains: np.ndarray, first: int):
         self.edges = edges
@@ -114,6 +134,11 @@ class _Breathing:
         start = self.edges[segment]
         return start, self.edges[segment + 1] - start, self.inspiration[segment]
 
+    def segments(self) -> list[tuple[float, float, float]]:
+        """Start, length (s) and inspiratory share of every breath, annotated or not."""
+        return [(self.edges[k], self.edges[k + 1] - self.edges[k], self.inspiration[k])
+                for k in range(len(self.gains))]
+
     def envelope(self, n: int, sr: int, *, expiration_level: float) -> np.ndarray:
         """Breath loudness [shape=(n,)]: rises and falls in inspiration, weaker in expiration."""
         t = np.arange(n) / sr
@@ -122,37 +147,25 @@ class _Breathing:
         phase = np.clip((t - self.edges[segment]) / length, 0.0, 1.0)
         share = self.inspiration[segment]
         inspiring = np.sin(np.pi * np.clip(phase / share, 0.0, 1.0)) ** 1.5
-        x = np.clip((phase - share) / (1.0 - share), 0.0, 1.0)
+        # Expiration is heard in its first 60-70 % only, then the pause before the next breath:
+        # vesicular sound is faint and short in expiration (CORSA).
+        x = np.clip((phase - share) / (1.0 - share) / self.audible_expiration, 0.0, 1.0)
         expiring = expiration_level * np.sin(np.pi * x) ** 1.2 * (1.0 - 0.4 * x)
         shape = np.where(phase < share, inspiring, expiring)
-        return (self.gains[segment] * (0.04 + 0.96 * shape)).astype(np.float32)
+        return (self.gains[segment] * (0.02 + 0.98 * shape)).astype(np.float32)
 
 
 def _breath_sound(breathing: _Breathing, n: int, sr: int, *, tracheal: bool, rng: np.random.Generator) -> np.ndarray:
     freqs = scipy.fft.rfftfreq(n, 1.0 / sr)
-    corner = rng.uniform(600.0, 1000.0) if tracheal else rng.uniform(180.0, 350.0)
+    # Chest wall: power falls steeply above 150-300 Hz (CORSA; Gavriely et al. 1981), about 18 dB per
+    # octave here; the trachea is flatter up to 600-1000 Hz and louder in expiration.
+    corner = rng.uniform(600.0, 1000.0) if tracheal else rng.uniform(150.0, 300.0)
     highpass = (freqs / 100.0) ** 2 / (1.0 + (freqs / 100.0) ** 2)
-    amplitude = highpass * (1.0 / (1.0 + (freqs / corner) ** 2) + 0.03 / (1.0 + (freqs / 1200.0) ** 4))
+    amplitude = highpass / np.sqrt(1.0 + (freqs / corner) ** (6 if not tracheal else 4))
     noise = scipy.fft.irfft(_complex_gaussian(len(freqs), rng) * amplitude.astype(np.float32), n)
     noise /= np.std(noise)
-    level = rng.uniform(0.75, 1.0) if tracheal else rng.uniform(0.35, 0.65)
+    level = rng.uniform(0.75, 1.0) if tracheal else rng.uniform(0.2, 0.5)
     return noise * breathing.envelope(n, sr, expiration_level=level)
-
-
-def _heart_sounds(n: int, sr: int, *, child: bool, location: str, rng: np.random.Generator) -> np.ndarray:
-    rate = rng.uniform(85.0, 135.0) if child else rng.uniform(58.0, 95.0)
-    interval = 60.0 / rate
-    n_beats = int(n / sr / interval) + 2
-    times = np.cumsum(interval * (1.0 + 0.04 * rng.standard_normal(n_beats))) - rng.uniform(0.0, interval)
-    second_at = 0.3 * np.sqrt(interval)
-    tau = np.arange(int((second_at + 0.15) * sr)) / sr
-    beat = (_damped_tone(tau, rng.uniform(35.0, 60.0), 0.025)
-            + 0.6 * _damped_tone(tau - second_at, rng.uniform(50.0, 90.0), 0.02))
-    beat *= _db(rng.uniform(-8.0, 4.0) + HEART_LEVEL_DB_BY_LOCATION[location])
-    out = np.zeros(n, dtype=np.float32)
-    for time in times:
-        _add_at(out, int(round(time * sr)), beat)
-    return out
 
 
 def _add_adventitious_sounds(body: np.ndarray, sr: int, breathing: _Breathing, recording: RecordingPlan,
@@ -172,56 +185,27 @@ def _add_adventitious_sounds(body: np.ndarray, sr: int, breathing: _Breathing, r
             gain_db -= SPURIOUS_DROP_DB
             sparse = True
         if crackle:
-            _add_crackles(body, sr, start, length, inspiration, gain_db, sparse, settings, rng)
+            add_crackles(body, sr, start, length, inspiration, gain_db, sparse, settings, rng)
         if wheeze:
-            _add_wheezes(body, sr, start, length, inspiration, gain_db, sparse, settings, rng)
-
-
-def _add_crackles(body, sr, start, length, inspiration, gain_db, sparse, settings, rng) -> None:
-    mean = settings.crackles_per_cycle * min(length, 8.0) / 2.7
-    count = 1 + int(rng.poisson(0.3 if sparse else mean))
-    coarse = rng.random() < 0.5
-    level_db = rng.uniform(*settings.crackle_level_db) + gain_db
-    for _ in range(count):
-        if coarse:
-            where = rng.uniform(0.0, 0.6 * inspiration) if rng.random() < 0.7 else rng.uniform(inspiration, 0.9)
-        else:
-            where = rng.uniform(0.4 * inspiration, inspiration) if rng.random() < 0.9 else rng.uniform(inspiration, 0.9)
-        wave = _crackle(sr, coarse=coarse, rng=rng) * _db(level_db + rng.normal(0.0, 3.0))
-        _add_at(body, int((start + where * length) * sr), wave)
-
-
-def _add_wheezes(body, sr, start, length, inspiration, gain_db, sparse, settings, rng) -> None:
-    count = 1 if sparse or rng.random() < 0.75 else 2
-    for _ in range(count):
-        expiratory = rng.random() < 0.7
-        phase_start = start + (inspiration * length if expiratory else 0.0)
-        phase_length = length * ((1.0 - inspiration) if expiratory else inspiration)
-        if sparse:
-            duration = rng.uniform(MIN_WHEEZE_SECONDS, 0.15)
-        else:
-            duration = min(max(MIN_WHEEZE_SECONDS, rng.uniform(*settings.wheeze_coverage) * phase_length), 2.5)
-        begin = phase_start + rng.uniform(0.0, max(0.0, phase_length - duration))
-        wave = _wheeze(sr, duration, rng) * _db(rng.uniform(*settings.wheeze_level_db) + gain_db)
-        _add_at(body, int(begin * sr), wave)
+            add_wheezes(body, sr, start, length, inspiration, gain_db, sparse, settings, rng)
 
 
 def _add_artifacts(body: np.ndarray, sr: int, settings: DifficultySettings, rng: np.random.Generator) -> None:
-    """Clicks, thumps and short tonal blips: event-like sounds that carry no label."""
+    """The difficulty's extra clicks, thumps and short tonal blips: event-like sounds that carry no label."""
     count = int(rng.poisson(settings.artifacts_per_second * len(body) / sr))
     for _ in range(count):
         kind = rng.random()
         if kind < 0.5:
             n = max(2, int(rng.uniform(0.001, 0.003) * sr))
-            wave = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.3 * n)) * _db(rng.uniform(0.0, 18.0))
+            wave = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.3 * n)) * db(rng.uniform(0.0, 18.0))
         elif kind < 0.7:
             tau = np.arange(int(rng.uniform(0.1, 0.3) * sr)) / sr
-            wave = _damped_tone(tau, rng.uniform(15.0, 50.0), rng.uniform(0.02, 0.05)) * _db(rng.uniform(6.0, 20.0))
+            wave = damped_tone(tau, rng.uniform(15.0, 50.0), rng.uniform(0.02, 0.05)) * db(rng.uniform(6.0, 20.0))
         else:
             n = int(rng.uniform(0.03, 0.07) * sr)
             freq = rng.uniform(150.0, min(900.0, 0.45 * sr))
-            wave = np.sin(2 * np.pi * freq * np.arange(n) / sr) * np.hanning(n) * _db(rng.uniform(*settings.wheeze_level_db))
-        _add_at(body, int(rng.integers(len(body))), wave)
+            wave = np.sin(2 * np.pi * freq * np.arange(n) / sr) * np.hanning(n) * db(rng.uniform(*settings.wheeze_level_db))
+        add_at(body, int(rng.integers(len(body))), wave)
 
 
 def _through_device(body: np.ndarray, body_rate: int, recording: RecordingPlan, profile: DeviceProfile,
@@ -237,7 +221,7 @@ def _through_device(body: np.ndarray, body_rate: int, recording: RecordingPlan, 
         edge = np.clip((freqs[:len(body_spectrum)] - 0.4 * body_rate) / (0.1 * body_rate), 0.0, 1.0)
         body_spectrum *= (0.5 * (1.0 + np.cos(np.pi * edge))).astype(np.float32)
     spectrum[:len(body_spectrum)] = body_spectrum
-    ambient_db = settings.ambient_db + rng.normal(0.0, 4.0)
+    ambient_db = settings.ambient_db + profile.ambient_offset_db + rng.normal(0.0, 4.0)
     spectrum += _noise_spectrum(freqs, n, sr, 1.0 / (1.0 + freqs / 60.0), ambient_db, rng)
     spectrum *= profile.response(freqs)
     hiss_db = profile.hiss_db + rng.normal(0.0, 2.0)
@@ -250,7 +234,7 @@ def _through_device(body: np.ndarray, body_rate: int, recording: RecordingPlan, 
 
 def _noise_spectrum(freqs: np.ndarray, n: int, sr: int, psd_shape: np.ndarray, level_db: float,
                     rng: np.random.Generator) -> np.ndarray:
-    """Spectrum of stationary noise whose variance within 50–2000 Hz is ``level_db`` (re 1).
+    """Spectrum of stationary noise whose variance within 50-2000 Hz is ``level_db`` (re 1).
 
     For real noise of one-sided power density P(f), the rfft coefficients of n
     samples have E|X_k|^2 = n * sr * P(f_k) / 2.
@@ -264,57 +248,3 @@ def _noise_spectrum(freqs: np.ndarray, n: int, sr: int, psd_shape: np.ndarray, l
 def _complex_gaussian(size: int, rng: np.random.Generator) -> np.ndarray:
     values = rng.standard_normal(2 * size, dtype=np.float32)
     return values[:size] + 1j * values[size:]
-
-
-def _crackle(sr: int, *, coarse: bool, rng: np.random.Generator) -> np.ndarray:
-    """One crackle with peak 1: fine 5–9 ms at 300–650 Hz, coarse 9–15 ms at 100–300 Hz."""
-    duration = rng.uniform(0.009, 0.015) if coarse else rng.uniform(0.005, 0.009)
-    freq = rng.uniform(100.0, 300.0) if coarse else rng.uniform(300.0, 650.0)
-    n = max(3, int(round(duration * sr)))
-    tau = np.arange(n) / sr
-    peak_at = duration * rng.uniform(0.1, 0.25)
-    fade = np.ones(n)
-    n_fade = max(1, int(0.3 * n))
-    fade[-n_fade:] = 0.5 * (1.0 + np.cos(np.pi * np.arange(1, n_fade + 1) / n_fade))
-    envelope = (tau / peak_at) * np.exp(1.0 - tau / peak_at) * fade
-    wave = envelope * np.sin(2 * np.pi * freq * tau + rng.uniform(-0.5, 0.5))
-    return wave * (rng.choice((-1.0, 1.0)) / np.max(np.abs(wave)))
-
-
-def _wheeze(sr: int, duration: float, rng: np.random.Generator) -> np.ndarray:
-    """One wheeze of ``duration`` s whose fundamental has amplitude 1."""
-    n = int(round(duration * sr))
-    tau = np.arange(n) / sr
-    start_freq = np.exp(rng.uniform(np.log(100.0), np.log(1000.0)))
-    end_freq = start_freq * 2.0 ** rng.uniform(-0.4, 0.25)
-    vibrato = 1.0 + 0.01 * np.sin(2 * np.pi * rng.uniform(3.0, 8.0) * tau)
-    phase = 2 * np.pi * np.cumsum((start_freq + (end_freq - start_freq) * tau / duration) * vibrato) / sr
-    top_freq = max(start_freq, end_freq)
-    rolloff = rng.uniform(0.15, 0.6)
-    wave = np.zeros(n)
-    for k in range(1, 2 + int(rng.integers(0, 3))):
-        if k * top_freq < 0.45 * sr:
-            wave += rolloff ** (k - 1) * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
-    if rng.random() < 0.25:
-        ratio = rng.uniform(1.25, 1.9)
-        if ratio * top_freq < 0.45 * sr:
-            wave += rng.uniform(0.4, 0.9) * np.sin(ratio * phase + rng.uniform(0, 2 * np.pi))
-    return wave * tukey(n, min(1.0, 2 * 0.025 / duration))
-
-
-def _damped_tone(tau: np.ndarray, freq: float, decay: float) -> np.ndarray:
-    """A tone that rises and decays with time constant ``decay`` (peak about 1); zero for ``tau < 0``."""
-    x = np.maximum(tau, 0.0) / decay
-    return np.where(tau >= 0, x * np.exp(1.0 - x) * np.sin(2 * np.pi * freq * tau), 0.0)
-
-
-def _add_at(signal: np.ndarray, start: int, wave: np.ndarray) -> None:
-    """Add ``wave`` into ``signal`` from index ``start``, cutting whatever falls outside."""
-    first = max(start, 0)
-    last = min(start + len(wave), len(signal))
-    if first < last:
-        signal[first:last] += wave[first - start:last - start].astype(signal.dtype, copy=False)
-
-
-def _db(level_db: float) -> float:
-    return float(10.0 ** (level_db / 20.0))

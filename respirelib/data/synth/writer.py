@@ -10,7 +10,7 @@ One flat folder, as ``ICBHI_final_database/`` plus its metadata files:
 - ``demographic_info.txt``: a leading blank line, then ``PID AGE SEX BMI CHILD_WEIGHT
   CHILD_HEIGHT`` rows separated by spaces, ``NA`` where unknown, no final newline;
 - ``SYNTHETIC_DATASET.json``: the marker that says the data is synthetic, with the
-  generator version, seed, scale, difficulty and counts. Every later tool reads it to
+  generator and sound-model versions, seed, scale, difficulty and counts. Every later tool reads it to
   label its results as synthetic, so it is always written.
 
 The folder is built as ``OUT.partial`` and renamed to ``OUT`` only when complete
@@ -40,7 +40,7 @@ from respirelib.data.synth import census
 from respirelib.data.synth.devices import DEVICE_PROFILES
 from respirelib.data.synth.difficulty import DEFAULT_DIFFICULTY, DifficultySettings, difficulty_settings
 from respirelib.data.synth.plan import MAX_SCALE, DatasetPlan, PatientPlan, RecordingPlan, plan_dataset
-from respirelib.data.synth.sound import synthesize_recording
+from respirelib.data.synth.sound import SOUND_VERSION, synthesize_recording
 from respirelib.storage import atomic_directory, refuse_existing_dir
 
 SPLIT_FILE = "ICBHI_challenge_train_test.txt"
@@ -268,6 +268,7 @@ def _write_marker(summary: SynthesisSummary, path: Path) -> None:
         "warning": SYNTHETIC_WARNING,
         "generator": "respirelib.data.synth",
         "generator_version": respirelib.__version__,
+        "sound_version": SOUND_VERSION,
         "format_version": MARKER_FORMAT_VERSION,
         "seed": int(summary.config.seed),
         "scale": float(summary.config.scale),

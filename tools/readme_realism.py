@@ -1,0 +1,64 @@
+"""The README's realism and transfer figures and tables, from the records in results/.
+
+Usage: ``.venv/bin/python tools/readme_realism.py`` (reads ``results/realism_calibration.json``,
+``results/transfer_icbhi_sample_before.json`` and ``results/transfer_icbhi_sample.json``; writes
+``figures/readme/01_realism_statistics.png`` and ``figures/readme/transfer_real_sample.png``; prints
+the Markdown tables).
+"""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from respirelib.viz.realism import plot_realism_statistics, plot_transfer
+from respirelib.viz.save import save_figure
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS, FIGURES = ROOT / "results", ROOT / "figures" / "readme"
+
+log = json.loads((RESULTS / "realism_calibration.json").read_text())
+steps = log["steps"]
+print("| statistic | " + " | ".join(f"within, {s['step'].split(':')[0]}" for s in steps) + " |")
+print("| --- | " + " | ".join("---" for _ in steps) + " |")
+for name in steps[-1]["summary"]["per_statistic"]:
+    print(f"| {name} | " + " | ".join(s["summary"]["per_statistic"][name] for s in steps) + " |")
+print("| all | " + " | ".join(f"{s['summary']['within']} of {s['summary']['compared']}" for s in steps) + " |")
+for s in steps:
+    marker = s["synthetic_data"].get("synthetic_marker") or {}
+    print(f"\n- {s['step']}: commit `{s['commit']}`, synthetic set `{s['synthetic_data']['root']}` (sound model "
+          f"{marker.get('sound_version', 1)}, scale {marker.get('scale')}, difficulty {marker.get('difficulty')}, "
+          f"fingerprint `{s['synthetic_data']['fingerprint']}`), {s['per_device']} synthetic recordings per device, "
+          f"real: {s['real_data']['label']} (`{s['real_data']['fingerprint']}`)")
+last = steps[-1]
+fig = plot_realism_statistics(pd.DataFrame(last["comparison"]))
+save_figure(fig, "01_realism_statistics", out_dir=FIGURES)
+
+records = {}
+for name, file in (("before (sound model 1)", "transfer_icbhi_sample_before.json"),
+                   ("after (sound model 2)", "transfer_icbhi_sample.json")):
+    path = RESULTS / file
+    if path.is_file():
+        records[name] = json.loads(path.read_text())
+print("\n| generator | seeds | specificity (normal called normal) | sensitivity (abnormal called abnormal) |"
+      " commit | load |")
+print("| --- | --- | --- | --- | --- | --- |")
+for name, record in records.items():
+    scores = record["two_class_all_seeds"]
+    sp_ci, se_ci = scores["specificity_ci"], scores["sensitivity_ci"]
+    print(f"| {name} | {', '.join(map(str, record['seeds']))} | {scores['true_negative']}/{scores['n_normal']} = "
+          f"{scores['specificity']:.2f} [{sp_ci[0]:.2f}, {sp_ci[1]:.2f}] | {scores['true_positive']}/"
+          f"{scores['n_abnormal']} = {scores['sensitivity']:.2f} [{se_ci[0]:.2f}, {se_ci[1]:.2f}] | "
+          f"`{record['commit']}` | {record['load_average'][0]} |")
+    for run in record["runs"]:
+        two = run["two_class"]
+        print(f"|   seed {run['seed']} | | {two['true_negative']}/{two['n_normal']} | "
+              f"{two['true_positive']}/{two['n_abnormal']} | | |")
+if records:
+    fig = plot_transfer({name: record["two_class_all_seeds"] for name, record in records.items()})
+    save_figure(fig, "transfer_real_sample", out_dir=FIGURES)
+    last = list(records.values())[-1]
+    print("\nper recording (last record, all seeds): ")
+    for run in last["runs"]:
+        for row in run["per_recording"]:
+            print(f"  seed {run['seed']} {row['recording']}: true {row['true']}, predicted {row['predicted']}")
