@@ -188,7 +188,7 @@ def test_a_cpu_run_projected_over_an_hour_asks_first(tiny_synthetic, tmp_path, m
 
     runs = tmp_path / "runs"
     refused = respirenet("pipeline", "--profile", "paper", "--data", tiny_synthetic, "--device", "cpu",
-                         "--runs", runs, "--quiet")  # stdin is no terminal: no one can answer
+                         "--runs", runs, "--quiet", timeout=120)  # stdin is no terminal: no one can answer
     failed(refused, "--yes", "over an hour")
     assert "projected time:" in refused.stdout and (not runs.exists() or list(runs.iterdir()) == [])
 
