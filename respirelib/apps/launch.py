@@ -184,7 +184,7 @@ def start_pipeline(*, profile: str = "quick", data: str | Path | None = None, ou
     profile_config = get_profile(profile)
     if scale is not None:
         profile_config = dataclasses.replace(profile_config, synthetic_scale=scale)
-    data_dir = profile_data_dir(data, profile_config)
+    data_dir = profile_data_dir(data, profile_config, progress=progress)
     load_icbhi(data_dir, errors="skip")  # a wrong folder stops here; the process keeps it for the run's record
     if out is not None:
         refuse_existing_dir(out, hint=RUN_DIR_HINT)
