@@ -164,4 +164,5 @@ else:
 #   most report test-selected checkpoints.
 # - Explain single cycles: `respirenet explain --run RUN/train/official-full-seed0 --cycle NAME:INDEX`.
 # - Try the exported model on your own recording: `respirenet predict my_recording.wav --model
-#   RUN/export/respirenet.pt` (add `--annotations my_recording.txt` for per-cycle classes).
+#   RUN/export/respirenet.pt` (add `--annotations my_recording.txt` for per-cycle classes, and
+#   `--stethoscope Meditron` to name the recording device, which picks its fine-tuned model).

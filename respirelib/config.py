@@ -23,6 +23,10 @@ PADDING_METHODS = ("smart", "context", "zero", "reflect", "repeat")
 LABEL_AWARE_DIAGNOSTIC = "label-aware-diagnostic"
 EVAL_PADDING_METHODS = ("context", "repeat", "zero", "reflect")
 CONCAT_SCHEMES = ("paper", "reference")
+# How a network starts; one default for every command and notebook: ImageNet where its weights are found,
+# else random initialisation, said loudly (respirelib.experiments.run).
+INIT_CHOICES = ("imagenet", "random", "imagenet-if-available")
+DEFAULT_INIT = "imagenet-if-available"
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,16 @@ def smoke_pipeline(tiny_synthetic, tmp_path_factory, _isolated_environment) -> P
     return run_pipeline(out=out, request=request, progress=False)
 
 
+@pytest.fixture(scope="session")
+def model_file(smoke_run, tmp_path_factory) -> Path:
+    """``smoke_run`` exported as one model file (``respirenet export``); shared, treat it as read-only."""
+    from respirelib.inference.export import export_model
+
+    out = tmp_path_factory.mktemp("export") / "smoke.pt"
+    export_model(smoke_run, out)
+    return out
+
+
 def write_named_checkpoint(directory: Path, arch: str, state_dict) -> Path:
     """Save like torchvision does: ``<arch>-<first 8 hex of the file's sha256>.pth``."""
     import torch

@@ -45,7 +45,11 @@ def test_bench_prep_record(tiny_synthetic):
     names = [t["name"] for t in record["targets"]]
     assert names[:2] == ["cold pre-processing, whole set", "warm load, whole set"] and len(names) == 3
     assert record["all_met"] == all(t["met"] for t in record["targets"])
-    assert "scaled-down" in format_bench(record)
+    text = format_bench(record)  # what the terminal shows: the record's own numbers, as tables
+    assert "scaled-down" in text
+    for run in ("cold", "warm"):
+        assert all(str(value) in text for value in record["preprocessing"][run].values())
+    assert str(cpu["samples_per_s"]) in text and str(pool["samples_per_s"]) in text
 
 
 def test_cli_bench_prep_json(tiny_synthetic, capsys):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from respirelib.apps.bench import add_bench_arguments, registered_benchmarks
+from respirelib.apps.bench import add_bench_arguments, format_bench, registered_benchmarks
 from respirelib.apps.bench_quick import bench_quick, class_recalls, summarise_candidate
 
 pytestmark = pytest.mark.slow
@@ -46,6 +46,14 @@ def test_bench_quick_on_tiny_data(tiny_synthetic, tmp_path):
     assert repeat["summary"]["n_seeds"] == 1 and repeat["summary"]["score"]["std"] is None
     assert [t["name"] for t in record["targets"]] == ["plain: lowest class recall (%)",
                                                       "repeat: lowest class recall (%)"]
+    text = format_bench(record)  # the summary's numbers exactly as the JSON holds them, then each run's
+    for candidate in record["candidates"]:
+        summary = candidate["summary"]
+        row = next(line for line in text.splitlines() if line.startswith(candidate["name"] + " "))
+        for value in (summary["sp"]["mean"], summary["se"]["mean"], summary["score"]["mean"],
+                      *[r for r in summary["class_recall_mean"] if r is not None], summary["fit_s_mean"]):
+            assert str(value) in row, (value, row)
+        assert str(candidate["runs"][0]["fit_s"]) in text
 
 
 def test_bench_quick_and_demo_are_registered():

@@ -22,6 +22,12 @@ def test_bench_train_on_tiny_data(tiny_synthetic):
     assert abs(cpu["projected_schedule_s"] - expected) < 0.2
     assert record["targets"] == []  # the GPU targets (3,000 inputs/s, 10 minutes) are stated for a GPU only
     json.dumps(record)
+    from respirelib.apps.bench_common import format_bench
+
+    text = format_bench(record)  # a CPU run has no targets, but its measurements are printed
+    for key in ("train_samples_per_s", "eval_samples_per_s", "projected_schedule_s", "model_ms_per_step"):
+        assert str(cpu[key]) in text, key
+    assert str(workload["train_samples"]) in text
 
 
 def test_bench_train_is_registered():

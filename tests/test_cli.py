@@ -27,7 +27,7 @@ def test_training_options_become_overrides():
     with pytest.raises(SystemExit):  # the label-aware padding is no evaluation choice
         build_parser().parse_args(["train", "--out", "run", "--eval-padding", "smart"])
     plain = build_parser().parse_args(["train", "--out", "run"])
-    assert _training_overrides(plain) == {} and plain.init == "imagenet" and plain.split == "official"
+    assert _training_overrides(plain) == {} and plain.init == "imagenet-if-available" and plain.split == "official"
 
 
 def test_input_length_outside_table_two_is_refused(capsys):

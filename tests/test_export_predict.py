@@ -31,13 +31,6 @@ class NotPlainData:
 
 
 @pytest.fixture(scope="module")
-def model_file(smoke_run, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / "smoke.pt"
-    export_model(smoke_run, out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def model(model_file):
     return load_exported_model(model_file)
 
@@ -311,10 +304,10 @@ def test_predict_command_writes_json_csv_and_figures_but_never_over_them(model_f
     assert run_predict_command(annotated) == 0
     rows = pd.read_csv(out / "cycles.csv")
     assert len(rows) == len(expected) and set(rows["kind"]) == {"cycle"}
-    assert (out / f"{name}_timeline.png").read_bytes()[:8] == PNG_MAGIC
+    assert (out / f"cycles_{name}_timeline.png").read_bytes()[:8] == PNG_MAGIC
 
     fine_tuned = load_exported_model(model_file).devices[0]
-    windows = _predict_args(unnamed, recordings / f"{name}.wav", "--model", model_file, "--device", fine_tuned,
+    windows = _predict_args(unnamed, recordings / f"{name}.wav", "--model", model_file, "--stethoscope", fine_tuned,
                             "--json", out / "windows.json", "--figures", out / "figures")
     assert run_predict_command(windows) == 0
     document = json.loads((out / "windows.json").read_text())

@@ -99,7 +99,7 @@ def test_missing_weights_refuse_to_fall_back_to_random(tmp_path):
     message = str(error.value)
     expected_name = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     assert message.startswith(expected_name)
-    assert str(tmp_path) in message and 'pretrained="random"' in message
+    assert str(tmp_path) in message and "--init random" in message and "init='random'" in message
 
 
 def test_random_init_only_when_asked_and_reported(tmp_path):

@@ -102,10 +102,11 @@ def test_the_pipeline_echoes_the_progress_lines_of_its_notebooks(tmp_path):
 def test_the_pipeline_command_plans_and_projects(tiny_synthetic, capsys, monkeypatch):
     import respirelib.experiments.progress
     from respirelib.apps.cli import build_parser
-    from respirelib.apps.launch import pipeline_plan
+    from respirelib.apps.launch import pipeline_plan, pipeline_seeds
 
     def _pipeline_plan(args, data_dir):  # what `respirenet pipeline` plans with these options
-        return pipeline_plan(data_dir, profile=args.profile, splits=args.splits, seeds=args.seeds, seed=args.seed,
+        seeds = pipeline_seeds(args.profile, seed=args.seed, seeds=args.seeds)
+        return pipeline_plan(data_dir, profile=args.profile, splits=args.splits, seeds=seeds,
                              device=args.device, project=args.project, progress=not args.quiet)
 
     args = build_parser().parse_args(["pipeline", "--profile", "smoke", "--splits", "official", "patient",

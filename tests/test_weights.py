@@ -91,7 +91,7 @@ def test_missing_checkpoint_message_names_file_url_and_dirs(tmp_path, fake_resne
     message = str(error.value)
     assert message.startswith(spec.file_name)
     for expected in (spec.url, str(tmp_path / "nowhere"), str(tmp_path / "torch_home" / "hub" / "checkpoints"),
-                     WEIGHTS_DIR_ENV, 'pretrained="random"', "allow_download=False"):
+                     WEIGHTS_DIR_ENV, "--init random", "allow_download=False"):
         assert expected in message
     assert error.value.url == spec.url
 

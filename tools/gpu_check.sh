@@ -9,9 +9,11 @@
 # RESPIRENET_COMMIT=<hash> names the commit where the copy there has no .git.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
 mode=()
 if [[ ${1:-} == --tiny-cpu ]]; then mode=(--tiny-cpu); shift; fi
+# On a CPU the project's own environment is the one to use (`make venv` makes it); a GPU machine keeps its torch.
+if [[ -z ${PYTHON:-} && ${#mode[@]} -gt 0 && -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; fi
+PYTHON=${PYTHON:-python3}
 out=${1:?usage: tools/gpu_check.sh [--tiny-cpu] OUT [gpu_check.py options]}
 shift
 mkdir -p "$out"
@@ -22,8 +24,15 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 if "$PYTHON" -c "$needed" 2>/dev/null; then
   echo "gpu_check: the packages are importable; no wheels installed"
 else
-  compgen -G ".whl/*.whl" >/dev/null \
-    || { echo "gpu_check: packages missing and no wheels in .whl/: run tools/fetch_gpu_wheels.sh first" >&2; exit 2; }
+  if ! compgen -G ".whl/*.whl" >/dev/null; then
+    if [[ ${#mode[@]} -gt 0 ]]; then
+      echo "gpu_check: $PYTHON lacks the project's packages: run \`make venv\` (it makes .venv, which --tiny-cpu" \
+           "then uses), or point PYTHON at an environment that has them" >&2
+    else
+      echo "gpu_check: packages missing and no wheels in .whl/: run tools/fetch_gpu_wheels.sh first" >&2
+    fi
+    exit 2
+  fi
   site=${GPU_CHECK_SITE:-/tmp/site}
   "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/*.whl
   export PYTHONPATH=$site:$PYTHONPATH

@@ -66,8 +66,102 @@ def _timed(function: Callable, *args, **kwargs):
 
 
 
+def _value(value) -> str:
+    """A number exactly as the JSON holds it (so the table and the record agree); '–' for none."""
+    if value is None:
+        return "–"
+    if isinstance(value, (list, tuple)):
+        return " ".join(_value(item) for item in value)
+    return str(value)
+
+
+def _mean_std(entry: dict) -> str:
+    return _value(entry["mean"]) + ("" if entry["std"] is None else f" ± {_value(entry['std'])}")
+
+
+def _table(rows: list[dict]) -> str:
+    """Rows of equal keys as aligned text columns."""
+    if not rows:
+        return "(none)"
+    columns = list(rows[0])
+    cells = [[_value(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths))]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _prep_tables(record: dict) -> list[str]:
+    timing = record["preprocessing"]
+    rows = [{"pre-processing": run, **{key: timing[run][key] for key in timing[run]}} for run in ("cold", "warm")]
+    pool = record["training_set"]
+    batches = [{"batches on": name, **values} for name, values in record["batches"].items()]
+    return [_table(rows), f"training set: {pool['cycles']} cycles, {pool['samples']} samples in {pool['seconds']} s "
+            f"({pool['samples_per_s']} samples/s)", _table(batches)]
+
+
+def _train_tables(record: dict) -> list[str]:
+    workload = ", ".join(f"{key} {value}" for key, value in record["workload"].items())
+    steps = [{"device": name, **{key: values.get(key) for key in (
+        "batch_size", "steps", "train_samples_per_s", "eval_samples_per_s", "augment_features_ms_per_step",
+        "model_ms_per_step", "projected_schedule_s")}} for name, values in record["steps"].items()]
+    lines = [f"profile {record['profile']}; workload: {workload}", _table(steps)]
+    if record.get("schedule"):
+        lines.append("schedule measured: " + ", ".join(f"{key} {record['schedule'][key]}" for key in
+                                                       ("stage1_s", "stage2_s", "evaluate_s", "total_s")))
+    return lines
+
+
+def _quick_tables(record: dict) -> list[str]:
+    from respirelib.config import CLASS_NAMES
+
+    summaries, runs = [], []
+    for candidate in record["candidates"]:
+        summary = candidate["summary"]
+        summaries.append({"candidate": candidate["name"], "seeds": summary["n_seeds"],
+                          **{f"{key} %": _mean_std(summary[key]) for key in ("sp", "se", "score")},
+                          "2-class score %": _mean_std(summary["score_2class"]),
+                          **{f"{name} %": recall for name, recall in zip(CLASS_NAMES, summary["class_recall_mean"])},
+                          "fit s (mean)": summary["fit_s_mean"]})
+        runs += [{"candidate": candidate["name"], "seed": run["seed"],
+                  **{f"{key} %": round(100 * run[key], 2) for key in ("sp", "se", "score")},
+                  **{f"{name} %": None if recall is None else round(100 * recall, 1)
+                     for name, recall in zip(CLASS_NAMES, run["class_recall"])},
+                  "fit s": run["fit_s"], "train s": run["train_run_s"], "evaluate s": run["evaluate_s"]}
+                 for run in candidate["runs"]]
+    return [f"profile {record['profile']}, seeds {_value(record['seeds'])}, {record['init']} init, on "
+            f"{record['device']}; test scores (4-class) mean ± std over seeds, class recalls their mean:",
+            _table(summaries), "each run:", _table(runs)]
+
+
+def _demo_tables(record: dict) -> list[str]:
+    return [f"{record['command']}: {record['seconds']} s (load average before {_value(record['load_average_before'])})"
+            f"; run {record['run']}"]
+
+
+# How each benchmark's own figures are printed (the JSON record holds the same numbers).
+RESULT_TABLES = {"prep": _prep_tables, "train": _train_tables, "quick": _quick_tables, "demo": _demo_tables}
+_HEADER_KEYS = {"benchmark", "format_version", "timestamp", "hardware", "load_average", "environment", "commit",
+                "data", "targets", "all_met", "full_size"}
+
+
+def _generic_tables(record: dict) -> list[str]:
+    """A benchmark without its own table: every number of its results, by its path in the record."""
+    rows = []
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append({"result": path, "value": value})
+
+    walk({key: value for key, value in record.items() if key not in _HEADER_KEYS}, "")
+    return [_table(rows)]
+
+
 def format_bench(record: dict) -> str:
-    """A short text rendering of any benchmark record: its data, hardware and targets."""
+    """The text rendering of a benchmark record: its data, hardware, its figures as tables, and its targets."""
     data, hardware = record["data"], record["hardware"]
     lines = [f"benchmark {record['benchmark']} on {data['label']} data ({data['path']})",
              f"hardware  {hardware.get('processor')}, {hardware.get('cpu_count')} CPUs"
@@ -75,6 +169,7 @@ def format_bench(record: dict) -> str:
              + f"; load average {record['load_average'][0]}"]
     if "full_size" in record and not record["full_size"]:
         lines.append("note      a scaled-down set: the targets are stated for the full-size set")
+    lines += ["", *RESULT_TABLES.get(record["benchmark"], _generic_tables)(record), ""]
     for t in record["targets"]:
         mark = "met" if t["met"] else "NOT met"
         lines.append(f"{t['name']:45s} {t['measured']:>10.2f} {t['unit']:10s} "
@@ -84,7 +179,7 @@ def format_bench(record: dict) -> str:
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON result to this file")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON result to this file (default: print only)")
 
 
 def _emit(record: dict, args: argparse.Namespace) -> int:

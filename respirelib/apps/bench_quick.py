@@ -34,17 +34,35 @@ MIN_CLASS_RECALL = 0.30
 MAX_SCORE_STD_POINTS = 2.0
 
 
+OVERRIDES_HELP = ("a JSON object of profile overrides: sections stage1, stage2, audio, features, augment or model, "
+                  "each mapping settings of that section to values, e.g. '{\"stage1\": {\"optimizer\": \"sgd\", "
+                  "\"lr\": 0.001}}' (the settings are the fields of TrainConfig, AudioConfig, FeatureConfig, "
+                  "AugmentConfig and ModelConfig; an unknown one is refused with the list)")
+
+
+def _parse_overrides(text: str, *, what: str = "--base") -> dict:
+    """A JSON object of profile overrides, checked against the profile's sections and settings."""
+    from respirelib.training.profiles import get_profile
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{what}: the overrides are not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{what}: the overrides must be a JSON object, e.g. "
+                                         '\'{"stage1": {"epochs": 4}}\'')
+    try:
+        get_profile("quick").with_overrides(value)  # every profile has the same sections and settings
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{what}: {error}") from None
+    return value
+
+
 def _parse_candidate(text: str) -> tuple[str, dict]:
     name, separator, overrides = text.partition("=")
     if not separator or not name:
         raise argparse.ArgumentTypeError(f"a candidate is NAME=JSON (e.g. adamw='{{\"stage1\": ...}}'), got {text!r}")
-    try:
-        value = json.loads(overrides)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"candidate {name!r}: its overrides are not JSON ({error})") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"candidate {name!r}: its overrides must be a JSON object")
-    return name, value
+    return name, _parse_overrides(overrides, what=f"candidate {name!r}")
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -160,9 +178,9 @@ def bench_demo(*, data_dir=None, seeds=(0, 1, 2), runs: str | Path | None = None
 
 def add_bench_quick_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate", type=_parse_candidate, action="append", required=True, metavar="NAME=JSON",
-                        help="a named set of profile overrides; repeat for several")
-    parser.add_argument("--base", type=json.loads, default=None, metavar="JSON",
-                        help="overrides applied to every candidate")
+                        help=f"a named setting to measure, repeat for several; JSON is {OVERRIDES_HELP}")
+    parser.add_argument("--base", type=_parse_overrides, default=None, metavar="JSON",
+                        help="overrides applied to every candidate, the same kind of JSON (default: none)")
     parser.add_argument("--data", type=Path, default=None, help="ICBHI folder (default: the profile's synthetic set)")
     parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -182,7 +200,7 @@ def run_bench_quick(args: argparse.Namespace) -> int:
 def add_bench_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="ICBHI folder (default: the synthetic set)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs", type=Path, default=None, help="where the demo's run directory goes")
+    parser.add_argument("--runs", type=Path, default=None, help="where the demo's run directory goes (default: runs/)")
     parser.add_argument("--quiet", action="store_true")
 
 

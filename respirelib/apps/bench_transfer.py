@@ -116,11 +116,12 @@ def format_transfer(record: dict) -> str:
 def add_bench_transfer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real", type=Path, required=True,
                         help="real ICBHI recordings with annotations (e.g. ../shared/icbhi-audio-sample)")
-    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"),
+                        help="the profile trained on its synthetic set")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds, each scored on its own")
     parser.add_argument("--root", type=Path, default=None, help="where the runs go (default: a new runs/bench-*)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--device", default="cpu", help="where the networks train and run: cpu, cuda or auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run_bench_transfer(args: argparse.Namespace) -> int:

@@ -8,19 +8,52 @@ import os
 import sys
 from pathlib import Path
 
-from respirelib.config import EVAL_PADDING_METHODS, PADDING_METHODS
+from respirelib.config import DEFAULT_INIT, EVAL_PADDING_METHODS, INIT_CHOICES, PADDING_METHODS
 from respirelib.errors import DataError
 from respirelib.runs import REPO_ROOT
 
 
+def _has_default_to_show(action: argparse.Action) -> bool:
+    """A value the option takes when not given (flags and required arguments have none worth showing)."""
+    return (action.default is not None and action.default is not False and action.default is not argparse.SUPPRESS
+            and (bool(action.option_strings) or action.nargs in ("?", "*")))
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless its text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not _has_default_to_show(action) or "default" in text.lower():
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """The CLI's parsers, sub-commands included (argparse makes those of the parent's class), show defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.help is None and _has_default_to_show(action):  # argparse would print no line to end with it
+            action.help = "default: %(default)s"
+        return action
+
+
 def _cmd_data_summary(args: argparse.Namespace) -> int:
     from respirelib.data.icbhi import load_icbhi
-    from respirelib.data.summary import data_summary, format_summary
+    from respirelib.data.summary import data_summary, format_recording_list, format_summary, recording_list
 
     dataset = load_icbhi(args.data_dir, errors="skip" if args.skip_bad else "raise",
                          audio="ignore" if args.no_audio else "auto")
     summary = data_summary(dataset)
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    if args.recordings:
+        summary["recording_list"] = recording_list(dataset)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary)
+          + (f"\n\n{format_recording_list(summary['recording_list'])}" if args.recordings else ""))
     return 0
 
 
@@ -40,7 +73,8 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     try:
         out = start_pipeline(profile=args.profile, data=args.data, out=args.out, start=args.start, seed=args.seed,
                              seeds=args.seeds, splits=args.splits, device=args.device, init=args.init,
-                             scale=args.scale, runs=args.runs, project=args.project, progress=not args.quiet)
+                             scale=args.scale, runs=args.runs, project=args.project, progress=not args.quiet,
+                             assume_yes=args.yes)
     except PipelineError as error:
         print(f"respirenet: {error}", file=sys.stderr)
         return 1
@@ -97,8 +131,18 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
     statuses = finetune_run(args.run, device=args.device, resume=args.resume, progress=not args.quiet)
     for device_name, status in statuses.items():
-        print(f"{device_name:10s} {status}")
+        print(f"{device_name:10s} {_describe_finetuning(status)}")
+    print(f"written: {args.run / 'stage2' / 'devices.json'}")
     return 0
+
+
+def _describe_finetuning(status: dict) -> str:
+    """One device's stage-2 outcome in words (``finetune_run``'s status dict)."""
+    if status["status"] != "trained":
+        return f"not fine-tuned: {status['reason']}"
+    line = (f"fine-tuned on {status['n_train_inputs']} inputs, selected on {status['n_selection_inputs']} "
+            f"validation inputs: epoch {status['best_epoch']} kept")
+    return line + (f" ({status['note']})" if status.get("note") else "")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -144,7 +188,7 @@ def _cmd_optimism(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="respirenet", description=__doc__)
+    parser = _Parser(prog="respirenet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser("data", help="get, check and inspect an ICBHI folder")
@@ -155,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--skip-bad", action="store_true",
                          help="leave bad files and rows out (all listed in the report) instead of stopping")
     summary.add_argument("--no-audio", action="store_true", help="read annotations only (faster)")
+    summary.add_argument("--recordings", action="store_true",
+                         help="also list every recording: its name, device, official split and number of cycles")
     summary.set_defaults(func=_cmd_data_summary)
     from respirelib.apps.cmd_data import add_download_arguments, add_realism_arguments, add_verify_arguments
 
@@ -179,22 +225,30 @@ def build_parser() -> argparse.ArgumentParser:
         pipeline = commands.add_parser(command, help=help_text)
         pipeline.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
         pipeline.add_argument("--data", type=Path, default=None,
-                              help="an ICBHI folder; without it the synthetic dataset is written to data/")
-        pipeline.add_argument("--out", type=Path, default=None, help="run directory (default: a new one in runs/)")
+                              help="an ICBHI folder (default: the profile's synthetic dataset, written to data/ "
+                                   "if missing)")
+        pipeline.add_argument("--out", type=Path, default=None, help="run directory (default: a new one in --runs)")
         pipeline.add_argument("--from", dest="start", default=None, metavar="NOTEBOOK",
-                              help="resume the run in --out from this notebook (e.g. 04)")
+                              help="resume the run in --out from this notebook (e.g. 04), with the settings it was "
+                                   "started with (default: start a new run)")
         pipeline.add_argument("--seed", type=int, default=0)
         pipeline.add_argument("--seeds", type=int, nargs="+", default=None,
                               help="seeds to train (mean ± std); default: the profile's number of seeds from --seed "
                                    "(quick: 3)")
-        pipeline.add_argument("--splits", nargs="+", choices=("official", "patient"), default=None)
-        pipeline.add_argument("--device", default="auto")
-        pipeline.add_argument("--init", default="imagenet-if-available",
-                              choices=("imagenet", "random", "imagenet-if-available"))
-        pipeline.add_argument("--scale", type=float, default=None, help="scale of the synthetic dataset")
+        pipeline.add_argument("--splits", nargs="+", choices=("official", "patient", "patient-cv"), default=None,
+                              help="official 60/40, patient-disjoint 80/20, patient-cv its 5 folds "
+                                   "(default: official)")
+        pipeline.add_argument("--device", default="auto", help="auto, cpu or cuda")
+        pipeline.add_argument("--init", default=DEFAULT_INIT, choices=INIT_CHOICES,
+                              help="ImageNet weights (checked before the first notebook), random, or ImageNet when "
+                                   "found else random, said loudly")
+        pipeline.add_argument("--scale", type=float, default=None,
+                              help="scale of the synthetic dataset (default: the profile's)")
         pipeline.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where new run directories go")
         pipeline.add_argument("--project", action="store_true",
                               help="print the projected time before starting (always done for --profile paper)")
+        pipeline.add_argument("--yes", action="store_true",
+                              help="start without asking even when the projected time on a CPU is over an hour")
         pipeline.add_argument("--quiet", action="store_true")
         pipeline.set_defaults(func=_cmd_pipeline)
 
@@ -208,18 +262,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fold", type=int, default=0, help="test fold of the patient split (0-4)")
     train.add_argument("--split-seed", type=int, default=0,
                        help="seed of the patient split and validation patients, separate from --seed (default 0)")
-    train.add_argument("--init", default="imagenet", choices=("imagenet", "random", "imagenet-if-available"),
-                       help="ImageNet weights (an error if missing), random, or ImageNet when found else random")
-    train.add_argument("--weights-dir", type=Path, default=None, help="folder holding resnetXX-<hash>.pth")
+    train.add_argument("--init", default=DEFAULT_INIT, choices=INIT_CHOICES,
+                       help="ImageNet weights (an error if missing), random, or ImageNet when found else random, "
+                            "said loudly")
+    train.add_argument("--weights-dir", type=Path, default=None,
+                       help="folder holding resnetXX-<hash>.pth (default: $RESPIRENET_WEIGHTS_DIR, then torchvision's "
+                            "cache)")
     train.add_argument("--no-concat", action="store_true", help="no concatenation-based augmentation")
     train.add_argument("--no-clip", action="store_true", help="no blank region clipping")
     train.add_argument("--select-on", choices=("val", "test"), default=None,
-                       help="checkpoint selection split; 'test' reproduces the reference code's optimism")
-    train.add_argument("--epochs", type=int, default=None, help="override the profile's stage-1 epochs")
-    train.add_argument("--cycle-seconds", type=_seconds_1_to_9, default=None, help="input length (Table II), 1-9 s")
+                       help="checkpoint selection split; 'test' reproduces the reference code's optimism "
+                            "(default: the profile's, val)")
+    train.add_argument("--epochs", type=int, default=None, help="stage-1 epochs (default: the profile's)")
+    train.add_argument("--cycle-seconds", type=_seconds_1_to_9, default=None,
+                       help="input length (Table II), 1-9 s (default: the profile's, 7 s for quick and paper)")
     train.add_argument("--padding", choices=PADDING_METHODS, default=None,
                        help="padding of short TRAINING cycles: smart (paper, reads the training labels), context "
-                            "(neighbours whatever their class), zero, reflect, or repeat (the reference code)")
+                            "(neighbours whatever their class), zero, reflect, or repeat (the reference code) "
+                            "(default: the profile's, context)")
     train.add_argument("--eval-padding", choices=EVAL_PADDING_METHODS, default=None,
                        help="padding of short validation/test inputs; none reads a label (default: context)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -246,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     optimism.add_argument("--split", default="official", help="official, patient or patient-fold<k>")
     optimism.add_argument("--variant", default="full", help="cnn or full (default)")
     optimism.add_argument("--task", choices=("4-class", "2-class"), default="4-class")
-    optimism.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the table as JSON")
+    optimism.add_argument("--json", type=Path, default=None, metavar="OUT",
+                          help="also write the table as JSON (default: print only)")
     optimism.add_argument("--device", default="auto", help="auto, cpu or cuda")
     optimism.add_argument("--quiet", action="store_true")
     optimism.set_defaults(func=_cmd_optimism)
@@ -276,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"respirenet: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of stdout left (`respirenet data verify DIR | head`): stop quietly, as Python's
+        # documentation advises, pointing stdout at /dev/null so the exit's flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

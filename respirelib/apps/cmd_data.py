@@ -83,10 +83,11 @@ def add_realism_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="synthetic recordings measured per device (default 12)")
     parser.add_argument("--seed", type=int, default=0, help="which synthetic recordings are drawn (default 0)")
     parser.add_argument("--json", action="store_true", help="print the whole record as JSON")
-    parser.add_argument("--out", type=Path, default=None, help="also write the record to this JSON file")
+    parser.add_argument("--out", type=Path, default=None, help="also write the record to this JSON file (default: printed only)")
     parser.add_argument("--log", type=Path, default=None,
-                        help="append the record, named by --step, to this calibration log (JSON)")
-    parser.add_argument("--step", default=None, help="what this record measures, e.g. 'before calibration'")
+                        help="append the record, named by --step, to this calibration log (JSON; default: no log)")
+    parser.add_argument("--step", default=None,
+                        help="what this record measures, e.g. 'before calibration' (default: none; needed with --log)")
     parser.set_defaults(func=run_realism_command)
     return parser
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from respirelib.explain.cycles import explain_cycle_to_file
-
 
 def add_explain_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``respirenet explain``; sets ``func`` to :func:`run_explain_command`."""
@@ -18,12 +16,14 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--layer", default=None,
                         help="module to explain, e.g. backbone.layer3 (default: the last residual block)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--data", type=Path, default=None, help="the data folder, if it moved since training")
+    parser.add_argument("--data", type=Path, default=None, help="the data folder, if it moved since training (default: the one the run recorded)")
     parser.set_defaults(func=run_explain_command)
     return parser
 
 
 def run_explain_command(args: argparse.Namespace) -> int:
+    from respirelib.explain.cycles import explain_cycle_to_file  # torch and friends: only when the command runs
+
     path = explain_cycle_to_file(args.run, args.cycle, args.out, data_dir=args.data, device=args.device,
                                  layer=args.layer, overwrite=args.overwrite)
     print(f"wrote {path}")

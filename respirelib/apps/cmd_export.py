@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from respirelib.inference.export import export_model, load_exported_model
-
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``respirenet export RUN_DIR OUT``."""
@@ -21,6 +19,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 
 def run_export_command(args: argparse.Namespace) -> int:
+    from respirelib.inference.export import export_model, load_exported_model  # torch: only when the command runs
+
     model_file, card = export_model(args.run, args.out, data_dir=args.data, overwrite=args.overwrite)
     payload = load_exported_model(model_file)
     label = "SYNTHETIC data" if payload.is_synthetic else f"{payload.data['label']} data"

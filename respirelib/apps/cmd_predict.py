@@ -9,11 +9,10 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from respirelib.inference.export import load_exported_model
-from respirelib.inference.predict import PredictionResult, predict_recording
+if TYPE_CHECKING:
+    from respirelib.inference.predict import PredictionResult
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -22,19 +21,23 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--model", type=Path, required=True, help="a file written by `respirenet export`")
     parser.add_argument("--annotations", action="append", default=None, metavar="TXT",
                         help="cycle annotations ('start end [crackle wheeze]' rows), once per recording in order; "
-                             "'auto' takes REC.txt beside each recording. Without: sliding windows")
-    parser.add_argument("--device", default=None, metavar="NAME",
-                        help="the recording device (e.g. Meditron); beats an ICBHI-style file name's suffix")
+                             "'auto' takes REC.txt beside each recording (default: sliding windows)")
+    parser.add_argument("--stethoscope", default=None, metavar="NAME",
+                        help="the stethoscope the recordings were made with (e.g. Meditron), which picks its "
+                             "fine-tuned model (default: an ICBHI-style file name's suffix, else the stage-1 model)")
     parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
                         help="hop between sliding windows (default: half the model's input length)")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write all predictions as JSON")
-    parser.add_argument("--csv", type=Path, default=None, metavar="OUT", help="write all rows as one CSV")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT",
+                        help="write all predictions as JSON (default: print a table)")
+    parser.add_argument("--csv", type=Path, default=None, metavar="OUT",
+                        help="write all rows as one CSV (default: print a table)")
     parser.add_argument("--figures", type=Path, default=None, metavar="DIR",
-                        help="write a timeline PNG per recording (REC_timeline.png) here; default: beside "
-                             "--json/--csv, none when printing only")
+                        help="write a timeline PNG per recording (REC_timeline.png) here (default: beside the first "
+                             "of --json/--csv, named OUT_REC_timeline.png after it; none when printing only)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--compute", default="cpu", metavar="DEVICE",
-                        help="where the network runs: cpu, cuda or auto (default cpu, reproducible)")
+    parser.add_argument("--device", default="cpu",
+                        help="where the network runs: cpu, cuda or auto (default: cpu, the same numbers on every "
+                             "machine)")
     parser.set_defaults(func=run_predict_command)
     return parser
 
@@ -64,14 +67,16 @@ def _planned_outputs(args: argparse.Namespace) -> _Outputs:
     """Every file the command would write, checked before any work so that nothing is half-written."""
     if args.json is not None and args.json == args.csv:
         raise ValueError("--json and --csv name the same file")
-    figures_dir = args.figures or next((out.parent for out in (args.json, args.csv) if out is not None), None)
+    beside = next((out for out in (args.json, args.csv) if out is not None), None)
     figures = tuple(None for _ in args.recordings)
-    if figures_dir is not None:
+    if args.figures is not None or beside is not None:
         stems = [recording.stem for recording in args.recordings]
         duplicates = sorted({stem for stem in stems if stems.count(stem) > 1})
         if duplicates:
             raise ValueError(f"recordings share the name(s) {', '.join(duplicates)}: their figures would collide")
-        figures = tuple(figures_dir / f"{stem}_timeline.png" for stem in stems)
+        # Beside an output file they carry its name, so a second output (a.json, then b.csv) adds its own.
+        figures = tuple(args.figures / f"{stem}_timeline.png" if args.figures is not None
+                        else beside.parent / f"{beside.stem}_{stem}_timeline.png" for stem in stems)
     outputs = _Outputs(json=args.json, csv=args.csv, figures=figures)
     existing = [str(path) for path in outputs.paths() if path.exists()]
     if existing and not args.overwrite:
@@ -81,7 +86,8 @@ def _planned_outputs(args: argparse.Namespace) -> _Outputs:
 
 
 def _print_table(result: PredictionResult) -> None:
-    device = f"device {result.device_name} ({result.device_source})" if result.device_name else "device unknown"
+    source = "--stethoscope" if result.device_source == "argument" else result.device_source
+    device = f"stethoscope {result.device_name} (from {source})" if result.device_name else "stethoscope unknown"
     print(f"\n{result.recording} [{result.info.sample_rate} Hz, {result.info.channels} ch, "
           f"{result.info.duration:.2f} s; {device}; model {result.model_used}"
           + (f"; {result.note}" if result.note else "") + "]")
@@ -90,13 +96,22 @@ def _print_table(result: PredictionResult) -> None:
 
 def run_predict_command(args: argparse.Namespace) -> int:
     """Predict every recording, then write the outputs (nothing is written if any recording fails)."""
-    from respirelib.storage import atomic_write_text
-    from respirelib.viz.save import DEFAULT_DPI
+    from respirelib.data.audio import audio_info
 
     outputs = _planned_outputs(args)
     annotation_paths = _annotation_paths(list(args.recordings), args.annotations)
-    model = load_exported_model(args.model, device=args.compute)
-    results = [predict_recording(model, recording, annotations=annotations, device_name=args.device,
+    for recording in args.recordings:  # a wrong file (a folder, an .mp3, a typo) stops it before torch loads
+        audio_info(recording)
+
+    import pandas as pd
+
+    from respirelib.inference.export import load_exported_model
+    from respirelib.inference.predict import predict_recording
+    from respirelib.storage import atomic_write_text
+    from respirelib.viz.save import DEFAULT_DPI
+
+    model = load_exported_model(args.model, device=args.device)
+    results = [predict_recording(model, recording, annotations=annotations, device_name=args.stethoscope,
                                  hop_seconds=args.hop)
                for recording, annotations in zip(args.recordings, annotation_paths)]
     if model.is_synthetic:

@@ -17,6 +17,22 @@ def notebook_path(name: str) -> Path:
     return matches[0]
 
 
+# The kernel's own log (not the notebook's output) stays at errors: otherwise every notebook prints
+# ipykernel's "Kernel is running over TCP without encryption" warning to the terminal. The kernel
+# listens on 127.0.0.1 only, for this process alone.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+
+
+def run_papermill(source: str | Path, target: str | Path, *, parameters: dict, cwd: str | Path,
+                  progress: bool = True, timeout: int | None = None) -> None:
+    """Execute ``source`` into ``target`` with papermill in the project's ``python3`` kernel (``timeout`` per cell)."""
+    import papermill
+
+    papermill.execute_notebook(str(source), str(target), parameters=parameters, progress_bar=progress, cwd=str(cwd),
+                               kernel_name="python3", execution_timeout=timeout,
+                               extra_arguments=list(KERNEL_ARGUMENTS))
+
+
 def execute_notebook(name: str, out_dir: str | Path, parameters: dict, *, progress: bool = True,
                      cwd: str | Path | None = None) -> Path:
     """Run a notebook with papermill, injecting ``parameters``; return the executed copy's path.
@@ -24,14 +40,11 @@ def execute_notebook(name: str, out_dir: str | Path, parameters: dict, *, progre
     The executed notebook is written into ``out_dir`` (never over the source).
     ``cwd`` defaults to ``out_dir`` so relative outputs of the notebook land in the run.
     """
-    import papermill
-
     source = notebook_path(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / source.name
     if target.exists():
         raise FileExistsError(f"{target} exists; executed notebooks are never overwritten")
-    papermill.execute_notebook(str(source), str(target), parameters=parameters, progress_bar=progress,
-                               cwd=str(cwd or out_dir), kernel_name="python3")
+    run_papermill(source, target, parameters=parameters, progress=progress, cwd=cwd or out_dir)
     return target

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from respirelib.config import DEFAULT_INIT
 from respirelib.storage import atomic_write_text, claim_new_dir
-from respirelib.apps.notebooks import NOTEBOOK_DIR, notebook_path
+from respirelib.apps.notebooks import NOTEBOOK_DIR, notebook_path, run_papermill
 from respirelib.experiments.progress import echoing
 from respirelib.experiments.provenance import environment_record
 
@@ -35,7 +36,8 @@ class PipelineError(RuntimeError):
         super().__init__(f"notebook {notebook} failed at {where} (counting from 1 in the source notebook): "
                          f"{message}\nexecuted copy: {executed}\n"
                          f"fix it, then resume with: respirenet pipeline --out {executed.parent.parent} "
-                         f"--from {notebook.split('_')[0]}")
+                         f"--from {notebook.split('_')[0]}\n(a resumed run keeps the choices it was started with: "
+                         "profile, data, seeds, splits, device, init; for others start a new run)")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class PipelineRequest:
     data_dir: str
     seed: int = 0
     device: str = "auto"
-    init: str = "imagenet-if-available"
+    init: str = DEFAULT_INIT
     extra: tuple = ()  # (name, value) pairs for parameters only some notebooks declare
 
     def parameters(self, run_dir: Path) -> dict:
@@ -149,8 +151,7 @@ def run_pipeline(*, out: str | Path, request: PipelineRequest | None = None, sta
         atomic_write_text(state_path, json.dumps(state, indent=2))
         try:
             with echoing(out, write=tqdm.write):  # the training runs' "run k/N ..." lines (respirelib.experiments.progress)
-                papermill.execute_notebook(str(source), str(target), parameters=injected, progress_bar=progress,
-                                           cwd=str(out), kernel_name="python3", execution_timeout=timeout)
+                run_papermill(source, target, parameters=injected, progress=progress, cwd=out, timeout=timeout)
         except (TimeoutError, PapermillExecutionError) as error:
             # A timed-out cell (nbclient's CellTimeoutError) is interrupted, so its output is an error too.
             message = (f"the cell ran longer than ${CELL_TIMEOUT_ENV}={timeout} s ({error})"

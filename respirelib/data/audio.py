@@ -65,12 +65,17 @@ def audio_info(path: str | Path) -> AudioInfo:
     Raises
     ------
     AudioError
-        If the file is missing, empty, not a readable audio file, truncated
+        If the file is missing, a folder, not named .wav or .flac, empty, not a readable audio file, truncated
         (its data chunk is shorter than its header declares) or has no samples.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(path, f"a folder, not an audio file: name the recordings in it (e.g. {path}/*.wav)")
     if not path.is_file():
         raise AudioError(path, "audio file is missing")
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise AudioError(path, f"a {path.suffix or 'suffix-less'} file: only WAV and FLAC recordings are read "
+                               "(convert it to one of them first)")
     if path.stat().st_size == 0:
         raise AudioError(path, "audio file is empty (0 bytes)")
     try:

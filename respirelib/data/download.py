@@ -12,6 +12,7 @@ what makes a copy trustworthy, from this address or any other.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -40,6 +41,10 @@ _CHUNK = 1 << 16  # bytes of a chunk cut short by a dropped connection are lost:
 
 class DownloadError(RuntimeError):
     """A transfer failed in a way a retry will not fix (not a ``ValueError``: pooch retries those)."""
+
+
+class TransferFailed(DownloadError):
+    """Every attempt to reach the server or to finish the transfer failed (offline, unreachable, cut off)."""
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -169,8 +174,16 @@ def fetch(url: str, directory: str | Path, *, retries: int = 3, progress: bool =
     try:
         return Path(fetcher.fetch(name, downloader=downloader))
     except requests.exceptions.RequestException as error:
-        raise DownloadError(f"{url}: download failed after {retries + 1} attempts ({error}); run the command "
-                            f"again to resume from {downloader.partial}") from error
+        attempts = f"{retries + 1} attempt{'s' if retries else ''}"
+        received = downloader.partial.stat().st_size if downloader.partial.is_file() else 0
+        if received:
+            kept = f"the {received / 1e6:.1f} MB received are kept in {downloader.partial}: the same command resumes"
+        else:  # nothing came: leave no empty folder or file behind
+            downloader.partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only if empty
+            kept = "nothing was received"
+        raise TransferFailed(f"{url}: download failed after {attempts} ({error}); {kept}") from error
     finally:
         logger.setLevel(level)
 
@@ -247,7 +260,14 @@ def download_icbhi(out_dir: str | Path = DEFAULT_DIR, *, url: str | None = None,
     local = _local_path(url)
     if local is not None and not local.is_file():
         raise FileNotFoundError(f"{local}: no such file (given as the ICBHI zip's address)")
-    archive = local or fetch(url, downloads_dir, retries=retries, progress=progress, verify_tls=verify_tls)
+    try:
+        archive = local or fetch(url, downloads_dir, retries=retries, progress=progress, verify_tls=verify_tls)
+    except TransferFailed as error:
+        name = Path(urlparse(url).path).name or "ICBHI_final_database.zip"
+        raise TransferFailed(f"{error}.\nOffline, or the server out of reach? Download {name} with a browser "
+                             f"(from {url} or a mirror), put the split, diagnosis and demographic files beside it "
+                             f"if you have them, and run:\n  respirenet data download {out_dir} --url "
+                             f"/path/to/{name}") from error
     try:
         with zipfile.ZipFile(archive) as zipped:
             in_archive = _metadata_in_archive(zipped.namelist())

@@ -280,7 +280,8 @@ def _read_folder(root: Path, *, audio: str, errors: str, end_tolerance: float) -
                               "ICBHI_final_database/ or in Respiratory_Sound_Database/audio_and_txt_files/)")
     use_audio = audio == "require" or (audio == "auto" and bool(audio_paths))
     if audio == "require" and not audio_paths:
-        raise DataError(layout.recordings_dir, "no audio files (.wav/.flac) found, and audio='require'")
+        raise DataError(layout.recordings_dir, "no audio files (.wav/.flac) found: training, evaluation and the "
+                                                 "cycle cache need the recordings' audio")
     if not use_audio:
         report.add("note", layout.recordings_dir, "annotation files only: no audio read "
                                                   f"({'ignored on request' if audio == 'ignore' else 'none present'})")

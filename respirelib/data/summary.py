@@ -50,6 +50,24 @@ def data_summary(dataset: ICBHIDataset) -> dict:
     return summary
 
 
+def recording_list(dataset: ICBHIDataset) -> list[dict]:
+    """One JSON-ready row per recording: ``recording`` (the name other commands take), ``device``,
+    ``split`` (official, or None) and ``cycles`` (numbered 0 to ``cycles - 1`` in its annotation file)."""
+    recordings = dataset.recordings.sort_values("recording")
+    return [{"recording": str(row.recording), "device": str(row.device),
+             "split": None if pd.isna(row.split) else str(row.split), "cycles": int(row.n_cycles)}
+            for row in recordings.itertuples()]
+
+
+def format_recording_list(rows: list[dict]) -> str:
+    """:func:`recording_list` as aligned text, one line per recording."""
+    width = max((len(row["recording"]) for row in rows), default=9)
+    lines = [f"{'recording':{width}s}  {'device':8s}  {'split':5s}  cycles"]
+    lines += [f"{row['recording']:{width}s}  {row['device']:8s}  {row['split'] or '–':5s}  {row['cycles']}"
+              for row in rows]
+    return "\n".join(lines)
+
+
 def format_summary(summary: dict) -> str:
     """A short human-readable rendering of :func:`data_summary`."""
     lines = []

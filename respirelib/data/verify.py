@@ -54,7 +54,12 @@ class Verdict:
     notes : list of str
         Facts that change nothing (audio absent, a metadata file in another format, ...).
     audio_checked : bool
-        False when the folder holds no audio at all (then only the text files are checked).
+        False when the folder holds no audio at all, or the check was asked to skip it
+        (``audio_requested``); then only the text files are checked.
+    audio_requested : bool
+        Whether the audio was to be checked.
+    synthetic : bool
+        The folder carries the marker of a synthetic dataset (``respirenet synth``).
     """
 
     root: Path
@@ -62,6 +67,8 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     audio_checked: bool = False
+    audio_requested: bool = True
+    synthetic: bool = False
 
     def add(self, category: str, path: str | Path, detail: str) -> None:
         self.counts[category] += 1
@@ -79,18 +86,24 @@ class Verdict:
 
     @property
     def label(self) -> str:
-        """``"ICBHI 2017, verified"`` or ``"ICBHI-like, N files differ from the release"``."""
+        """``"ICBHI 2017, verified"``, ``"ICBHI-like, N files differ from the release"`` or, for a
+        folder ``respirenet synth`` wrote, ``"SYNTHETIC dataset (...), N files differ from the release"``."""
         if self.ok:
             return VERIFIED_LABEL
         n = self.n_differing
-        return f"ICBHI-like, {n} file{' differs' if n == 1 else 's differ'} from the release"
+        differ = f"{n} file{' differs' if n == 1 else 's differ'} from the release"
+        if self.synthetic:
+            return f"SYNTHETIC dataset (written by respirenet synth, not the ICBHI recordings), {differ}"
+        return f"ICBHI-like, {differ}"
 
     def summary_line(self) -> str:
-        audio = "audio checked" if self.audio_checked else "audio absent, not checked"
+        audio = ("audio checked" if self.audio_checked else "audio not checked (on request)"
+                 if not self.audio_requested else "no audio in the folder, not checked")
         return f"{self.label}: " + ", ".join(f"{n} {category}" for category, n in self.counts.items()) + f"; {audio}"
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "verified": self.ok, "root": str(self.root), "audio_checked": self.audio_checked,
+        return {"label": self.label, "verified": self.ok, "root": str(self.root), "synthetic": self.synthetic,
+                "audio_checked": self.audio_checked,
                 "counts": dict(self.counts), "notes": list(self.notes),
                 "findings": [{"category": f.category, "path": f.path, "detail": f.detail} for f in self.findings]}
 
@@ -198,7 +211,7 @@ def verify_layout(root: str | Path, layout: Layout, *, audio: bool = True,
         Default: the one shipped in the package.
     """
     manifest = manifest if manifest is not None else load_manifest()
-    verdict = Verdict(root=Path(root))
+    verdict = Verdict(root=Path(root), audio_requested=audio)
     scan = scan_layout(layout)
     found = _check_annotations(verdict, manifest, scan.annotations)
     _check_metadata(verdict, manifest, layout)
@@ -217,6 +230,7 @@ def verify_layout(root: str | Path, layout: Layout, *, audio: bool = True,
             verdict.add("unexpected", path, f"{'folder' if path.is_dir() else 'file'} not part of the release")
     marker = Path(root) / SYNTHETIC_MARKER
     if marker.is_file():
+        verdict.synthetic = True
         verdict.add("unexpected", marker, "marker of a synthetic dataset: this folder was generated, not downloaded")
     return verdict
 

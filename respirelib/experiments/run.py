@@ -26,13 +26,12 @@ from respirelib.data.names import DEVICES
 from respirelib.training.profiles import Profile, get_profile
 from respirelib.experiments.provenance import git_commit, run_provenance
 from respirelib.storage import RUN_DIR_HINT, atomic_write_text, claim_new_dir, refuse_existing_dir
-from respirelib.config import LABEL_AWARE_DIAGNOSTIC
+from respirelib.config import DEFAULT_INIT, INIT_CHOICES, LABEL_AWARE_DIAGNOSTIC
 from respirelib.training.metrics import icbhi_scores
 from respirelib.signal.samples import SampleSet, evaluation_set, training_set
 from respirelib.data.splits import make_split
 from respirelib.training.train import fit
 
-INIT_CHOICES = ("imagenet", "random", "imagenet-if-available")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -73,24 +72,42 @@ def prepare_data(data_dir: str | Path, profile: Profile, *, split: str, split_se
     return PreparedData(dataset, cache, subset)
 
 
-def _build_model(profile: Profile, init: str, *, seed: int, weights_dir=None) -> RespireNet:
+def resolve_init(profile: Profile, init: str, *, weights_dir=None) -> str:
+    """The initialisation a run of ``profile`` will get, ``"imagenet"`` or ``"random"``, checked before any work.
+
+    ``"imagenet"`` must find its weights (:func:`respirelib.model.weights.find_imagenet_checkpoint`);
+    ``"imagenet-if-available"`` falls back to ``"random"``, printing why once.
+
+    Raises
+    ------
+    ValueError
+        ``init`` is unknown, or ``"imagenet"`` for a network that has no ImageNet weights.
+    WeightsNotFoundError
+        ``"imagenet"`` and the weights are neither on disk nor downloadable (the message says where to put them).
+    """
+    from respirelib.model.weights import WeightsNotFoundError, find_imagenet_checkpoint, imagenet_weights_spec
+
     if init not in INIT_CHOICES:
-        raise ValueError(f"init must be one of {INIT_CHOICES}, got {init!r}")
-    if init == "imagenet-if-available" and not profile.model.has_imagenet_weights:
+        raise ValueError(f"init must be one of {', '.join(INIT_CHOICES)}, got {init!r}")
+    if init == "random":
+        return init
+    if not profile.model.has_imagenet_weights:
+        if init == "imagenet":
+            raise ValueError(f"profile {profile.name} uses a {profile.model.backbone} of width {profile.model.width}, "
+                             "for which no ImageNet weights exist: use --init random or --init imagenet-if-available "
+                             "(init='random' or 'imagenet-if-available' from Python)")
         print(f"NOTE: profile {profile.name} uses a {profile.model.backbone} of width {profile.model.width}, for "
               "which no ImageNet weights exist: RANDOM initialisation; every report of this run says 'random init'.")
-        init = "random"
-    if init == "imagenet-if-available":
-        from respirelib.model.weights import WeightsNotFoundError
-
-        try:
-            return _build_model(profile, "imagenet", seed=seed, weights_dir=weights_dir)
-        except WeightsNotFoundError as error:
-            print(f"NOTE: {error}\nNOTE: continuing with RANDOM initialisation, as --init imagenet-if-available "
-                  "allows; every report of this run says 'random init'.")
-            init = "random"
-    config = ModelConfig(**{**profile.model.__dict__, "pretrained": init})
-    return build_model(config, weights_dir=weights_dir, seed=seed)
+        return "random"
+    try:
+        find_imagenet_checkpoint(imagenet_weights_spec(profile.model.backbone), weights_dir=weights_dir)
+    except WeightsNotFoundError as error:
+        if init == "imagenet":
+            raise
+        print(f"NOTE: {error}\nNOTE: continuing with RANDOM initialisation, as --init imagenet-if-available "
+              "allows; every report of this run says 'random init'.")
+        return "random"
+    return "imagenet"
 
 
 def _select(profile_stage, prepared: PreparedData, device_name: str | None = None) -> np.ndarray:
@@ -98,7 +115,7 @@ def _select(profile_stage, prepared: PreparedData, device_name: str | None = Non
 
 
 def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profile = "quick", seed: int = 0,
-              split: str = "official", fold: int = 0, split_seed: int = 0, init: str = "imagenet",
+              split: str = "official", fold: int = 0, split_seed: int = 0, init: str = DEFAULT_INIT,
               device: str = "auto",
               weights_dir=None, resume: bool = False, errors: str = "raise", progress: bool = True,
               stop_after: int | None = None, overrides: dict | None = None) -> Path:
@@ -108,7 +125,8 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     ``fold`` choose the patient split, fixed by default so that seeds share a test set.
     A new run directory must be empty (runs never overwrite each other); ``resume=True``
     continues an interrupted run in place, with the settings recorded in its ``run.json``.
-    ``overrides`` changes profile settings (see :meth:`Profile.with_overrides`).
+    ``overrides`` changes profile settings (see :meth:`Profile.with_overrides`). ``init`` is
+    resolved by :func:`resolve_init` before the data are read.
     """
     run_dir = Path(run_dir)
     torch_device = resolve_device(device)
@@ -123,9 +141,11 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
         profile_obj = get_profile(profile) if isinstance(profile, str) else profile
         profile_obj = profile_obj.with_overrides(overrides)
         refuse_existing_dir(run_dir, hint=RUN_DIR_HINT)  # before the data's preparation; claimed below
+    pretrained = resolve_init(profile_obj, init, weights_dir=weights_dir)  # missing weights stop it before any work
     prepared = prepare_data(data_dir, profile_obj, split=split, split_seed=split_seed, fold=fold, errors=errors,
                             progress=progress)
-    model = _build_model(profile_obj, init, seed=seed, weights_dir=weights_dir).to(torch_device)
+    model = build_model(ModelConfig(**{**profile_obj.model.__dict__, "pretrained": pretrained}),
+                        weights_dir=weights_dir, seed=seed).to(torch_device)
     if not resume:
         request = {"profile": profile_obj.name, "profile_description": profile_obj.description,
                    "overrides": overrides or {}, "seed": seed, "split": split, "fold": fold,
@@ -250,7 +270,8 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
     has_stage2 = (run.run_dir / "stage2" / "devices.json").is_file()
     for name, path in outputs.items():
         if path.exists() and not overwrite and (name == "stage1" or has_stage2):
-            raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+            raise FileExistsError(f"{path} exists; nothing was written; --overwrite replaces it (overwrite=True "
+                                  "from Python)")
     samples = evaluation_set(run.prepared.cache, run.prepared.rows(part), config=run.profile.audio)
     if len(samples) == 0:
         raise ValueError(f"the run's split has no {part} cycles")

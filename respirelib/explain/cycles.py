@@ -23,6 +23,7 @@ Model inputs
 from __future__ import annotations
 
 import difflib
+import shlex
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ import pandas as pd
 import torch
 
 from respirelib.signal.clipping import blank_rows_batch, clip_blank_region_batch
-from respirelib.config import CLASS_NAMES
+from respirelib.config import CLASS_NAMES, DEFAULT_INIT
 from respirelib.training.evaluate import cycle_predictions, predict_probabilities
 from respirelib.experiments.run import LoadedRun, load_run
 from respirelib.explain.gradcam import (
@@ -516,7 +517,7 @@ def clipping_example_figure(run: LoadedRun, row: int, *, model: torch.nn.Module 
 
 def resolve_model_run(model_run: str | Path | None, run_dir: str | Path | None, *,
                       data_dir: str | Path | None = None, profile: str = "quick", seed: int = 0,
-                      device: str = "auto", init: str = "imagenet-if-available", progress: bool = True) -> Path:
+                      device: str = "auto", init: str = DEFAULT_INIT, progress: bool = True) -> Path:
     """The training run to explain: ``model_run``, else the full model under ``run_dir``, trained if missing.
 
     Without ``model_run`` the model is ``<run_dir>/train/official-full-seed<seed>``
@@ -564,7 +565,8 @@ def find_cycle_row(cycles: pd.DataFrame, name: str, *, data_root: str | Path | N
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"no recording {recording!r}{where} ({len(names)} recordings, e.g. {names[0]}).{hint} "
                          f"Recording names are the annotation files' names without .txt; list them with "
-                         f"`respirenet data summary DATA_DIR` or `ls DATA_DIR/*.txt`.")
+                         f"`respirenet data summary {shlex.quote(str(data_root)) if data_root is not None else 'DATA_DIR'} "
+                         "--recordings`.")
     match = in_recording[in_recording["cycle_index"] == index]
     if match.empty:
         valid = in_recording["cycle_index"]
@@ -600,7 +602,8 @@ def explain_cycle_to_file(run_dir: str | Path, cycle: str, out: str | Path, *, d
     """
     out = Path(out)
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{out} exists; nothing was written; --overwrite replaces it (overwrite=True "
+                              "from Python)")
     run = load_run(run_dir, data_dir=data_dir, device=device, progress=False)
     row = find_cycle_row(run.prepared.dataset.cycles, cycle, data_root=run.prepared.dataset.root)
     fig = cycle_figure(run, explain_cycles(run, [row], layer=layer))

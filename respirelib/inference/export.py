@@ -220,8 +220,9 @@ def export_model(run_dir: str | Path, out: str | Path, *, data_dir: str | Path |
     card = card_path_for(out)
     existing = [str(path) for path in (out, card) if path.exists()]
     if existing and not overwrite and not _interrupted_export(out, card, run_dir):
-        raise FileExistsError(f"{' and '.join(existing)} already exist(s); pass overwrite=True (--overwrite) to "
-                              "replace, or export into another folder (each folder holds one MODEL_CARD.md)")
+        raise FileExistsError(f"{' and '.join(existing)} already exist(s); nothing was written; "
+                              "--overwrite replaces them (overwrite=True from Python), or export into another folder "
+                              "(each folder holds one MODEL_CARD.md)")
     payload = build_export(run_dir, data_dir=data_dir)
     atomic_torch_save(payload, out)
     atomic_write_text(card, payload["card"])

@@ -205,7 +205,7 @@ def build_model(config: ModelConfig = ModelConfig(), *, weights_dir: str | Path 
 
     if config.pretrained == "imagenet" and not config.has_imagenet_weights:
         raise ValueError(f"no ImageNet weights exist for a {config.backbone} of width {config.width} (only of "
-                         f"width {IMAGENET_WIDTH}): use pretrained='random'")
+                         f"width {IMAGENET_WIDTH}): use pretrained='random' (--init random)")
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)

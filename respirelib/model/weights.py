@@ -188,8 +188,8 @@ def find_imagenet_checkpoint(spec: WeightsSpec, *, weights_dir: str | Path | Non
         f"and put '{spec.file_name}' in one of these directories (searched in this order):\n"
         f"{searched}\n"
         f"or point ${WEIGHTS_DIR_ENV} at the directory that holds it.\n"
-        f"To train from scratch on purpose, use pretrained=\"random\" (respirenet --init random) "
-        f"(results are then reported as 'random init').",
+        f"To train from scratch on purpose, use --init random (init='random' from Python; results are then "
+        f"reported as 'random init'); --init imagenet-if-available falls back to it by itself.",
         url=spec.url, searched=dirs)
 
 

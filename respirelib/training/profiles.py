@@ -17,12 +17,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from respirelib.config import AudioConfig, AugmentConfig, FeatureConfig
 from respirelib.model.network import ModelConfig
 
 SELECTION_SPLITS = ("val", "test")
+OVERRIDE_SECTIONS = ("stage1", "stage2", "audio", "features", "augment", "model")
 OPTIMIZERS = ("sgd", "adamw")
 
 
@@ -118,14 +119,33 @@ class Profile:
     def with_overrides(self, overrides: dict | None = None) -> Profile:
         """A copy with settings changed, e.g. ``{"stage1": {"concat": False}, "audio": {"cycle_duration": 5}}``.
 
-        Keys are ``stage1``, ``stage2``, ``audio``, ``features``, ``augment`` and ``model``, each
-        mapping field names to values (the CNN row of Table I, the Table II sweep, ...).
+        Keys are ``stage1``, ``stage2``, ``audio``, ``features``, ``augment`` and ``model``
+        (:data:`OVERRIDE_SECTIONS`), each mapping field names of its dataclass to values (the CNN
+        row of Table I, the Table II sweep, ...).
+
+        Raises
+        ------
+        ValueError
+            An unknown section or field (the message lists the valid ones), or a value its
+            dataclass refuses.
         """
         changes = {}
-        for part, fields in (overrides or {}).items():
-            if part not in ("stage1", "stage2", "audio", "features", "augment", "model"):
-                raise ValueError(f"unknown override section {part!r}")
-            changes[part] = replace(getattr(self, part), **fields)
+        for part, settings in (overrides or {}).items():
+            if part not in OVERRIDE_SECTIONS:
+                raise ValueError(f"unknown override section {part!r}: the sections are {', '.join(OVERRIDE_SECTIONS)}")
+            current = getattr(self, part)
+            known = [item.name for item in fields(current)]
+            if not isinstance(settings, dict):
+                raise ValueError(f"override section {part!r} must map its settings to values, e.g. "
+                                 f"{{{part!r}: {{{known[0]!r}: ...}}}}, got {settings!r}")
+            unknown = sorted(set(settings) - set(known))
+            if unknown:
+                raise ValueError(f"unknown {part} setting(s) {', '.join(map(repr, unknown))}: {part} has "
+                                 f"{', '.join(known)}")
+            try:
+                changes[part] = replace(current, **settings)
+            except TypeError as error:  # a value of the wrong type, met by a check in __post_init__
+                raise ValueError(f"{part}: {settings!r} is refused ({error})") from None
         return replace(self, **changes)
 
 

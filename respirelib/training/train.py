@@ -220,7 +220,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         if monitor is not None and monitored:
             _save_monitor(monitored, out_dir / "test_monitor.pt")
     elif history_path.exists():
-        raise FileExistsError(f"{out_dir} already holds a training history; resume it or choose a new run directory")
+        raise FileExistsError(f"{out_dir} already holds a training history: continue it with --resume "
+                              "(resume=True from Python) or choose a new run directory")
     out_dir.mkdir(parents=True, exist_ok=True)
     frontend_eval, selection = cached_selection(frontend, selection, device=device,
                                                 batch_size=config.eval_batch_size)

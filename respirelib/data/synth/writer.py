@@ -20,7 +20,6 @@ The folder is built as ``OUT.partial`` and renamed to ``OUT`` only when complete
 
 from __future__ import annotations
 
-import errno
 import json
 import multiprocessing
 import os
@@ -182,8 +181,8 @@ def _clear_stale_partial(partial: Path) -> None:
     if partial.is_dir() and (partial / IN_PROGRESS_STAMP).is_file():
         shutil.rmtree(partial)
         return
-    raise FileExistsError(errno.EEXIST, "a folder of that name is in the way of the dataset being written "
-                          "and was not left by an interrupted synthesis", str(partial))
+    raise FileExistsError(f"{partial} is in the way of the dataset being written (its staging folder) and was "
+                          "not left by an interrupted synthesis: move or delete it, or write the dataset elsewhere")
 
 
 def _write_audio_and_annotations(plan: DatasetPlan, settings: DifficultySettings, seed: int, folder: Path, *,
