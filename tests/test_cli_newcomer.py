@@ -50,11 +50,6 @@ def succeeded(result: subprocess.CompletedProcess) -> str:
     return result.stdout
 
 
-def run_main(capsys, *args) -> subprocess.CompletedProcess:
-    """``respirenet ARGS`` as a user runs it: a process of its own (``capsys`` kept for the callers)."""
-    return respirenet(*args)
-
-
 # ----------------------------------------------------------------------------- --help and the README
 
 
@@ -127,12 +122,12 @@ def test_train_pipeline_and_demo_share_one_init_default_that_works_for_every_pro
         resolve_init(get_profile("quick"), "imagenet")
 
 
-def test_train_without_the_weights_stops_before_any_work_and_its_advice_works(tiny_synthetic, tmp_path, capsys):
+def test_train_without_the_weights_stops_before_any_work_and_its_advice_works(tiny_synthetic, tmp_path):
     run = tmp_path / "run"
-    failed(run_main(capsys, "train", "--out", run, "--data", tiny_synthetic, "--profile", "smoke", "--init",
+    failed(respirenet("train", "--out", run, "--data", tiny_synthetic, "--profile", "smoke", "--init",
                     "imagenet"), "resnet18-", "--init random")
     assert not run.exists(), "a failed train must leave no folder to be taken for a claimed run"
-    succeeded(run_main(capsys, "train", "--out", run, "--data", tiny_synthetic, "--profile", "smoke", "--init",
+    succeeded(respirenet("train", "--out", run, "--data", tiny_synthetic, "--profile", "smoke", "--init",
                        "random", "--epochs", "1", "--quiet"))
     assert json.loads((run / "run.json").read_text())["init"] == "random init"
 
@@ -201,24 +196,24 @@ def test_a_cpu_run_projected_over_an_hour_asks_first(tiny_synthetic, tmp_path, m
     assert started["plan"]["total_s"] == 7200.0
 
 
-def test_a_pipeline_checks_data_and_weights_before_it_makes_a_run(tiny_synthetic, tmp_path, capsys):
+def test_a_pipeline_checks_data_and_weights_before_it_makes_a_run(tiny_synthetic, tmp_path):
     runs = tmp_path / "runs"
-    failed(run_main(capsys, "demo", "--data", tmp_path / "nope", "--runs", runs), str(tmp_path / "nope"))
-    failed(run_main(capsys, "pipeline", "--profile", "smoke", "--data", tiny_synthetic, "--init", "imagenet",
+    failed(respirenet("demo", "--data", tmp_path / "nope", "--runs", runs), str(tmp_path / "nope"))
+    failed(respirenet("pipeline", "--profile", "smoke", "--data", tiny_synthetic, "--init", "imagenet",
                     "--runs", runs), "resnet18-", "--init random")
     assert not runs.exists() or list(runs.iterdir()) == []
 
 
-def test_a_resumed_pipeline_keeps_its_choices_and_says_so(tiny_synthetic, tmp_path, capsys):
+def test_a_resumed_pipeline_keeps_its_choices_and_says_so(tiny_synthetic, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     request = {"profile": "smoke", "data_dir": str(tiny_synthetic), "seed": 0, "device": "cpu", "init": "imagenet",
                "extra": []}
     (run / "pipeline.json").write_text(json.dumps({"request": request, "notebooks": {}}))
-    failed(run_main(capsys, "pipeline", "--out", run, "--from", "04", "--init", "random"),
+    failed(respirenet("pipeline", "--out", run, "--from", "04", "--init", "random"),
            "--init random (the run has imagenet)", "start a new run")
     # the advice, followed: resumed without the option (a notebook that does not exist stops it right after)
-    result = run_main(capsys, "pipeline", "--out", run, "--from", "99")
+    result = respirenet("pipeline", "--out", run, "--from", "99")
     failed(result, "unknown notebook '99'")
     assert "with its choices: --profile smoke" in result.stdout and "--init imagenet" in result.stdout
 
@@ -226,37 +221,37 @@ def test_a_resumed_pipeline_keeps_its_choices_and_says_so(tiny_synthetic, tmp_pa
 # ----------------------------------------------------------------------------- advice that is right
 
 
-def test_predict_names_the_stethoscope_and_the_compute_device_apart(model_file, tiny_synthetic, tmp_path, capsys):
+def test_predict_names_the_stethoscope_and_the_compute_device_apart(model_file, tiny_synthetic, tmp_path):
     import torch
 
     recording = sorted(tiny_synthetic.glob("*.wav"))[0]
     failed(respirenet("predict", tiny_synthetic, "--model", model_file), f"{tiny_synthetic}: a folder")
     mp3 = tmp_path / "sound.mp3"
     shutil.copy(recording, mp3)
-    failed(run_main(capsys, "predict", mp3, "--model", model_file), f"{mp3}: a .mp3 file", "WAV and FLAC")
+    failed(respirenet("predict", mp3, "--model", model_file), f"{mp3}: a .mp3 file", "WAV and FLAC")
     if not torch.cuda.is_available():
-        failed(run_main(capsys, "predict", recording, "--model", model_file, "--device", "cuda"), "use --device cpu")
+        failed(respirenet("predict", recording, "--model", model_file, "--device", "cuda"), "use --device cpu")
     out = tmp_path / "out"
-    succeeded(run_main(capsys, "predict", recording, "--model", model_file, "--device", "cpu", "--stethoscope",
+    succeeded(respirenet("predict", recording, "--model", model_file, "--device", "cpu", "--stethoscope",
                        "Meditron", "--json", out / "a.json"))
-    succeeded(run_main(capsys, "predict", recording, "--model", model_file, "--csv", out / "b.csv"))  # 2nd format
+    succeeded(respirenet("predict", recording, "--model", model_file, "--csv", out / "b.csv"))  # 2nd format
     predicted = json.loads((out / "a.json").read_text())["recordings"][0]
     assert predicted["device"] == "Meditron" and predicted["device_source"] == "argument"
     assert sorted(path.name for path in out.iterdir()) == [
         "a.json", f"a_{recording.stem}_timeline.png", "b.csv", f"b_{recording.stem}_timeline.png"]
 
 
-def test_explain_and_the_other_commands_give_advice_that_works(smoke_run, tmp_path, capsys):
+def test_explain_and_the_other_commands_give_advice_that_works(smoke_run, tmp_path):
     data = json.loads((smoke_run / "run.json").read_text())["data_dir"]
-    err = failed(run_main(capsys, "explain", "--run", smoke_run, "--cycle", "nosuch:0", "--out", tmp_path / "x.png"),
+    err = failed(respirenet("explain", "--run", smoke_run, "--cycle", "nosuch:0", "--out", tmp_path / "x.png"),
                  "no recording 'nosuch'")
     advice = shlex.split(re.search(r"list them with `respirenet ([^`]+)`", err).group(1))
-    listed = succeeded(run_main(capsys, *advice))
+    listed = succeeded(respirenet(*advice))
     some = next(path.stem for path in sorted(Path(data).glob("*.txt")) if path.stem[0].isdigit())
     assert re.search(rf"^{some}\s", listed, re.MULTILINE), "the advice must list the recordings' names"
 
-    failed(run_main(capsys, "evaluate", smoke_run, "--quiet"), "--overwrite replaces it")
-    failed(run_main(capsys, "finetune", smoke_run, "--device", "cpu", "--quiet"), "continue it with --resume")
+    failed(respirenet("evaluate", smoke_run, "--quiet"), "--overwrite replaces it")
+    failed(respirenet("finetune", smoke_run, "--device", "cpu", "--quiet"), "continue it with --resume")
 
 
 def test_data_verify_says_synthetic_stops_quietly_in_a_pipe_and_keeps_its_words(tiny_synthetic):
@@ -314,14 +309,14 @@ def test_gpu_check_tiny_cpu_uses_the_project_environment(tmp_path):
     assert ".venv/bin/python tools/gpu_check.py --tiny-cpu" in calls
 
 
-def test_internal_wording_does_not_reach_the_user(tiny_icbhi, tmp_path, capsys):
+def test_internal_wording_does_not_reach_the_user(tiny_icbhi, tmp_path):
     partial = tmp_path / "set.partial"
     partial.mkdir()
-    err = failed(run_main(capsys, "synth", tmp_path / "set", "--scale", "0.01", "--quiet"), str(partial))
+    err = failed(respirenet("synth", tmp_path / "set", "--scale", "0.01", "--quiet"), str(partial))
     assert "[Errno" not in err
     for wav in tiny_icbhi.glob("*.wav"):
         wav.unlink()
-    err = failed(run_main(capsys, "train", "--out", tmp_path / "run", "--data", tiny_icbhi, "--profile", "smoke",
+    err = failed(respirenet("train", "--out", tmp_path / "run", "--data", tiny_icbhi, "--profile", "smoke",
                           "--init", "random"), "no audio files")
     assert "audio=" not in err and not (tmp_path / "run").exists()
 
