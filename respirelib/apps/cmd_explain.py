@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from respirelib.apps.options import add_precision_argument
 from respirelib.explain.cycles import explain_cycle_to_file
 
 
@@ -18,6 +19,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--layer", default=None,
                         help="module to explain, e.g. backbone.layer3 (default: the last residual block)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_precision_argument(parser, of_run=True)
     parser.add_argument("--data", type=Path, default=None, help="the data folder, if it moved since training")
     parser.set_defaults(func=run_explain_command)
     return parser
@@ -25,6 +27,6 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
 def run_explain_command(args: argparse.Namespace) -> int:
     path = explain_cycle_to_file(args.run, args.cycle, args.out, data_dir=args.data, device=args.device,
-                                 layer=args.layer, overwrite=args.overwrite)
+                                 precision=args.precision, layer=args.layer, overwrite=args.overwrite)
     print(f"wrote {path}")
     return 0

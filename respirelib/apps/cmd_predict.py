@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from respirelib.apps.options import add_precision_argument
 from respirelib.inference.export import load_exported_model
 from respirelib.inference.predict import PredictionResult, predict_recording
 
@@ -35,6 +36,7 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--compute", default="cpu", metavar="DEVICE",
                         help="where the network runs: cpu, cuda or auto (default cpu, reproducible)")
+    add_precision_argument(parser, of_run=True)
     parser.set_defaults(func=run_predict_command)
     return parser
 
@@ -95,7 +97,7 @@ def run_predict_command(args: argparse.Namespace) -> int:
 
     outputs = _planned_outputs(args)
     annotation_paths = _annotation_paths(list(args.recordings), args.annotations)
-    model = load_exported_model(args.model, device=args.compute)
+    model = load_exported_model(args.model, device=args.compute, precision=args.precision)
     results = [predict_recording(model, recording, annotations=annotations, device_name=args.device,
                                  hop_seconds=args.hop)
                for recording, annotations in zip(args.recordings, annotation_paths)]

@@ -24,22 +24,24 @@ def pipeline_seeds(profile: str, *, seed: int = 0, seeds: list[int] | None = Non
 
 
 def pipeline_plan(data_dir: str | Path, *, profile: str, splits: list[str] | None = None,
-                  seeds: list[int] | None = None, seed: int = 0, device: str = "auto", project: bool = False,
-                  progress: bool = True) -> dict:
+                  seeds: list[int] | None = None, seed: int = 0, device: str = "auto", precision: str = "auto",
+                  project: bool = False, progress: bool = True) -> dict:
     """The pipeline's training runs; projected (and the projection printed) for the paper profile or ``project``."""
     from respirelib.experiments.progress import describe_projection, planned_runs, project as project_runs
 
     runs = planned_runs(splits or ["official"], seeds or [seed])
     if not (project or profile == "paper"):
         return {"runs": runs}
-    projection = project_runs(data_dir, runs, profile=profile, device=device, progress=progress)
+    projection = project_runs(data_dir, runs, profile=profile, device=device, precision=precision,
+                              progress=progress)
     print(describe_projection(projection), flush=True)
     return projection
 
 
 def start_pipeline(*, profile: str = "quick", data: str | Path | None = None, out: str | Path | None = None,
                    start: str | None = None, seed: int = 0, seeds: list[int] | None = None,
-                   splits: list[str] | None = None, device: str = "auto", init: str = "imagenet-if-available",
+                   splits: list[str] | None = None, device: str = "auto", precision: str = "auto",
+                   init: str = "imagenet-if-available",
                    scale: float | None = None, runs: str | Path = REPO_ROOT / "runs", project: bool = False,
                    progress: bool = True) -> Path:
     """Run the numbered notebooks into a new run directory, or resume one; return the run directory.
@@ -60,6 +62,8 @@ def start_pipeline(*, profile: str = "quick", data: str | Path | None = None, ou
         ``"official"`` and/or ``"patient"`` (default official).
     device, init : str
         Where and from which weights the notebooks train.
+    precision : {"auto", "fp32", "bf16"}
+        What the notebooks train, evaluate and explain in (:mod:`respirelib.precision`).
     scale : float, optional
         Overrides the profile's synthetic scale.
     runs : str or Path
@@ -91,8 +95,8 @@ def start_pipeline(*, profile: str = "quick", data: str | Path | None = None, ou
     if len(seed_list) > 1:
         extra.append(("seeds", list(seed_list)))
     request = PipelineRequest(profile=profile, data_dir=str(Path(data_dir).resolve()), seed=seed, device=device,
-                              init=init, extra=tuple(extra))
+                              init=init, precision=precision, extra=tuple(extra))
     plan = pipeline_plan(data_dir, profile=profile, splits=splits, seeds=seeds, seed=seed, device=device,
-                         project=project, progress=progress)
+                         precision=precision, project=project, progress=progress)
     out = out or new_run_dir(runs, f"pipeline-{profile}")
     return run_pipeline(out=out, request=request, progress=progress, plan=plan)
