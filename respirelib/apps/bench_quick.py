@@ -74,7 +74,7 @@ def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: 
     history = [json.loads(line) for line in (run_dir / "stage1" / "history.jsonl").read_text().splitlines()]
     best = max((r for r in history if r.get("val_score") is not None), key=lambda r: r["val_score"], default={})
     four, two = metrics["four_class"], metrics["two_class"]
-    return {"seed": seed, "run": str(run_dir), "sp": four["sp"], "se": four["se"], "score": four["score"],
+    return {"seed": seed, "run": str(run_dir), "precision": metrics["training_precision"], "sp": four["sp"], "se": four["se"], "score": four["score"],
             "score_2class": two["score"], "class_recall": class_recalls(metrics["confusion"]),
             "selected_epoch": best.get("epoch"), "val_scores": [r.get("val_score") for r in history],
             "fit_s": round(sum(r.get("seconds", 0.0) for r in history), 1),
