@@ -161,8 +161,11 @@ def paired_comparison(first: list[float], second: list[float], *, level: float =
 
 def bench_precision_accuracy(*, seeds=(0, 1, 2, 3, 4), data_dir=None, profile: str = "quick",
                              root: str | Path | None = None, threads: int | None = None,
-                             progress: bool = False) -> dict:
-    """Stage 1 of ``profile`` in fp32 and in bf16 for every seed, scored on the test set, compared paired."""
+                             base_overrides: dict | None = None, progress: bool = False) -> dict:
+    """Stage 1 of ``profile`` in fp32 and in bf16 for every seed, scored on the test set, compared paired.
+
+    ``base_overrides`` change the profile for both precisions alike (tests use a shorter schedule).
+    """
     import torch
 
     from respirelib.apps.bench_quick import bench_quick
@@ -173,7 +176,7 @@ def bench_precision_accuracy(*, seeds=(0, 1, 2, 3, 4), data_dir=None, profile: s
     # matched by seed, and both precisions share the data, the split and the test set.
     record = bench_quick([(precision, {"stage1": {"precision": precision}}) for precision in PRECISION_PAIR],
                          data_dir=data_dir, profile=profile, seeds=tuple(seeds), root=root, device="cpu",
-                         progress=progress)
+                         base_overrides=base_overrides, progress=progress)
     runs = {candidate["name"]: candidate["runs"] for candidate in record["candidates"]}
     comparison = {}
     for metric in ("score", "sp", "se", "score_2class"):

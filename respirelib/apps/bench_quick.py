@@ -28,10 +28,9 @@ import numpy as np
 
 from respirelib.apps.bench_common import _data_record, _emit, bench_record, target
 from respirelib.runs import REPO_ROOT
+from respirelib.training.metrics import MAX_SCORE_STD_POINTS, MIN_CLASS_RECALL, class_recalls
 
 DEMO_TARGET_S = 10 * 60
-MIN_CLASS_RECALL = 0.30
-MAX_SCORE_STD_POINTS = 2.0
 
 
 def _parse_candidate(text: str) -> tuple[str, dict]:
@@ -52,13 +51,6 @@ def _merge(base: dict, extra: dict) -> dict:
     for part, fields in extra.items():
         merged.setdefault(part, {}).update(fields)
     return merged
-
-
-def class_recalls(confusion) -> list[float | None]:
-    """Recall of every class from a confusion matrix (rows: true classes); None for a class with no cycles."""
-    matrix = np.asarray(confusion, dtype=float)
-    totals = matrix.sum(axis=1)
-    return [float(matrix[i, i] / totals[i]) if totals[i] else None for i in range(len(matrix))]
 
 
 def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: dict, init: str,

@@ -268,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(commands.add_parser("export", help="write a trained run as one model file with a model card"))
     add_predict_arguments(commands.add_parser("predict", help="classify the cycles (or windows) of new recordings"))
     add_bench_arguments(commands)
+    from respirelib.apps.cmd_report import add_report_arguments
+
+    add_report_arguments(commands.add_parser("report", help="regenerate the README's results from a pipeline run"))
     add_lab_arguments(commands.add_parser("lab", help="JupyterLab on the notebooks, with the project's kernel"))
     return parser
 
