@@ -86,9 +86,13 @@ def _tiny_fit(out_dir, precision: str):
     model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=4), seed=0)
     config = TrainConfig(epochs=2, batch_size=8, lr=1e-2, optimizer="adamw", samples_per_epoch=16,
                          eval_batch_size=8, augment=False, precision=precision)
+    seen = set()  # (training?, dtype of the last convolution's output) of every forward pass
+    last_conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    last_conv.register_forward_hook(lambda module, args, out: seen.add((model.training, out.dtype)))
     result = fit(model, FeatureFrontend(FeatureConfig(image_scale=1.0)), train, selection, config=config,
                  augment=AugmentConfig(), sr=4000, out_dir=out_dir, seed=0, progress=False)
     history = [{k: v for k, v in record.items() if k != "seconds"} for record in result.history]
+    result.seen = seen
     return result, history, model.state_dict()
 
 
@@ -104,6 +108,9 @@ def test_bf16_training_is_repeatable_and_differs_from_fp32(tmp_path):
     assert load_checkpoint(first.last_path)["precision"] == "bf16"
     fp32, history_fp32, weights_fp32 = _tiny_fit(tmp_path / "c", "fp32")
     assert fp32.precision == "fp32"
+    # Training and validation passes ran in the precision asked for.
+    assert first.seen == {(True, torch.bfloat16), (False, torch.bfloat16)}
+    assert fp32.seen == {(True, torch.float32), (False, torch.float32)}
     assert history_fp32 != history or not all(torch.equal(weights[k], weights_fp32[k]) for k in weights)
 
 
