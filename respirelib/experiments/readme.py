@@ -49,7 +49,7 @@ def _recalls(run_dir: Path) -> list[dict]:
             row = ROW_NAMES["finetuned"] if stage == "finetuned" else ROW_NAMES.get(variant, variant)
             rows.append({"split": split, "row": row, "seed": seed,
                          "recall": [None if r is None else round(100 * r, 1) for r in class_recalls(metrics["confusion"])],
-                         "score": round(100 * metrics["four_class"]["score"], 1)})
+                         "score": round(100 * metrics["four_class"]["score"], 4)})
     return rows
 
 
@@ -113,7 +113,7 @@ def learning_targets(record: dict, *, row: str = "+CBA+BRC", split: str = "offic
     lowest = min(recalls) if recalls else None
     return {"row": row, "split": split, "n_seeds": len(runs), "lowest_recall": lowest,
             "recall_met": lowest is not None and lowest >= 100 * MIN_CLASS_RECALL,
-            "score_std": None if std is None else round(std, 1),
+            "score_std": None if std is None else round(std, 2),
             "std_met": std is not None and std <= MAX_SCORE_STD_POINTS}
 
 
@@ -152,7 +152,7 @@ def render_results(record: dict) -> str:
                              for r in table])
     lines += ["", "Test recall per class (%) and 4-class Score of every trained run:", ""]
     lines += _table(["split", "row", "seed", *CLASS_NAMES, "4-class Score"],
-                    [[r["split"], r["row"], r["seed"], *r["recall"], r["score"]] for r in record["recalls"]])
+                    [[r["split"], r["row"], r["seed"], *r["recall"], f"{r['score']:.1f}"] for r in record["recalls"]])
     targets = learning_targets(record)
     if targets["n_seeds"]:
         lines += ["", f"Learning targets of the demo model ({targets['row']}, {targets['split']} split, "
