@@ -148,6 +148,19 @@ def test_runs_record_their_precision(smoke_run):
     assert {s["precision"] for s in statuses.values() if s.get("status") == "trained"} == {expected}
 
 
+def test_the_exported_model_records_and_uses_its_training_precision(smoke_run, tmp_path):
+    from respirelib.inference.export import export_model, load_exported_model
+
+    expected = resolve_precision("auto", "cpu")
+    model_file, _ = export_model(smoke_run, tmp_path / "model.pt")
+    model = load_exported_model(model_file)
+    assert model.training["precision"]["used"] == expected and model.precision == expected
+    assert model.describe()["precision"] == model.describe()["training_precision"] == expected
+    assert f"| precision | {expected} (asked for: auto;" in model.card
+    other = "fp32" if expected == "bf16" else "bf16"
+    assert load_exported_model(model_file, precision=other).precision == other
+
+
 def test_an_asked_precision_is_recorded_and_used(tiny_synthetic, tmp_path):
     from respirelib.experiments.run import train_run
 
