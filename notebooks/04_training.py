@@ -34,6 +34,7 @@ data_dir = None          # an ICBHI folder, or None for the synthetic default
 profile = "quick"        # smoke | quick | paper
 seed = 0                 # first seed; `seeds` runs more
 device = "auto"          # auto | cpu | cuda
+precision = "auto"       # auto | fp32 | bf16 (auto: bf16 on CUDA and on a CPU with native bf16, else fp32)
 run_dir = None           # the pipeline's run directory; training runs go to run_dir/train/
 figures_dir = "figures"
 splits = ["official"]    # any of "official" (60/40), "patient" (80/20, patient-disjoint), "patient-cv" (5 folds)
@@ -106,10 +107,11 @@ print(f"data: {data_path}\nruns: {root / 'train'}\nsplits: {', '.join(paper.SPLI
 
 # %%
 full_runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile,
-                              init=init, device=device, train=train) for split in split_labels for s in seed_list]
+                              init=init, device=device, precision=precision, train=train)
+             for split in split_labels for s in seed_list]
 first = full_runs[0]
 metrics = json.loads((first / "metrics.json").read_text())
-label = f"{metrics['data']} data, {metrics['init']}, profile {metrics['profile']}"
+label = f"{metrics['data']} data, {metrics['init']}, profile {metrics['profile']}, {metrics['precision']}"
 if metrics["synthetic"]:
     display(Markdown("## ⚠️ SYNTHETIC DATA: these are not ICBHI results"))
 print(label)
@@ -159,7 +161,7 @@ if ablation:
     for split in split_labels:
         for s in seed_list:
             study.ensure_run(root, data_path, split=split, variant="cnn", seed=s, profile=profile, init=init,
-                             device=device, train=train)
+                             device=device, precision=precision, train=train)
 table_one = tables.table_one(root, task="4-class", splits=split_labels, stages=["stage1"])
 display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: ICBHI, ImageNet init, 200 epochs"))
 display(page_table(table_one))
@@ -182,7 +184,7 @@ if cycle_sweep:
     for seconds in cycle_sweep:
         for s in seed_list:
             run = study.ensure_run(root, data_path, split=split_labels[0], variant=f"len{seconds:g}s", seed=s,
-                                   profile=profile, init=init, device=device, train=train)
+                                   profile=profile, init=init, device=device, precision=precision, train=train)
             rows.append({"seconds": seconds, "seed": s,
                          "score": 100 * json.loads((run / "metrics.json").read_text())["four_class"]["score"]})
     sweep = pd.DataFrame(rows)
@@ -198,7 +200,7 @@ else:
 # %%
 record_numbers(root, "04_training.json", {
     "splits": splits, "split_labels": split_labels, "noise": noise, "profile": profile, "data": metrics["data"],
-    "synthetic": metrics["synthetic"], "init": metrics["init"], "seeds": seed_list,
+    "synthetic": metrics["synthetic"], "init": metrics["init"], "seeds": seed_list, "precision": metrics["precision"],
     "runs": [str(p) for p in full_runs], "table_one_4class": table_one.to_dict(orient="records"),
     "table_one_2class": table_two_class.to_dict(orient="records"), "table_two": sweep.to_dict(orient="records")})
 

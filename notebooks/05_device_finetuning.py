@@ -26,6 +26,7 @@ data_dir = None
 profile = "quick"
 seed = 0
 device = "auto"
+precision = "auto"       # auto | fp32 | bf16: of a run trained here; stage 2 keeps the precision its run trained in
 run_dir = None           # the pipeline's run directory (notebook 04 trained into run_dir/train/)
 figures_dir = "figures"
 splits = ["official"]    # any of "official" (60/40), "patient" (80/20) and "patient-cv" (5 folds)
@@ -67,7 +68,7 @@ root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook05
 seed_list = list(seeds) if seeds else [seed]
 keys = [(split, s) for split in expand_splits(splits) for s in seed_list]
 runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile, init=init,
-                         device=device, finetune=True, train=train) for split, s in keys]
+                         device=device, precision=precision, finetune=True, train=train) for split, s in keys]
 finetuned = [json.loads((run / "metrics_finetuned.json").read_text()) for run in runs]
 label = f"{finetuned[0]['data']} data, {finetuned[0]['init']}, profile {finetuned[0]['profile']}"
 if finetuned[0]["synthetic"]:

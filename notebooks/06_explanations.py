@@ -26,6 +26,7 @@ data_dir = None          # an ICBHI folder; None: the model run's own data (or t
 profile = "quick"        # smoke | quick | paper: how much to explain (and the profile of a new model)
 seed = 0
 device = "auto"          # auto | cpu | cuda
+precision = "auto"       # auto | fp32 | bf16: of a model trained here; probabilities use the model's own precision
 run_dir = None           # the pipeline's run directory: the model in run_dir/train/ and the JSON go here
 figures_dir = "figures"
 model_run = None         # a training run to explain; None: run_dir/train/official-full-seed<seed>
@@ -54,6 +55,9 @@ from respirelib.viz.tables import page_table
 # the image the model saw and are scaled to [0, 1] **per image**: they say *where* a model looks in one
 # spectrogram, not how strongly compared with another. Axes are time (s) and frequency (Hz), low
 # frequencies at the bottom.
+# The maps are computed in float32 even for a model trained in bf16 (the gradients of a bf16 forward pass
+# are coarser, and a map is one picture, not a throughput job); the probabilities beside them are computed in
+# the precision the model was trained in.
 #
 # ## The model
 #
@@ -63,7 +67,7 @@ from respirelib.viz.tables import page_table
 
 # %%
 model_dir = ex.resolve_model_run(model_run, run_dir, data_dir=data_dir, profile=profile, seed=seed,
-                                 device=device)
+                                 device=device, precision=precision)
 data_path = resolve_notebook_data(data_dir, profile, trained_run=model_dir)
 run = load_run(model_dir, data_dir=data_path, device=device)
 model = ex.load_model(run)

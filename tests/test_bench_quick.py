@@ -8,7 +8,8 @@ import json
 import pytest
 
 from respirelib.apps.bench import add_bench_arguments, format_bench, registered_benchmarks
-from respirelib.apps.bench_quick import bench_quick, class_recalls, summarise_candidate
+from respirelib.apps.bench_quick import bench_quick, summarise_candidate
+from respirelib.training.metrics import class_recalls
 
 pytestmark = pytest.mark.slow
 

@@ -73,7 +73,7 @@ def _readme_commands() -> dict[tuple, set[str]]:
         for span in re.findall(r"`(respirenet [^`]*)`", first_cell):
             words, path = span.split()[1:], []
             for word in words:
-                if not re.fullmatch(r"[a-z]+", word):
+                if not re.fullmatch(r"[a-z]+(-[a-z]+)*", word):
                     break
                 path.append(word)
             documented.setdefault(tuple(path), set()).update(re.findall(r"--[a-z][a-z0-9-]*", span))

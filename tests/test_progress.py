@@ -26,10 +26,14 @@ def test_format_seconds():
     assert [format_seconds(s) for s in (40, 720, 11400)] == ["40 s", "12 min", "3 h 10 min"]
 
 
-def _bench_record(folder, *, cpu_count, profile="smoke", train=50.0, evaluate=200.0, stamp="2026-01-01T00:00:00"):
+def _bench_record(folder, *, cpu_count, profile="smoke", train=50.0, evaluate=200.0, stamp="2026-01-01T00:00:00",
+                  precision=None):
+    steps = {"train_samples_per_s": train, "eval_samples_per_s": evaluate}
+    if precision is not None:  # records made before precision was recorded have none
+        steps["precision"] = precision
     record = {"benchmark": "train", "profile": profile, "timestamp": stamp, "hardware": {"cpu_count": cpu_count},
-              "steps": {"cpu": {"train_samples_per_s": train, "eval_samples_per_s": evaluate}}}
-    path = folder / f"bench_train_{profile}_{cpu_count}_{stamp[:4]}.json"
+              "steps": {"cpu": steps}}
+    path = folder / f"bench_train_{profile}_{cpu_count}_{stamp[:4]}{precision or ''}.json"
     path.write_text(json.dumps(record))
     return path
 
@@ -43,6 +47,12 @@ def test_a_record_of_this_hardware_is_used_and_others_are_not(tmp_path):
     found = recorded_throughput("cpu", profile="smoke", results_dir=tmp_path)
     assert found["train_samples_per_s"] == 60.0 and newest.name in found["basis"]
     assert recorded_throughput("cuda", profile="smoke", results_dir=tmp_path) is None
+    # A CPU record without a precision ran in fp32: it says nothing of bf16 steps, and the reverse.
+    assert recorded_throughput("cpu", profile="smoke", precision="bf16", results_dir=tmp_path) is None
+    bf16 = _bench_record(tmp_path, cpu_count=os.cpu_count(), train=90.0, stamp="2026-01-01T00:00:00",
+                         precision="bf16")
+    assert bf16.name in recorded_throughput("cpu", profile="smoke", precision="bf16", results_dir=tmp_path)["basis"]
+    assert recorded_throughput("cpu", profile="smoke", results_dir=tmp_path)["train_samples_per_s"] == 60.0
 
 
 @pytest.mark.slow
@@ -53,7 +63,7 @@ def test_projection_from_a_record_and_from_a_warm_up(tiny_synthetic, tmp_path):
 
     runs = planned_runs(["official"], [0])
     record = _bench_record(tmp_path, cpu_count=os.cpu_count(), train=50.0, evaluate=200.0)
-    projection = project(tiny_synthetic, runs, profile="smoke", device="cpu", results_dir=tmp_path)
+    projection = project(tiny_synthetic, runs, profile="smoke", device="cpu", precision="fp32", results_dir=tmp_path)
     work = schedule_workload(prepare_data(tiny_synthetic, get_profile("smoke"), split="official",
                                           progress=False), get_profile("smoke"))
     full = next(run for run in projection["runs"] if run["name"] == "official-full-seed0" and run["stage"] == "stage1")

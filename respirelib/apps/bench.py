@@ -275,6 +275,8 @@ def run_bench_prep(args: argparse.Namespace) -> int:
 def registered_benchmarks() -> dict[str, tuple[str, Callable, Callable]]:
     """name -> (help, add the benchmark's options, run it)."""
     from respirelib.apps.bench_quick import add_bench_demo_arguments, add_bench_quick_arguments, run_bench_demo, run_bench_quick
+    from respirelib.apps.bench_precision import (add_bench_precision_accuracy_arguments, add_bench_precision_arguments,
+                                                 run_bench_precision, run_bench_precision_accuracy)
     from respirelib.apps.bench_train import add_bench_train_arguments, run_bench_train
     from respirelib.apps.bench_transfer import add_bench_transfer_arguments, run_bench_transfer
 
@@ -287,7 +289,12 @@ def registered_benchmarks() -> dict[str, tuple[str, Callable, Callable]]:
             "demo": ("wall time of the whole demo (every notebook, three seeds)", add_bench_demo_arguments,
                      run_bench_demo),
             "transfer": ("train on the synthetic default only, score 2-class on real recordings",
-                         add_bench_transfer_arguments, run_bench_transfer)}
+                         add_bench_transfer_arguments, run_bench_transfer),
+
+            "precision": ("fp32 against bf16 side by side: training steps/s and inputs/s of the quick, full-width "
+                          "ResNet-18 and paper networks", add_bench_precision_arguments, run_bench_precision),
+            "precision-accuracy": ("fp32 against bf16 on the quick profile over seeds: paired test-score differences",
+                                   add_bench_precision_accuracy_arguments, run_bench_precision_accuracy)}
 
 
 def add_bench_arguments(subparsers) -> argparse.ArgumentParser:

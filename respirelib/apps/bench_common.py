@@ -183,10 +183,18 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _emit(record: dict, args: argparse.Namespace) -> int:
+    return _emit_with_table(record, args, None)
+
+
+def _emit_with_table(record: dict, args: argparse.Namespace, table: Callable[[dict], str] | None) -> int:
+    """Write the JSON (``--out``) and print it (``--json``) or the benchmark's ``table`` and its targets."""
     text = json.dumps(record, indent=2)
     if args.out is not None:
         from respirelib.storage import atomic_write_text
 
         atomic_write_text(args.out, text + "\n")
-    print(text if args.json else format_bench(record))
+    if args.json:
+        print(text)
+    else:
+        print((table(record) + "\n" if table is not None else "") + format_bench(record))
     return 0

@@ -28,10 +28,9 @@ import numpy as np
 
 from respirelib.apps.bench_common import _data_record, _emit, bench_record, target
 from respirelib.runs import REPO_ROOT
+from respirelib.training.metrics import MAX_SCORE_STD_POINTS, MIN_CLASS_RECALL, class_recalls
 
 DEMO_TARGET_S = 10 * 60
-MIN_CLASS_RECALL = 0.30
-MAX_SCORE_STD_POINTS = 2.0
 
 
 OVERRIDES_HELP = ("a JSON object of profile overrides: sections stage1, stage2, audio, features, augment or model, "
@@ -72,13 +71,6 @@ def _merge(base: dict, extra: dict) -> dict:
     return merged
 
 
-def class_recalls(confusion) -> list[float | None]:
-    """Recall of every class from a confusion matrix (rows: true classes); None for a class with no cycles."""
-    matrix = np.asarray(confusion, dtype=float)
-    totals = matrix.sum(axis=1)
-    return [float(matrix[i, i] / totals[i]) if totals[i] else None for i in range(len(matrix))]
-
-
 def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: dict, init: str,
                 device: str, progress: bool) -> dict:
     """Train stage 1 and evaluate it once; the scores, recalls and times of the run."""
@@ -92,7 +84,7 @@ def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: 
     history = [json.loads(line) for line in (run_dir / "stage1" / "history.jsonl").read_text().splitlines()]
     best = max((r for r in history if r.get("val_score") is not None), key=lambda r: r["val_score"], default={})
     four, two = metrics["four_class"], metrics["two_class"]
-    return {"seed": seed, "run": str(run_dir), "sp": four["sp"], "se": four["se"], "score": four["score"],
+    return {"seed": seed, "run": str(run_dir), "precision": metrics["training_precision"], "sp": four["sp"], "se": four["se"], "score": four["score"],
             "score_2class": two["score"], "class_recall": class_recalls(metrics["confusion"]),
             "selected_epoch": best.get("epoch"), "val_scores": [r.get("val_score") for r in history],
             "fit_s": round(sum(r.get("seconds", 0.0) for r in history), 1),

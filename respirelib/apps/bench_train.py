@@ -2,7 +2,9 @@
 
 It measures, on the device(s) at hand, full training steps exactly as :func:`respirelib.training.train.fit`
 runs them (augmentation, Mel features, blank region clipping, the 192 x 657 image, ResNet-34
-forward and backward, SGD; bfloat16 autocast and channels-last on CUDA) and evaluation batches.
+forward and backward, SGD; in the precision asked for, by default ``auto``: bfloat16 autocast and
+channels-last on CUDA and on a CPU with native bf16) and evaluation batches; each device's record says
+which precision it ran in, and ``make reproduce`` projects only from a record of the same precision.
 From the number of training inputs and evaluation windows the paper profile processes on the
 given data (stage 1: 200 epochs of the training set, a validation pass each epoch, one test
 pass; stage 2: 50 epochs per device), it projects the schedule's wall time. With
@@ -20,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from respirelib.apps.bench_common import _data_record, _emit, _timed, bench_record, target
+from respirelib.apps.options import add_precision_argument
 from respirelib.training.workload import schedule_workload, time_train_steps  # noqa: F401  (re-exported)
 
 PAPER_SCHEDULE_TARGET_S = 10 * 60
@@ -28,7 +31,8 @@ CUDA_TRAIN_TARGET_SAMPLES_PER_S = 3000.0  # at the paper's input size
 
 def bench_train(data_dir: str | Path | None = None, *, scale: float = 1.0, profile: str = "paper",
                 device: str = "auto", threads: int = 2, batch_size: int = 64, cpu_steps: int = 2,
-                cuda_steps: int = 20, run_schedule: bool = False, progress: bool = False) -> dict:
+                cuda_steps: int = 20, run_schedule: bool = False, precision: str = "auto",
+                progress: bool = False) -> dict:
     """Training throughput per device and the paper schedule's projected (or measured) wall time."""
     import torch
 
@@ -52,7 +56,8 @@ def bench_train(data_dir: str | Path | None = None, *, scale: float = 1.0, profi
             torch.set_num_threads(threads)
         try:
             measured = time_train_steps(pool.waves, pool.labels, profile=profile_obj, device=name,
-                                        batch_size=batch_size, steps=cpu_steps if name == "cpu" else cuda_steps)
+                                        batch_size=batch_size, steps=cpu_steps if name == "cpu" else cuda_steps,
+                                        precision=precision)
         finally:
             torch.set_num_threads(previous_threads)
         measured["projected_schedule_s"] = round(workload["train_samples"] / measured["train_samples_per_s"]
@@ -72,7 +77,7 @@ def bench_train(data_dir: str | Path | None = None, *, scale: float = 1.0, profi
         with tempfile.TemporaryDirectory(prefix="respirenet-bench-run-") as run_dir:
             run_path = Path(run_dir) / "run"
             _, stage1_s = _timed(train_run, data_path, run_path, profile=profile, init="random", device=device,
-                                 progress=progress)
+                                 precision=precision, progress=progress)
             _, stage2_s = _timed(finetune_run, run_path, device=device, progress=progress)
             results, evaluate_s = _timed(evaluate_run, run_path, device=device, progress=progress)
         schedule = {"stage1_s": round(stage1_s, 1), "stage2_s": round(stage2_s, 1),
@@ -95,6 +100,7 @@ def add_bench_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="paper", choices=("smoke", "quick", "paper"))
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    add_precision_argument(parser)
     parser.add_argument("--cpu-steps", type=int, default=2, help="timed CPU steps (each takes long at paper size)")
     parser.add_argument("--cuda-steps", type=int, default=20)
     parser.add_argument("--run-schedule", action="store_true",
@@ -107,5 +113,5 @@ def run_bench_train(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         record = bench_train(args.data, scale=args.scale, profile=args.profile, device=args.device,
                              threads=args.threads, cpu_steps=args.cpu_steps, cuda_steps=args.cuda_steps,
-                             run_schedule=args.run_schedule, progress=not args.quiet)
+                             run_schedule=args.run_schedule, precision=args.precision, progress=not args.quiet)
     return _emit(record, args)

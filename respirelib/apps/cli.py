@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from respirelib.apps.options import add_precision_argument
 from respirelib.config import DEFAULT_INIT, EVAL_PADDING_METHODS, INIT_CHOICES, PADDING_METHODS
 from respirelib.errors import DataError
 from respirelib.runs import REPO_ROOT
@@ -72,7 +73,8 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 
     try:
         out = start_pipeline(profile=args.profile, data=args.data, out=args.out, start=args.start, seed=args.seed,
-                             seeds=args.seeds, splits=args.splits, device=args.device, init=args.init,
+                             seeds=args.seeds, splits=args.splits, device=args.device, precision=args.precision,
+                             init=args.init,
                              scale=args.scale, runs=args.runs, project=args.project, progress=not args.quiet,
                              assume_yes=args.yes)
     except PipelineError as error:
@@ -119,7 +121,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data_dir = profile_data_dir(args.data, args.profile)
         run_dir = train_run(data_dir, args.out, profile=args.profile, seed=args.seed, split=args.split,
                             fold=args.fold, split_seed=args.split_seed, init=args.init, device=args.device,
-                            weights_dir=args.weights_dir,
+                            precision=args.precision, weights_dir=args.weights_dir,
                             errors="skip" if args.skip_bad else "raise", progress=not args.quiet,
                             overrides=_training_overrides(args))
     print(f"stage 1 done: {run_dir}")
@@ -129,7 +131,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_finetune(args: argparse.Namespace) -> int:
     from respirelib.experiments.run import finetune_run
 
-    statuses = finetune_run(args.run, device=args.device, resume=args.resume, progress=not args.quiet)
+    statuses = finetune_run(args.run, device=args.device, precision=args.precision, resume=args.resume,
+                            progress=not args.quiet)
     for device_name, status in statuses.items():
         print(f"{device_name:10s} {_describe_finetuning(status)}")
     print(f"written: {args.run / 'stage2' / 'devices.json'}")
@@ -149,11 +152,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from respirelib.experiments.run import evaluate_run
     from respirelib.training.metrics import format_entry
 
-    results = evaluate_run(args.run, device=args.device, overwrite=args.overwrite, progress=not args.quiet)
+    results = evaluate_run(args.run, device=args.device, precision=args.precision, overwrite=args.overwrite,
+                           progress=not args.quiet)
     for stage, metrics in results.items():
         label = "SYNTHETIC data" if metrics["synthetic"] else f"{metrics['data']} data"
         ci = metrics["ci"]
-        print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split; "
+        print(f"{stage:9s} [{label}, {metrics['init']}, profile {metrics['profile']}, {metrics['split']} split, "
+              f"{metrics['precision']}; "
               f"{ci['level']:.0%} intervals: {ci['method']} over {ci['n_patients']} patients]")
         for task, name in (("four_class", "4-class"), ("two_class", "2-class")):
             print(f"  {name}: " + "  ".join(f"{metric.capitalize()} "
@@ -239,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help="official 60/40, patient-disjoint 80/20, patient-cv its 5 folds "
                                    "(default: official)")
         pipeline.add_argument("--device", default="auto", help="auto, cpu or cuda")
+        add_precision_argument(pipeline)
         pipeline.add_argument("--init", default=DEFAULT_INIT, choices=INIT_CHOICES,
                               help="ImageNet weights (checked before the first notebook), random, or ImageNet when "
                                    "found else random, said loudly")
@@ -284,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="padding of short validation/test inputs; none reads a label (default: context)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_precision_argument(train)
     train.add_argument("--skip-bad", action="store_true", help="leave bad data out (listed) instead of stopping")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=_cmd_train)
@@ -296,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing metrics files")
     for sub in (finetune, evaluate):
         sub.add_argument("--device", default="auto", help="auto, cpu or cuda")
+        add_precision_argument(sub, of_run=True)
         sub.add_argument("--quiet", action="store_true")
     finetune.set_defaults(func=_cmd_finetune)
     evaluate.set_defaults(func=_cmd_evaluate)
@@ -323,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(commands.add_parser("export", help="write a trained run as one model file with a model card"))
     add_predict_arguments(commands.add_parser("predict", help="classify the cycles (or windows) of new recordings"))
     add_bench_arguments(commands)
+    from respirelib.apps.cmd_report import add_report_arguments
+
+    add_report_arguments(commands.add_parser("report", help="regenerate the README's results from a pipeline run"))
     add_lab_arguments(commands.add_parser("lab", help="JupyterLab on the notebooks, with the project's kernel"))
     return parser
 

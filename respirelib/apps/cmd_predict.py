@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from respirelib.apps.options import add_precision_argument
+
 if TYPE_CHECKING:
     from respirelib.inference.predict import PredictionResult
 
@@ -38,6 +40,7 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--device", default="cpu",
                         help="where the network runs: cpu, cuda or auto (default: cpu, the same numbers on every "
                              "machine)")
+    add_precision_argument(parser, of_run=True)
     parser.set_defaults(func=run_predict_command)
     return parser
 
@@ -110,7 +113,7 @@ def run_predict_command(args: argparse.Namespace) -> int:
     from respirelib.storage import atomic_write_text
     from respirelib.viz.save import DEFAULT_DPI
 
-    model = load_exported_model(args.model, device=args.device)
+    model = load_exported_model(args.model, device=args.device, precision=args.precision)
     results = [predict_recording(model, recording, annotations=annotations, device_name=args.stethoscope,
                                  hop_seconds=args.hop)
                for recording, annotations in zip(args.recordings, annotation_paths)]

@@ -26,7 +26,7 @@ def pipeline_seeds(profile: str, *, seed: int = 0, seeds: list[int] | None = Non
 
 
 def pipeline_plan(data_dir: str | Path, *, profile: str, seeds: list[int], splits: list[str] | None = None,
-                  device: str = "auto", project: bool = False, progress: bool = True) -> dict:
+                  device: str = "auto", precision: str = "auto", project: bool = False, progress: bool = True) -> dict:
     """Every training run the notebooks will make (each seed, split and stage); projected for ``paper`` or ``project``.
 
     ``seeds`` are those the notebooks train (:func:`pipeline_seeds`), so the plan, its projection,
@@ -37,7 +37,8 @@ def pipeline_plan(data_dir: str | Path, *, profile: str, seeds: list[int], split
     runs = planned_runs(splits or ["official"], seeds)
     if not (project or profile == "paper"):
         return {"runs": runs}
-    projection = project_runs(data_dir, runs, profile=profile, device=device, progress=progress)
+    projection = project_runs(data_dir, runs, profile=profile, device=device, precision=precision,
+                              progress=progress)
     print(describe_projection(projection), flush=True)
     return projection
 
@@ -117,7 +118,8 @@ def _shown(value) -> str:
 
 def start_pipeline(*, profile: str = "quick", data: str | Path | None = None, out: str | Path | None = None,
                    start: str | None = None, seed: int = 0, seeds: list[int] | None = None,
-                   splits: list[str] | None = None, device: str = "auto", init: str = DEFAULT_INIT,
+                   splits: list[str] | None = None, device: str = "auto", precision: str = "auto",
+                   init: str = DEFAULT_INIT,
                    scale: float | None = None, runs: str | Path = REPO_ROOT / "runs", project: bool = False,
                    progress: bool = True, assume_yes: bool = False) -> Path:
     """Run the numbered notebooks into a new run directory, or resume one; return the run directory.
@@ -143,6 +145,8 @@ def start_pipeline(*, profile: str = "quick", data: str | Path | None = None, ou
         ``"official"``, ``"patient"`` and/or ``"patient-cv"`` (default official).
     device, init : str
         Where and from which weights the notebooks train.
+    precision : {"auto", "fp32", "bf16"}
+        What the notebooks train, evaluate and explain in (:mod:`respirelib.precision`).
     scale : float, optional
         Overrides the profile's synthetic scale.
     runs : str or Path
@@ -196,8 +200,9 @@ def start_pipeline(*, profile: str = "quick", data: str | Path | None = None, ou
     if seed_list != [seed]:  # the notebooks train ``seeds`` when given, else ``seed`` alone
         extra.append(("seeds", list(seed_list)))
     request = PipelineRequest(profile=profile, data_dir=str(Path(data_dir).resolve()), seed=seed, device=device,
-                              init=init, extra=tuple(extra))
-    plan = pipeline_plan(data_dir, profile=profile, seeds=seed_list, splits=splits, device=device, project=project,
+                              init=init, precision=precision, extra=tuple(extra))
+    plan = pipeline_plan(data_dir, profile=profile, seeds=seed_list, splits=splits, device=device,
+                         precision=precision, project=project,
                          progress=progress)
     confirm_long_run(plan, assume_yes=assume_yes)
     made = out is None

@@ -47,12 +47,13 @@ class PipelineRequest:
     seed: int = 0
     device: str = "auto"
     init: str = DEFAULT_INIT
+    precision: str = "auto"  # fp32 | bf16 | auto (respirelib.precision), for the notebooks that run the network
     extra: tuple = ()  # (name, value) pairs for parameters only some notebooks declare
 
     def parameters(self, run_dir: Path) -> dict:
         return {"data_dir": self.data_dir, "profile": self.profile, "seed": self.seed, "device": self.device,
                 "run_dir": str(run_dir.resolve()), "figures_dir": str((run_dir / "figures").resolve()),
-                "init": self.init, **dict(self.extra)}
+                "init": self.init, "precision": self.precision, **dict(self.extra)}
 
 
 def _available_notebooks() -> list[str]:

@@ -58,11 +58,13 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def recorded_throughput(device: str, *, profile: str, results_dir: str | Path | None = None) -> dict | None:
+def recorded_throughput(device: str, *, profile: str, precision: str = "fp32",
+                        results_dir: str | Path | None = None) -> dict | None:
     """Training and evaluation samples/s from a ``bench_train`` record of this hardware, or None.
 
     A CUDA record counts when its GPU has this machine's GPU's name; a CPU record when it
-    ran on as many cores. The newest matching record wins.
+    ran on as many cores; either only in the same (resolved) ``precision`` (records made before
+    precision was recorded ran in bf16 on CUDA and fp32 on CPU). The newest matching record wins.
     """
     import torch
 
@@ -76,6 +78,8 @@ def recorded_throughput(device: str, *, profile: str, results_dir: str | Path | 
             continue
         steps = (record.get("steps") or {}).get(device_type)
         if record.get("profile") != profile or not steps:
+            continue
+        if steps.get("precision", "bf16" if device_type == "cuda" else "fp32") != precision:
             continue
         if device_type == "cuda":
             if not torch.cuda.is_available() or steps.get("gpu") != torch.cuda.get_device_name(0):
@@ -91,7 +95,7 @@ def recorded_throughput(device: str, *, profile: str, results_dir: str | Path | 
                      f"(measured {timestamp})"}
 
 
-def measured_throughput(prepared, profile, device: str) -> dict:
+def measured_throughput(prepared, profile, device: str, *, precision: str = "auto") -> dict:
     """A short warm-up measurement: a few training and evaluation steps of ``profile`` on ``device``."""
     import torch
 
@@ -103,22 +107,26 @@ def measured_throughput(prepared, profile, device: str) -> dict:
     cuda = str(device).startswith("cuda")
     with torch.random.fork_rng(devices=[]):  # the warm-up must not move the runs' random streams
         steps = time_train_steps(pool.waves, pool.labels, profile=profile, device=str(device),
-                                 batch_size=profile.stage1.batch_size, steps=5 if cuda else 1, warmup=1)
+                                 batch_size=profile.stage1.batch_size, steps=5 if cuda else 1, warmup=1,
+                                 precision=precision)
     return {"train_samples_per_s": steps["train_samples_per_s"], "eval_samples_per_s": steps["eval_samples_per_s"],
             "basis": f"a warm-up measured now ({steps['steps']} training and evaluation steps of batch "
-                     f"{steps['batch_size']} on {device})"}
+                     f"{steps['batch_size']} on {device}, {steps['precision']})"}
 
 
-def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str = "auto",
+def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str = "auto", precision: str = "auto",
             results_dir: str | Path | None = None, progress: bool = False) -> dict:
     """Projected seconds of each planned run and in all, and what the projection is based on."""
+    from respirelib.precision import resolve_precision
+
     from respirelib.training.workload import schedule_workload
     from respirelib.experiments.run import prepare_data, resolve_device
     from respirelib.experiments.variants import split_scheme, variant_overrides
     from respirelib.training.profiles import get_profile
 
     torch_device = resolve_device(device)
-    throughput = recorded_throughput(torch_device.type, profile=profile, results_dir=results_dir)
+    precision = resolve_precision(precision, torch_device)
+    throughput = recorded_throughput(torch_device.type, profile=profile, precision=precision, results_dir=results_dir)
     workloads, prepared_by_split = {}, {}
     for run in runs:
         key = (run["split"], run["variant"])
@@ -132,7 +140,7 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
         prepared = prepared_by_split[run["split"]]
         workloads[key] = schedule_workload(prepared, profile_obj)
         if throughput is None:
-            throughput = measured_throughput(prepared, profile_obj, str(torch_device))
+            throughput = measured_throughput(prepared, profile_obj, str(torch_device), precision=precision)
     train_rate, eval_rate = throughput["train_samples_per_s"], throughput["eval_samples_per_s"]
     planned = []
     for run in runs:
@@ -142,7 +150,8 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
                    + (work[f"{stage}_eval_windows"] + work["test_eval_windows"] / 2) / eval_rate)
         planned.append({**run, "projected_s": round(seconds, 1)})
     total = sum(run["projected_s"] for run in planned)
-    return {"runs": planned, "total_s": round(total, 1), "device": str(torch_device), "profile": profile,
+    return {"runs": planned, "total_s": round(total, 1), "device": str(torch_device), "precision": precision,
+            "profile": profile,
             "basis": throughput["basis"], "train_samples_per_s": train_rate, "eval_samples_per_s": eval_rate,
             "note": "training and evaluation inputs x throughput; checkpoint writes, data loading and notebook "
                     "figures are not counted"}

@@ -32,10 +32,22 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``model name`` of ``/proc/cpuinfo``, as ``lscpu`` shows it), or None where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return None
+
+
 def hardware_record() -> dict:
-    """CPU, core count and GPU (if torch sees one) of this machine."""
+    """CPU (architecture and model), core count and GPU (if torch sees one) of this machine."""
     record = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-              "cpu_count": os.cpu_count()}
+              "cpu_model": cpu_model(), "cpu_count": os.cpu_count()}
     try:
         import torch
 

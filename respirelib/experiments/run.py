@@ -8,7 +8,7 @@ and the metrics files. Every command of the CLI and every notebook goes through 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from respirelib.training.profiles import Profile, get_profile
 from respirelib.experiments.provenance import git_commit, run_provenance
 from respirelib.storage import RUN_DIR_HINT, atomic_write_text, claim_new_dir, refuse_existing_dir
 from respirelib.config import DEFAULT_INIT, INIT_CHOICES, LABEL_AWARE_DIAGNOSTIC
+from respirelib.precision import describe_precision
 from respirelib.training.metrics import icbhi_scores
 from respirelib.signal.samples import SampleSet, evaluation_set, training_set
 from respirelib.data.splits import make_split
@@ -116,7 +117,7 @@ def _select(profile_stage, prepared: PreparedData, device_name: str | None = Non
 
 def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profile = "quick", seed: int = 0,
               split: str = "official", fold: int = 0, split_seed: int = 0, init: str = DEFAULT_INIT,
-              device: str = "auto",
+              device: str = "auto", precision: str | None = None,
               weights_dir=None, resume: bool = False, errors: str = "raise", progress: bool = True,
               stop_after: int | None = None, overrides: dict | None = None) -> Path:
     """Stage 1: train the model on the training patients, select on validation; return the run directory.
@@ -126,7 +127,9 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
     A new run directory must be empty (runs never overwrite each other); ``resume=True``
     continues an interrupted run in place, with the settings recorded in its ``run.json``.
     ``overrides`` changes profile settings (see :meth:`Profile.with_overrides`). ``init`` is
-    resolved by :func:`resolve_init` before the data are read.
+    resolved by :func:`resolve_init` before the data are read. ``precision``
+    (``"auto"``, ``"fp32"`` or ``"bf16"``; None: the profile's, ``"auto"``) sets both stages' precision
+    as an override; ``run.json`` records what it resolved to (``precision``). A resumed run keeps its own.
     """
     run_dir = Path(run_dir)
     torch_device = resolve_device(device)
@@ -139,6 +142,10 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
         split_seed = _split_seed(request)
     else:
         profile_obj = get_profile(profile) if isinstance(profile, str) else profile
+        if precision is not None:
+            overrides = {**(overrides or {}),
+                         **{stage: {**(overrides or {}).get(stage, {}), "precision": precision}
+                            for stage in ("stage1", "stage2")}}
         profile_obj = profile_obj.with_overrides(overrides)
         refuse_existing_dir(run_dir, hint=RUN_DIR_HINT)  # before the data's preparation; claimed below
     pretrained = resolve_init(profile_obj, init, weights_dir=weights_dir)  # missing weights stop it before any work
@@ -153,6 +160,7 @@ def train_run(data_dir: str | Path, run_dir: str | Path, *, profile: str | Profi
                    "init_requested": init, "init": model.init_label, "data_dir": str(Path(data_dir).resolve()),
                    "config": profile_obj.to_dict(), "model": model.describe(),
                    "subset_sizes": prepared.subset.value_counts().to_dict(),
+                   "precision": describe_precision(profile_obj.stage1.precision, torch_device),
                    "provenance": run_provenance(prepared.dataset, torch_device)}
         with claim_new_dir(run_dir) as claimed:  # the folder appears with its run.json, or not at all
             atomic_write_text(claimed / "run.json", json.dumps(json_safe(request), indent=2, default=str))
@@ -181,6 +189,7 @@ class LoadedRun:
     profile: Profile
     prepared: PreparedData
     device: torch.device
+    precision: str  # what the network runs in here: "fp32" or "bf16"
 
     def model(self, checkpoint: str | Path) -> RespireNet:
         config = ModelConfig(**{**self.profile.model.__dict__, "pretrained": "random"})
@@ -194,7 +203,11 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device: str = "auto",
-             errors: str = "raise", progress: bool = True) -> LoadedRun:
+             precision: str | None = None, errors: str = "raise", progress: bool = True) -> LoadedRun:
+    """A trained run, its data and profile, ready to score on ``device``.
+
+    ``precision`` None: the precision the run trained in (``run.json``), else its profile's.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no run.json)")
@@ -206,11 +219,15 @@ def load_run(run_dir: str | Path, *, data_dir: str | Path | None = None, device:
     if prepared.dataset.fingerprint != recorded:
         raise ValueError(f"the data in {prepared.dataset.root} is not the data this run was trained on "
                          f"(fingerprint {prepared.dataset.fingerprint} != {recorded})")
-    return LoadedRun(run_dir, request, profile, prepared, resolve_device(device))
+    torch_device = resolve_device(device)
+    precision = precision or request.get("precision", {}).get("used") or profile.stage1.precision
+    return LoadedRun(run_dir, request, profile, prepared, torch_device,
+                     describe_precision(precision, torch_device)["used"])
 
 
-def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", resume: bool = False,
-                 errors: str = "raise", progress: bool = True, devices=None, stop_after: int | None = None) -> dict:
+def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", precision: str | None = None,
+                 resume: bool = False, errors: str = "raise", progress: bool = True, devices=None,
+                 stop_after: int | None = None) -> dict:
     """Stage 2: one copy of the selected stage-1 model per device, fine-tuned on that device's cycles.
 
     Returns ``{device: status}``; a device without training cycles, or without validation cycles to
@@ -218,10 +235,12 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
     device's selection ("epoch 0"), so fine-tuning is kept only where it helps on validation.
     ``devices`` limits stage 2 to those devices (the others are reported as not asked for) and
     ``stop_after`` stops each after that many epochs in this call (see :func:`fit`): the GPU check
-    (``tools/gpu_check.py``) times one device's epochs with them.
+    (``tools/gpu_check.py``) times one device's epochs with them. ``precision`` None: the run's
+    (see :func:`load_run`); each device's status records the precision it trained in.
     """
-    run = load_run(run_dir, data_dir=data_dir, device=device, errors=errors, progress=progress)
-    stage = run.profile.stage2
+    run = load_run(run_dir, data_dir=data_dir, device=device, precision=precision, errors=errors,
+                   progress=progress)
+    stage = replace(run.profile.stage2, precision=run.precision)
     stage1_best = run.run_dir / "stage1" / "checkpoints" / "best.pt"
     statuses = {}
     for device_name in DEVICES:
@@ -248,7 +267,7 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
                      stop_after=stop_after)
         status = statuses.setdefault(device_name, {"status": "trained"})
         status.update(best_epoch=result.best_epoch, n_train_inputs=len(train_set),
-                      n_selection_inputs=len(selection))
+                      n_selection_inputs=len(selection), precision=result.precision)
         if result.best_epoch == 0:
             status["note"] = "no fine-tuning epoch beat the stage-1 model on validation: its weights are kept"
     atomic_write_text(run.run_dir / "stage2" / "devices.json", json.dumps(json_safe(statuses), indent=2))
@@ -256,16 +275,21 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", re
 
 
 def _score(run: LoadedRun, model, stage, samples: SampleSet) -> pd.DataFrame:
-    probs = predict_probabilities(model, run.frontend(stage), samples, batch_size=stage.eval_batch_size)
+    probs = predict_probabilities(model, run.frontend(stage), samples, batch_size=stage.eval_batch_size,
+                                  precision=run.precision)
     return cycle_predictions(probs, samples)
 
 
-def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", part: str = "test",
-                 overwrite: bool = False, errors: str = "raise", progress: bool = True) -> dict:
+def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", precision: str | None = None,
+                 part: str = "test", overwrite: bool = False, errors: str = "raise", progress: bool = True) -> dict:
     """Score the run on its test cycles; write ``metrics.json`` (stage 1) and, after stage 2,
     ``metrics_finetuned.json`` (each test cycle scored by its device's model) with per-device gains.
+
+    ``precision`` None: the run's own (see :func:`load_run`). The metrics record the precision of
+    the evaluation (``precision``) and of the training (``training_precision``).
     """
-    run = load_run(run_dir, data_dir=data_dir, device=device, errors=errors, progress=progress)
+    run = load_run(run_dir, data_dir=data_dir, device=device, precision=precision, errors=errors,
+                   progress=progress)
     outputs = {"stage1": run.run_dir / "metrics.json", "finetuned": run.run_dir / "metrics_finetuned.json"}
     has_stage2 = (run.run_dir / "stage2" / "devices.json").is_file()
     for name, path in outputs.items():
@@ -279,7 +303,9 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
     common = {"data": run.request["provenance"]["data"]["label"], "synthetic":
               run.request["provenance"]["data"]["synthetic"], "init": run.request["init"],
               "profile": run.request["profile"], "seed": run.request["seed"], "split": run.request["split"],
-              "part": part, "provenance": {**run.request["provenance"], "evaluated_with_commit": git_commit(),
+              "part": part, "precision": run.precision,
+              "training_precision": run.request.get("precision", {}).get("used"),
+              "provenance": {**run.request["provenance"], "evaluated_with_commit": git_commit(),
                                            "config": run.request["config"]}}
     metrics = {**score_predictions(stage1), "ci": _intervals(run, stage1), "stage": "stage1", **common}
     _write_metrics(outputs["stage1"], metrics, stage1, run)
@@ -377,8 +403,8 @@ def _last_epoch(stage_dir: Path) -> int:
     return int(json.loads(lines[-1])["epoch"]) if lines else 0
 
 
-def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", part: str = "test",
-                 progress: bool = True) -> dict:
+def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", precision: str | None = None,
+                 part: str = "test", progress: bool = True) -> dict:
     """The optimism diagnostics of one stage-1 run, written once to ``diagnostics.json``.
 
     - ``label_aware_padding``: the selected checkpoint on test inputs padded as the paper
@@ -393,7 +419,7 @@ def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
     out = run_dir / "diagnostics.json"
     if out.is_file():
         return json.loads(out.read_text())
-    run = load_run(run_dir, data_dir=data_dir, device=device, progress=progress)
+    run = load_run(run_dir, data_dir=data_dir, device=device, precision=precision, progress=progress)
     stage = run.profile.stage1
     rows = run.prepared.rows(part)
     best = run.model(run.run_dir / "stage1" / "checkpoints" / "best.pt")
@@ -401,6 +427,7 @@ def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pa
     label_free = evaluation_set(run.prepared.cache, rows, config=run.profile.audio)
     diagnostics = {
         "note": DIAGNOSTICS_NOTE, "part": part, "seed": run.request["seed"], "split": run.request["split"],
+        "precision": run.precision,
         "label_aware_padding": _scored(run, _score(run, best, stage, aware),
                                        uses_test_labels="test inputs padded by their labels (paper as written)"),
         "last_epoch": _scored(run, _score(run, run.model(run.run_dir / "stage1" / "checkpoints" / "last.pt"), stage,

@@ -35,14 +35,15 @@ from respirelib.experiments.variants import (ROW_NAMES, model_run_dir, parse_run
 
 
 def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: str, seed: int,
-               profile: str, init: str, device: str = "auto", finetune: bool = False, train: bool = True,
-               progress: bool = True) -> Path:
+               profile: str, init: str, device: str = "auto", precision: str = "auto", finetune: bool = False,
+               train: bool = True, progress: bool = True) -> Path:
     """A trained and evaluated run for (split, variant, seed) under ``root``; train only what is missing.
 
     A run killed at any point is continued: ``run.json`` (written before the first epoch)
     marks a started run, resumed from its last checkpoint or, killed in its first epoch,
     from the start in the same directory; an evaluation counts as done only once both its
-    metrics and its predictions are written.
+    metrics and its predictions are written. ``precision`` is the training's (``"auto"``, ``"fp32"``
+    or ``"bf16"``); stage 2 and the evaluations use the precision the run recorded.
     """
     run_dir = model_run_dir(root, split=split, variant=variant, seed=seed)
     complete = _evaluated(run_dir, "metrics")
@@ -52,7 +53,7 @@ def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: s
         scheme, fold = split_scheme(split)
         announce(root, run_dir.name, "stage1")  # "run k/N: ..., elapsed, remaining" under a pipeline's plan
         train_run(data_dir, run_dir, profile=profile, seed=seed, split=scheme, fold=fold, init=init, device=device,
-                  resume=(run_dir / "run.json").is_file(), progress=progress, overrides=variant_overrides(variant))
+                  precision=precision, resume=(run_dir / "run.json").is_file(), progress=progress, overrides=variant_overrides(variant))
         # metrics.json without its predictions: what an evaluation killed half-way left
         evaluate_run(run_dir, device=device, overwrite=(run_dir / "metrics.json").exists(), progress=progress)
     if finetune and not _evaluated(run_dir, "metrics_finetuned"):

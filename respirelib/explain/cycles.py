@@ -238,6 +238,9 @@ def explain_cycles(run: LoadedRun, rows, *, clip: bool | None = None, layer=None
                    batch_size: int = 32) -> CycleExplanations:
     """Grad-CAM++ maps, probabilities and spectrograms of a run's model on chosen cycles, batched.
 
+    The probabilities are computed in ``run.precision``; the maps always in float32 (pytorch-grad-cam's
+    gradients of a bf16 autocast forward pass are coarser, and a map is one picture, not a throughput job).
+
     Parameters
     ----------
     run : LoadedRun
@@ -285,8 +288,10 @@ def explain_cycles(run: LoadedRun, rows, *, clip: bool | None = None, layer=None
     targets = None if targets is None else np.broadcast_to(np.asarray(targets, dtype=np.int64), rows.shape)
     maps = gradcam_maps(model, images, targets=targets, layer=layer, method=method, batch_size=batch_size)
     samples = SampleSet(waves, torch.from_numpy(labels), rows, np.zeros(len(rows), dtype=object))
+    # The maps above are computed in float32 whatever the run's precision (gradients of a bf16 forward
+    # pass are coarser); the probabilities shown beside them are the run's, in run.precision.
     probabilities = predict_probabilities(model, FeatureFrontend(config, clip_blank=clip).to(run.device), samples,
-                                          batch_size=batch_size)
+                                          batch_size=batch_size, precision=run.precision)
     n_blank = torch.cat(n_blank).numpy() if n_blank else np.zeros(0, dtype=np.int64)
     times_s, _ = map_axes(images.shape, feature_config=config, n_samples=waves.shape[1])
     freqs_hz = np.stack([map_axes(images.shape, feature_config=config, n_samples=waves.shape[1],
@@ -348,7 +353,7 @@ def run_predictions(run: LoadedRun, *, part: str = "test", model: torch.nn.Modul
     model = load_model(run) if model is None else model
     samples = evaluation_set(run.prepared.cache, run.prepared.rows(part), config=run.profile.audio)
     probabilities = predict_probabilities(model, run.frontend(run.profile.stage1), samples,
-                                          batch_size=run.profile.stage1.eval_batch_size)
+                                          batch_size=run.profile.stage1.eval_batch_size, precision=run.precision)
     table = cycle_predictions(probabilities, samples)
     cycles = run.prepared.dataset.cycles
     return table.assign(recording=cycles.loc[table["cycle_row"], "recording"].to_numpy(),
@@ -517,7 +522,7 @@ def clipping_example_figure(run: LoadedRun, row: int, *, model: torch.nn.Module 
 
 def resolve_model_run(model_run: str | Path | None, run_dir: str | Path | None, *,
                       data_dir: str | Path | None = None, profile: str = "quick", seed: int = 0,
-                      device: str = "auto", init: str = DEFAULT_INIT, progress: bool = True) -> Path:
+                      device: str = "auto", precision: str = "auto", init: str = DEFAULT_INIT, progress: bool = True) -> Path:
     """The training run to explain: ``model_run``, else the full model under ``run_dir``, trained if missing.
 
     Without ``model_run`` the model is ``<run_dir>/train/official-full-seed<seed>``
@@ -541,7 +546,7 @@ def resolve_model_run(model_run: str | Path | None, run_dir: str | Path | None, 
     print(f"no trained model in {target}: training one now (profile {profile}, init {init}, seed {seed})")
     data_path = profile_data_dir(data_dir, profile, progress=progress)
     return ensure_run(root, data_path, split="official", variant="full", seed=seed, profile=profile, init=init,
-                      device=device, progress=progress)
+                      device=device, precision=precision, progress=progress)
 
 
 def parse_cycle_name(name: str) -> tuple[str, int]:
@@ -576,7 +581,8 @@ def find_cycle_row(cycles: pd.DataFrame, name: str, *, data_root: str | Path | N
 
 
 def explain_cycle_to_file(run_dir: str | Path, cycle: str, out: str | Path, *, data_dir: str | Path | None = None,
-                          device: str = "auto", layer: str | None = None, overwrite: bool = False) -> Path:
+                          device: str = "auto", precision: str | None = None, layer: str | None = None,
+                          overwrite: bool = False) -> Path:
     """Write one cycle's explanation figure (``respirenet explain``).
 
     Parameters
@@ -591,6 +597,9 @@ def explain_cycle_to_file(run_dir: str | Path, cycle: str, out: str | Path, *, d
         The data folder, if it moved since training (default: the one in ``run.json``).
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    precision : str, optional
+        Of the probabilities (``"auto"``, ``"fp32"``, ``"bf16"``; default the run's own); the
+        Grad-CAM++ map is computed in float32 either way.
     layer : str, optional
         Dotted module name, e.g. ``"backbone.layer3"``; default the last residual block.
     overwrite : bool
@@ -604,7 +613,7 @@ def explain_cycle_to_file(run_dir: str | Path, cycle: str, out: str | Path, *, d
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; nothing was written; --overwrite replaces it (overwrite=True "
                               "from Python)")
-    run = load_run(run_dir, data_dir=data_dir, device=device, progress=False)
+    run = load_run(run_dir, data_dir=data_dir, device=device, precision=precision, progress=False)
     row = find_cycle_row(run.prepared.dataset.cycles, cycle, data_root=run.prepared.dataset.root)
     fig = cycle_figure(run, explain_cycles(run, [row], layer=layer))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -179,6 +179,7 @@ def build_export(run_dir: str | Path, *, data_dir: str | Path | None = None) -> 
             "profile_description": request.get("profile_description", ""), "overrides": request.get("overrides", {}),
             "init": request["init"], "init_requested": request.get("init_requested"), "seed": request["seed"],
             "split": request["split"], "fold": request["fold"], "subset_sizes": request.get("subset_sizes", {}),
+            "precision": request.get("precision"),
             "select_on": {stage: config[stage]["select_on"] for stage in ("stage1", "stage2")},
             "schedule": {stage: {key: config[stage][key] for key in ("epochs", "batch_size", "lr", "samples_per_epoch",
                                                                      "concat", "augment", "weighted_sampler")}
@@ -258,6 +259,8 @@ class ExportedModel:
     card : str
         The model card's Markdown.
     torch_device : torch.device
+    precision : str
+        ``"fp32"`` or ``"bf16"``: what the networks run in here (:mod:`respirelib.precision`).
     """
 
     path: Path
@@ -274,6 +277,7 @@ class ExportedModel:
     device_status: dict
     card: str
     torch_device: torch.device
+    precision: str = "fp32"
     states: dict = field(repr=False, default_factory=dict)
     _networks: dict = field(repr=False, default_factory=dict)
 
@@ -310,7 +314,8 @@ class ExportedModel:
         return {"file": str(self.path), "format_version": FORMAT_VERSION, "data": self.data["label"],
                 "synthetic": self.is_synthetic, "init": self.training["init"], "profile": self.training["profile"],
                 "backbone": self.model_config.backbone, "input_seconds": self.audio.cycle_duration,
-                "sample_rate": self.audio.sample_rate, "devices": list(self.devices),
+                "sample_rate": self.audio.sample_rate, "devices": list(self.devices), "precision": self.precision,
+                "training_precision": (self.training.get("precision") or {}).get("used"),
                 "trained_with_commit": self.provenance.get("trained_with_commit"),
                 "not_a_medical_device": True}
 
@@ -419,7 +424,8 @@ def _check_chain(model: ExportedModel) -> None:
                                     f"not (1, {len(CLASS_NAMES)})")
 
 
-def load_exported_model(path: str | Path, *, device: str | torch.device = "cpu") -> ExportedModel:
+def load_exported_model(path: str | Path, *, device: str | torch.device = "cpu",
+                        precision: str | None = None) -> ExportedModel:
     """Load and check a file written by :func:`export_model`.
 
     Parameters
@@ -427,6 +433,9 @@ def load_exported_model(path: str | Path, *, device: str | torch.device = "cpu")
     path : str or Path
     device : str or torch.device
         Where the networks run (``"auto"``: CUDA when available).
+    precision : str, optional
+        ``"auto"``, ``"fp32"`` or ``"bf16"``; None: the precision the model was trained in (as
+        the file records it), or ``"auto"`` for a file that records none.
 
     Raises
     ------
@@ -438,6 +447,7 @@ def load_exported_model(path: str | Path, *, device: str | torch.device = "cpu")
         that do not fit the architecture. The message names the file.
     """
     from respirelib.experiments.run import resolve_device
+    from respirelib.precision import resolve_precision
 
     path = Path(path)
     payload = _load_payload(path)
@@ -461,12 +471,15 @@ def load_exported_model(path: str | Path, *, device: str | torch.device = "cpu")
     if payload["combine_rule"] not in COMBINE_RULES:
         raise DataError(path, f"unknown combine rule {payload['combine_rule']!r} (expected one of {COMBINE_RULES})")
     states = {STAGE1: payload["stage1"], **_check_device_states(path, payload["stage1"], payload["devices"])}
+    torch_device = resolve_device(str(device))
+    trained = payload["training"].get("precision") if isinstance(payload["training"], Mapping) else None
+    precision = precision or (trained or {}).get("used") or "auto"
     model = ExportedModel(
         path=path, audio=audio, features=features, model_config=model_config,
         clip_blank={s: frontend[s]["clip_blank"] for s in ("stage1", "stage2")},
         combine_rule=payload["combine_rule"], label_map=tuple(payload["label_map"]), metrics=payload["metrics"],
         training=payload["training"], data=payload["data"], provenance=payload["provenance"],
-        device_status=payload["device_status"], card=payload["card"], torch_device=resolve_device(str(device)),
-        states=states)
+        device_status=payload["device_status"], card=payload["card"], torch_device=torch_device,
+        precision=resolve_precision(precision, torch_device), states=states)
     _check_chain(model)
     return model

@@ -41,6 +41,14 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def _precision_note(precision: Mapping | None) -> str:
+    """The training precision as the card states it (runs made before it was recorded trained in fp32 on CPU)."""
+    if not precision:
+        return "not recorded (runs of that age trained in fp32 on CPU, bf16 autocast on CUDA)"
+    return (f"{precision['used']} (asked for: {precision['requested']}; {precision['reason']}); "
+            "`respirenet predict` runs the network in the same precision unless `--precision` says otherwise")
+
+
 def _data_section(data: Mapping, training: Mapping) -> str:
     label = "SYNTHETIC" if data["synthetic"] else f"ICBHI 2017 Respiratory Sound Database: {data['label']}"
     parts = [f"- Data: **{label}** (fingerprint `{data['fingerprint']}`, a content hash of every file read)."]
@@ -172,6 +180,7 @@ def render_model_card(payload: Mapping) -> str:
         ["profile", f"`{profile}`: " + (f"{profile_note}; **not the paper's schedule**" if profile_note
                                          else training.get("profile_description") or "")],
         ["training data", "SYNTHETIC" if data["synthetic"] else data["label"]],
+        ["precision", _precision_note(training.get("precision"))],
         ["input", f"{payload['audio']['cycle_duration']:g} s at {payload['audio']['sample_rate']} Hz, "
                   f"{payload['features']['n_mels']} Mel bands"],
         ["trained with commit", f"`{provenance.get('trained_with_commit')}` on {provenance.get('trained')}"],

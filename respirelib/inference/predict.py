@@ -159,7 +159,7 @@ def _probabilities(model: ExportedModel, key: str, windows: np.ndarray, *, batch
     n = len(windows)
     samples = SampleSet(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)),
                         torch.zeros(n, dtype=torch.int64), np.arange(n), np.full(n, "", dtype=object))
-    return predict_probabilities(network, frontend, samples, batch_size=batch_size)
+    return predict_probabilities(network, frontend, samples, batch_size=batch_size, precision=model.precision)
 
 
 def _probability_frame(probs: np.ndarray) -> pd.DataFrame:

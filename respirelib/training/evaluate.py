@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pandas as pd
 import torch
@@ -11,31 +9,32 @@ import torch
 from respirelib.config import CLASS_NAMES
 from respirelib.training.metrics import combine_window_predictions, confusion_matrix, icbhi_scores, per_group_scores
 from respirelib.data.names import DEVICES
+from respirelib.precision import autocast, memory_format, resolve_precision
 from respirelib.signal.samples import SampleSet
-
-
-def autocast_for(device: torch.device, enabled: bool = True):
-    """bfloat16 autocast on CUDA; nothing on CPU (kept in float32 there for determinism)."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @torch.no_grad()
 def predict_probabilities(model: torch.nn.Module, frontend: torch.nn.Module, samples: SampleSet, *,
-                          batch_size: int = 128, amp: bool = True, channels_last: bool = True) -> np.ndarray:
-    """Softmax probabilities of every input [shape=(n, n_classes)], in eval mode; modes restored after."""
+                          batch_size: int = 128, precision: str = "auto") -> np.ndarray:
+    """Softmax probabilities of every input [shape=(n, n_classes)], in eval mode; modes restored after.
+
+    ``precision`` (:mod:`respirelib.precision`): under bf16 the model and images are put in the
+    channels-last layout (the model in place; its values do not change) and the forward pass runs
+    in bf16 autocast; the softmax is computed in float32.
+    """
     device = next(model.parameters()).device
+    precision = resolve_precision(precision, device)
+    layout = memory_format(precision, device)
     was_training = model.training
     model.eval()
+    if layout is torch.channels_last:
+        model.to(memory_format=layout)
     outputs = []
     try:
         for start in range(0, len(samples), batch_size):
             wave = samples.waves[start:start + batch_size].to(device, non_blocking=True)
-            images = frontend(wave)
-            if channels_last and device.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
-            with autocast_for(device, amp):
+            images = frontend(wave).contiguous(memory_format=layout)
+            with autocast(device, precision):
                 logits = model(images)
             outputs.append(torch.softmax(logits.float(), dim=1).cpu())
     finally:
@@ -71,8 +70,8 @@ def score_predictions(table: pd.DataFrame) -> dict:
 
 
 def evaluate_samples(model: torch.nn.Module, frontend: torch.nn.Module, samples: SampleSet, *,
-                     batch_size: int = 128, rule: str = "mean") -> tuple[dict, pd.DataFrame]:
+                     batch_size: int = 128, rule: str = "mean", precision: str = "auto") -> tuple[dict, pd.DataFrame]:
     """Score ``model`` on ``samples``: (metrics dict, per-cycle predictions table)."""
-    probs = predict_probabilities(model, frontend, samples, batch_size=batch_size)
+    probs = predict_probabilities(model, frontend, samples, batch_size=batch_size, precision=precision)
     table = cycle_predictions(probs, samples, rule=rule)
     return score_predictions(table), table

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from respirelib.config import AudioConfig, AugmentConfig, FeatureConfig
 from respirelib.model.network import ModelConfig
+from respirelib.precision import PRECISIONS
 
 SELECTION_SPLITS = ("val", "test")
 OVERRIDE_SECTIONS = ("stage1", "stage2", "audio", "features", "augment", "model")
@@ -65,6 +66,12 @@ class TrainConfig:
         validation epoch and keep those predictions (``stage1/test_monitor.pt``), so the
         reference code's test-selected checkpoint can be reported beside ours. Never used
         to select anything. Costs one test-set evaluation per validation epoch.
+    precision : {"auto", "fp32", "bf16"}
+        Numeric precision of training and validation (:mod:`respirelib.precision`): bf16
+        autocast with channels-last memory, or float32. ``"auto"`` (default) is bf16 on CUDA and
+        on a CPU with native bf16, fp32 elsewhere; a run records what it resolved to. The paper
+        trained in float32 on a GPU; fp32 vs bf16 on the quick profile is measured in
+        ``results/bench_precision_accuracy_*.json``.
     """
 
     epochs: int = 200
@@ -84,8 +91,11 @@ class TrainConfig:
     eval_every: int = 1
     eval_batch_size: int = 128
     monitor_test: bool = False
+    precision: str = "auto"
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:

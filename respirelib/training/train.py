@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 from respirelib.signal.augment import augment_batch, class_balanced_sampler
 from respirelib.model.checkpoint import load_checkpoint, restore_rng_state, rng_state
 from respirelib.config import AugmentConfig
-from respirelib.training.evaluate import autocast_for, cycle_predictions, predict_probabilities, score_predictions
+from respirelib.training.evaluate import cycle_predictions, predict_probabilities, score_predictions
+from respirelib.precision import autocast, memory_format, resolve_precision
 from respirelib.storage import atomic_torch_save, atomic_write_text, remove_stale_temporaries
 from respirelib.training.profiles import TrainConfig
 from respirelib.signal.samples import SampleSet
@@ -42,8 +43,9 @@ MONITOR_NOTE = ("DIAGNOSTIC: test-set predictions after each validation epoch, k
 
 
 def _scored_cycles(model, frontend, samples: SampleSet, config: TrainConfig):
-    """(window probabilities, per-cycle predictions table) of ``model`` on ``samples``."""
-    probs = predict_probabilities(model, frontend, samples, batch_size=config.eval_batch_size)
+    """(window probabilities, per-cycle predictions table) of ``model`` on ``samples``, in ``config.precision``."""
+    probs = predict_probabilities(model, frontend, samples, batch_size=config.eval_batch_size,
+                                  precision=config.precision)
     return probs, cycle_predictions(probs, samples)
 
 
@@ -68,6 +70,7 @@ class FitResult:
     history: list[dict]
     best_path: Path
     last_path: Path
+    precision: str  # "fp32" or "bf16": what training and validation ran in
 
 
 def _epoch_indices(sampler, labels: np.ndarray, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
@@ -163,6 +166,10 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     stop_after : int or None
         Stop after this many epochs in this call, as if killed after the checkpoint
         (tests use it to prove resuming is exact).
+    config.precision :
+        Resolved here once (:func:`respirelib.precision.resolve_precision`); a resumed run
+        continues in the precision its checkpoint was trained in, whatever ``"auto"`` means now,
+        so that it ends as an uninterrupted run would.
     select_initial : bool
         Score the starting model too (as "epoch 0"), so training is kept only where it
         beats the model it started from on the selection set (stage 2's fine-tuning).
@@ -196,9 +203,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     # Blank region clipping decides each input's blank rows once, before augmentation:
     # noise or a speed change fills an empty 1.5-2 kHz band, which would then escape clipping.
     train_cut = frontend.blank_cut(train_waves) if getattr(frontend, "clip_blank", False) else None
-    use_channels_last = device.type == "cuda"
-    if use_channels_last:
-        model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
         # Every batch has one shape, so cuDNN's autotuner pays for itself in the first steps
         # (a process-wide switch; CUDA training is not bitwise reproducible anyway, CPU is unaffected).
         torch.backends.cudnn.benchmark = True
@@ -206,8 +211,17 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     start_epoch, history, best = 0, [], {"epoch": -1, "score": -1.0}
     monitored: list[dict] = []
     selection_rows: set[int] = set()
-    if last_path.is_file() and resume:
-        state = load_checkpoint(last_path, map_location=device)
+    state = load_checkpoint(last_path, map_location=device) if last_path.is_file() and resume else None
+    precision = state.get("precision") if state is not None else None
+    if precision is None:
+        precision = resolve_precision(config.precision, device)
+    elif precision != resolve_precision(config.precision, device):
+        print(f"NOTE: {out_dir} resumes in {precision}, the precision its checkpoint was trained in "
+              f"(precision {config.precision!r} would give {resolve_precision(config.precision, device)} here)")
+    config = replace(config, precision=precision)
+    layout = memory_format(precision, device)
+    model.to(memory_format=layout)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
@@ -253,9 +267,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             if config.augment:
                 wave = augment_batch(wave, sr=sr, config=augment, generator=augment_generator)
             images = frontend(wave) if train_cut is None else frontend(wave, cut=train_cut[batch])
-            if use_channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with autocast_for(device):
+            images = images.contiguous(memory_format=layout)
+            with autocast(device, precision):
                 logits = model(images)
             loss = loss_fn(logits.float(), train_labels[batch])
             optimizer.zero_grad(set_to_none=True)
@@ -280,7 +293,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict() if scheduler is not None else None,
                            "rng": rng_state(sample_generator, augment_generator), "epoch": epoch,
-                           "history": history, "best": best, "config": asdict(config), "monitored": monitored},
+                           "history": history, "best": best, "config": asdict(config), "monitored": monitored,
+                           "precision": precision},
                           last_path)
         if monitor is not None:
             _save_monitor(monitored, out_dir / "test_monitor.pt")
@@ -298,4 +312,4 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         atomic_torch_save({"model": model.state_dict(), "epoch": history[-1]["epoch"] if history else 0,
                            "score": None}, best_path)
     return FitResult(best_epoch=best["epoch"], best_score=best["score"], history=history, best_path=best_path,
-                     last_path=last_path)
+                     last_path=last_path, precision=precision)

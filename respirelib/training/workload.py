@@ -41,21 +41,24 @@ def schedule_workload(prepared, profile) -> dict:
 
 
 def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 64, steps: int = 2,
-                     warmup: int = 1, seed: int = 0) -> dict:
-    """Samples per second of full training steps and of evaluation batches, on ``device``."""
+                     warmup: int = 1, seed: int = 0, precision: str | None = None) -> dict:
+    """Samples per second of full training steps and of evaluation batches, on ``device``.
+
+    ``precision`` defaults to the profile's stage-1 precision; the record says what it resolved to.
+    """
     import torch
 
     from respirelib.signal.augment import augment_batch
-    from respirelib.training.evaluate import autocast_for
+    from respirelib.precision import autocast, memory_format, resolve_precision
     from respirelib.signal.frontend import FeatureFrontend
     from respirelib.model.network import ModelConfig, build_model
 
     torch_device = torch.device(device)
+    precision = resolve_precision(precision or profile.stage1.precision, torch_device)
     model = build_model(ModelConfig(**{**profile.model.__dict__, "pretrained": "random"}), seed=seed).to(torch_device)
     frontend = FeatureFrontend(profile.features, clip_blank=profile.stage1.clip_blank).to(torch_device)
-    channels_last = torch_device.type == "cuda"
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    layout = memory_format(precision, torch_device)
+    model.to(memory_format=layout)
     optimizer = torch.optim.SGD(model.parameters(), lr=profile.stage1.lr, momentum=profile.stage1.momentum)
     generator = torch.Generator(device=torch_device).manual_seed(seed)
     batch_size = min(batch_size, len(waves))
@@ -66,8 +69,7 @@ def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 6
             torch.cuda.synchronize()
 
     def images_of(wave):
-        images = frontend(wave)
-        return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+        return frontend(wave).contiguous(memory_format=layout)
 
     model.train()
     features_s = model_s = 0.0
@@ -78,7 +80,7 @@ def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 6
                                          generator=generator))
         sync()
         middle = time.perf_counter()
-        with autocast_for(torch_device):
+        with autocast(torch_device, precision):
             loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -93,12 +95,12 @@ def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 6
         for step in range(warmup + steps):
             sync()
             started = time.perf_counter()
-            with autocast_for(torch_device):
+            with autocast(torch_device, precision):
                 model(images_of(waves))
             sync()
             if step >= warmup:
                 eval_s += time.perf_counter() - started
-    return {"device": device, "batch_size": batch_size, "steps": steps,
+    return {"device": device, "precision": precision, "batch_size": batch_size, "steps": steps,
             "image_shape": list(images.shape[1:]), "backbone": profile.model.backbone,
             "augment_features_ms_per_step": round(1000 * features_s / steps, 1),
             "model_ms_per_step": round(1000 * model_s / steps, 1),

@@ -1,0 +1,107 @@
+"""Numeric precision of the network: float32, or bfloat16 autocast with channels-last memory.
+
+``"auto"`` (the default everywhere) picks ``"bf16"`` where the hardware computes bfloat16
+natively and ``"fp32"`` elsewhere:
+
+- on CUDA: bf16 when ``torch.cuda.is_bf16_supported()`` (Ampere and later);
+- on a CPU: bf16 when it has AMX-BF16 or AVX-512 BF16 (Intel Sapphire Rapids and later,
+  AMD Zen 4 and later) or the Arm BF16 extension, and torch's oneDNN backend is there to use
+  them. The flags are read from ``/proc/cpuinfo`` (``amx_bf16``, ``avx512_bf16``; ``bf16`` on
+  Arm); where that file does not exist, torch's own probes (``torch.cpu._is_amx_tile_supported``,
+  ``torch.cpu._is_avx512_bf16_supported``) decide; where neither answers, fp32 (a CPU without
+  native bf16 emulates it, slower than fp32);
+- on any other device: fp32.
+
+Under ``"bf16"`` the convolutions and matrix products run in bfloat16 inside
+``torch.autocast``; the weights, the optimizer state, the loss and the softmax stay in
+float32, and images and weights use the channels-last layout that oneDNN and cuDNN prefer.
+On one machine with one thread count a CPU run is as repeatable in bf16 as in fp32; across
+precisions the numbers differ a little (measured: ``respirenet bench precision-accuracy``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("fp32", "bf16", "auto")
+CPUINFO = Path("/proc/cpuinfo")
+_X86_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bf16_support(cpuinfo: str | Path = CPUINFO) -> tuple[bool, str]:
+    """Whether this CPU computes bfloat16 natively, and how that was decided.
+
+    Returns
+    -------
+    native : bool
+    reason : str
+        E.g. ``"CPU flags avx512_bf16 (/proc/cpuinfo)"``, for the run's record.
+    """
+    if not torch.backends.mkldnn.is_available():
+        return False, "this torch has no oneDNN (mkldnn) backend"
+    path = Path(cpuinfo)
+    try:
+        text = path.read_text()
+    except OSError:
+        text = None
+    if text is not None:
+        flags = set()
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("flags", "Features"):
+                flags |= set(value.split())
+        found = [flag for flag in _X86_BF16_FLAGS if flag in flags] or (["bf16"] if "bf16" in flags else [])
+        if found:
+            return True, f"CPU flags {' '.join(found)} ({path})"
+        return False, f"no native bf16 flag (amx_bf16, avx512_bf16, bf16) in {path}"
+    probes = [name for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+              if hasattr(torch.cpu, name)]
+    if probes:
+        found = [name for name in probes if getattr(torch.cpu, name)()]
+        return bool(found), f"torch.cpu probes: {', '.join(found) or 'none true of ' + ', '.join(probes)}"
+    return False, "native bf16 could not be detected (no /proc/cpuinfo, no torch probe): fp32"
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``"fp32"`` or ``"bf16"``: ``precision`` itself, or what ``"auto"`` means on ``device``."""
+    return describe_precision(precision, device)["used"]
+
+
+def describe_precision(precision: str, device: str | torch.device) -> dict:
+    """``{"requested", "used", "reason"}``: what a run records of its precision."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    device = torch.device(device)
+    if precision != "auto":
+        return {"requested": precision, "used": precision, "reason": "asked for"}
+    if device.type == "cuda":
+        native = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return {"requested": "auto", "used": "bf16" if native else "fp32",
+                "reason": "CUDA GPU with bf16" if native else "CUDA GPU without bf16"}
+    if device.type == "cpu":
+        native, reason = cpu_bf16_support()
+        return {"requested": "auto", "used": "bf16" if native else "fp32", "reason": reason}
+    return {"requested": "auto", "used": "fp32", "reason": f"device type {device.type}: fp32"}
+
+
+def autocast(device: str | torch.device, precision: str):
+    """The context a forward pass runs in: bf16 autocast for ``"bf16"``, nothing for ``"fp32"``.
+
+    Pass the resolved precision (:func:`resolve_precision`) in loops: ``"auto"`` is resolved on every call.
+    """
+    device = torch.device(device)
+    if precision == "auto":
+        precision = resolve_precision(precision, device)
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format(precision: str, device: str | torch.device) -> torch.memory_format:
+    """channels-last under bf16 (oneDNN's and cuDNN's fast layout), the usual contiguous layout under fp32."""
+    if precision == "auto":
+        precision = resolve_precision(precision, device)
+    return torch.channels_last if precision == "bf16" else torch.contiguous_format
