@@ -31,6 +31,19 @@ CPUINFO = Path("/proc/cpuinfo")
 _X86_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
+def cpu_info_fields(cpuinfo: str | Path = CPUINFO) -> dict[str, str] | None:
+    """The ``key: value`` fields of ``/proc/cpuinfo`` (the first processor's value of each key), or None without it."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
 def cpu_bf16_support(cpuinfo: str | Path = CPUINFO) -> tuple[bool, str]:
     """Whether this CPU computes bfloat16 natively, and how that was decided.
 
@@ -43,16 +56,9 @@ def cpu_bf16_support(cpuinfo: str | Path = CPUINFO) -> tuple[bool, str]:
     if not torch.backends.mkldnn.is_available():
         return False, "this torch has no oneDNN (mkldnn) backend"
     path = Path(cpuinfo)
-    try:
-        text = path.read_text()
-    except OSError:
-        text = None
-    if text is not None:
-        flags = set()
-        for line in text.splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("flags", "Features"):
-                flags |= set(value.split())
+    fields = cpu_info_fields(path)
+    if fields is not None:
+        flags = set(fields.get("flags", "").split()) | set(fields.get("Features", "").split())
         found = [flag for flag in _X86_BF16_FLAGS if flag in flags] or (["bf16"] if "bf16" in flags else [])
         if found:
             return True, f"CPU flags {' '.join(found)} ({path})"

@@ -15,6 +15,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from respirelib.data.icbhi import load_icbhi
+from respirelib.precision import cpu_info_fields
 from respirelib.runs import REPO_ROOT
 
 KEY_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "librosa", "pandas", "soundfile", "grad-cam")
@@ -34,14 +35,7 @@ def git_commit() -> str | None:
 
 def cpu_model() -> str | None:
     """The CPU's model name (``model name`` of ``/proc/cpuinfo``, as ``lscpu`` shows it), or None where unknown."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return None
+    return (cpu_info_fields() or {}).get("model name") or None
 
 
 def hardware_record() -> dict:
