@@ -18,7 +18,7 @@ from respirelib.config import CLASS_NAMES
 from respirelib.errors import AudioError, DataError
 from respirelib.apps.cmd_export import add_export_arguments, run_export_command
 from respirelib.apps.cmd_predict import add_predict_arguments, run_predict_command
-from respirelib.inference.export import CARD_NAME, FORMAT_NAME, export_model, load_exported_model
+from respirelib.inference.export import CARD_NAME, FORMAT_NAME, MODEL_NAME, export_model, load_exported_model
 from respirelib.signal.padding import window_starts
 from respirelib.inference.predict import PROBABILITY_COLUMNS, predict_recording
 
@@ -122,6 +122,19 @@ def test_export_command(smoke_run, tmp_path, capsys):
     with pytest.raises(FileExistsError):
         run_export_command(parser.parse_args([str(smoke_run), str(out)]))
     assert run_export_command(parser.parse_args([str(smoke_run), str(out), "--overwrite"])) == 0
+
+
+def test_export_into_a_folder(smoke_run, tmp_path, capsys):
+    """A newcomer's `respirenet export RUN models`: the model and its card land together in models/."""
+    parser = add_export_arguments(argparse.ArgumentParser())
+    for out in (tmp_path / "models", tmp_path / "existing"):
+        if out.name == "existing":
+            out.mkdir()
+        assert run_export_command(parser.parse_args([str(smoke_run), str(out)])) == 0
+        assert sorted(path.name for path in out.iterdir()) == sorted([CARD_NAME, MODEL_NAME])
+        assert load_exported_model(out / MODEL_NAME).training["run_dir"] == str(smoke_run.resolve())
+        assert f"model file: {out / MODEL_NAME}" in capsys.readouterr().out
+    assert not (tmp_path / CARD_NAME).exists()
 
 
 # ----------------------------------------------------------------------------- tampered model files

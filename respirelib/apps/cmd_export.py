@@ -9,7 +9,8 @@ from pathlib import Path
 def add_export_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``respirenet export RUN_DIR OUT``."""
     parser.add_argument("run", type=Path, help="a run directory (trained; fine-tuned and evaluated if possible)")
-    parser.add_argument("out", type=Path, help="the model file to write, e.g. models/respirenet.pt; "
+    parser.add_argument("out", type=Path, help="the model file to write, e.g. models/respirenet.pt, or a folder "
+                                               "(existing, or a name without a suffix) to write respirenet.pt into; "
                                                "MODEL_CARD.md is written beside it")
     parser.add_argument("--data", type=Path, default=None,
                         help="the training data folder, read for the card (default: the one the run recorded)")

@@ -56,6 +56,7 @@ from respirelib.experiments.provenance import git_commit
 FORMAT_NAME = "respirenet-model"
 FORMAT_VERSION = 1
 CARD_NAME = "MODEL_CARD.md"
+MODEL_NAME = "respirenet.pt"  # the model file's name when the export is given a folder
 STAGE1 = "stage1"
 PAYLOAD_KEYS = ("format", "format_version", "label_map", "audio", "features", "model", "frontend", "combine_rule",
                 "stage1", "devices", "device_status", "metrics", "training", "data", "provenance", "card")
@@ -65,6 +66,17 @@ METRIC_KEYS = ("ci", "four_class", "two_class", "accuracy", "class_recall", "n_c
 
 
 # ----------------------------------------------------------------------------- export
+
+def model_path_for(out: str | Path) -> Path:
+    """The model file that ``out`` names: ``out`` itself, or ``out/respirenet.pt`` for a folder.
+
+    A folder is an existing directory or a name without a suffix (``models``, ``exports/v1``):
+    writing a suffix-less model *file* there would leave its card in the folder above and the
+    model where no one looks for it.
+    """
+    out = Path(out)
+    return out / MODEL_NAME if out.is_dir() or not out.suffix else out
+
 
 def card_path_for(model_file: str | Path) -> Path:
     """Where the model card of ``model_file`` goes: ``MODEL_CARD.md`` in the same folder."""
@@ -200,7 +212,7 @@ def build_export(run_dir: str | Path, *, data_dir: str | Path | None = None) -> 
 
 def export_model(run_dir: str | Path, out: str | Path, *, data_dir: str | Path | None = None,
                  overwrite: bool = False) -> tuple[Path, Path]:
-    """Write the model file ``out`` and ``MODEL_CARD.md`` beside it; return both paths.
+    """Write the model file ``out`` (or ``out/respirenet.pt``) and ``MODEL_CARD.md`` beside it; return both paths.
 
     Parameters
     ----------
@@ -208,7 +220,8 @@ def export_model(run_dir: str | Path, out: str | Path, *, data_dir: str | Path |
         A run trained with :func:`respirelib.experiments.run.train_run` (fine-tuned and
         evaluated or not: what is missing is said in the card).
     out : str or Path
-        The model file to write (``.pt`` by convention).
+        The model file to write (``.pt`` by convention), or a folder (an existing one, or a
+        name without a suffix) to write ``respirenet.pt`` into (:func:`model_path_for`).
     data_dir : str or Path, optional
         The training data, read for the card's devices and sample rates (default: the
         folder recorded in the run).
@@ -217,7 +230,7 @@ def export_model(run_dir: str | Path, out: str | Path, *, data_dir: str | Path |
         file of this run without its card (an export killed between the two writes) is
         replaced without asking.
     """
-    out = Path(out)
+    out = model_path_for(out)
     card = card_path_for(out)
     existing = [str(path) for path in (out, card) if path.exists()]
     if existing and not overwrite and not _interrupted_export(out, card, run_dir):
