@@ -243,7 +243,11 @@ def test_plot_training_curves_full_and_partial(tmp_path):
                             "val_score": [0.5, 0.6, 0.58], "val_se": [0.3, 0.4, 0.35], "val_sp": [0.7, 0.8, 0.81]})
     fig = plot_training_curves(history, title="run 0")
     loss_ax, score_ax = fig.axes[:2]
-    assert [line.get_label() for line in loss_ax.get_lines()] == ["train_loss", "val_loss"]
+    legend = [text.get_text() for text in loss_ax.get_legend().get_texts()]
+    assert legend[0].startswith("training loss") and legend[1].startswith("validation loss")
+    assert [t.get_text() for t in score_ax.get_legend().get_texts()] == [
+        "validation ICBHI score", "validation sensitivity (Se)", "validation specificity (Sp)"]
+    assert not any("_" in text for text in legend)  # words, not column names
     score_lines = [line for line in score_ax.get_lines() if not line.get_label().startswith("_")]
     assert len(score_lines) == 3
     np.testing.assert_allclose(score_lines[0].get_ydata(), [50, 60, 58])
@@ -348,7 +352,7 @@ def test_training_curves_join_validations_made_every_few_epochs():
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [1.3, 1.2, 1.0, 0.9],
                             "val_score": [np.nan, 0.4, np.nan, 0.6]})
     score_ax = plot_training_curves(history).axes[1]
-    line = next(line for line in score_ax.get_lines() if line.get_label() == "val_score")
+    line = next(line for line in score_ax.get_lines() if line.get_label() == "validation ICBHI score")
     np.testing.assert_array_equal(line.get_xdata(), [2, 4])
     np.testing.assert_allclose(line.get_ydata(), [40, 60])
 
