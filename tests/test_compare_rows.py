@@ -73,4 +73,4 @@ def test_table_one_is_compact_and_never_subtracts_the_paper():
     assert (row["sp paper"], row["se paper"], row["score paper"]) == (72.9, 38.3, 55.6)
     assert all("[" not in str(row[f"{m} ours"]) for m in ("sp", "se", "score"))
     assert "test patients" in tables.INTERVAL_COLUMN and "not how much training" in tables.INTERVAL_NOTE
-    assert all("real ICBHI" in tables.TABLE_ONE_UNITS[f"{m} paper"] for m in ("sp", "se", "score"))
+    assert all("real ICBHI" in tables.TABLE_ONE_HEADERS[f"{m} paper"] for m in ("sp", "se", "score"))

@@ -126,8 +126,8 @@ def render_results(record: dict) -> str:
         for row in record["table_three"]])
     for split, table in record["optimism"].items():
         if table:
-            lines += ["", f"**Optimism, {split} split, 4-class** (the same trained runs measured five ways; Sp, Se, "
-                          "Score in % with the 95 % patient-bootstrap interval)", ""]
+            lines += ["", f"**Optimism, {split} split, 4-class** (the same trained runs measured {len(table)} ways; "
+                          "Sp, Se, Score in % with the 95 % patient-bootstrap interval)", ""]
             lines += _table(["measured as", "reads test labels", "runs", "Sp", "Se", "Score"],
                             [[r["measured as"], r["reads test labels"], r["runs"], r["sp"], r["se"], r["score"]]
                              for r in table])

@@ -80,10 +80,10 @@ def format_ours(mean: float, std: float, ci) -> str:
         f"{text} [{ci[0]:.1f}, {ci[1]:.1f}]"
 
 
-TABLE_ONE_UNITS = {"sp paper": "paper, real ICBHI, %", "se paper": "paper, real ICBHI, %",
-                   "score paper": "paper, real ICBHI, %", "sp ours": "%, mean ± std over seeds",
-                   "se ours": "%, mean ± std over seeds", "score ours": "%, mean ± std over seeds"}
-"""Column units of :func:`table_one` for :func:`respirelib.viz.tables.page_table`."""
+TABLE_ONE_HEADERS = {"sp ours": "Sp ours (%)", "se ours": "Se ours (%)", "score ours": "Score ours (%)",
+                     "sp paper": "Sp paper, real ICBHI (%)", "se paper": "Se paper, real ICBHI (%)",
+                     "score paper": "Score paper, real ICBHI (%)"}
+"""Column headers of :func:`table_one` on the page (``table.rename(columns=TABLE_ONE_HEADERS)``)."""
 INTERVAL_COLUMN = "Score 95% interval of the mean (%, test patients resampled)"
 INTERVAL_NOTE = ("The interval resamples the test patients only (a patient bootstrap of the seeds' mean Score): "
                  "it says how much the test set's choice of patients moves the mean, not how much training "
@@ -160,7 +160,7 @@ def _in_words(split: str, first: str, second: str, task: str, entry: dict, label
         reasons.append("one seed only: the training noise is unknown")
     elif not (all(d is not None and d > 0 for d in entry["per_pair"])
               or all(d is not None and d < 0 for d in entry["per_pair"])):
-        reasons.append("the seeds disagree in sign (training noise alone could give it)")
+        reasons.append("not every seed moves the same way (training noise alone could give it)")
     return f"{head}: within the noise: {'; '.join(reasons)}."
 
 
@@ -206,6 +206,29 @@ def compare_rows(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples: i
                     "in words": _in_words(split, first, second, task, entry, labels)})
     return pd.DataFrame(records, columns=["split", "compared", "per seed (points)", "mean (points)",
                                           "95% paired interval (points)", "exceeds the noise", "in words"])
+
+
+def comparisons_in_words(comparisons: pd.DataFrame, *, task: str = "4-class") -> str:
+    """A closing paragraph generated from :func:`compare_rows`: which differences exceed the noise, which do not."""
+    if comparisons.empty:
+        return "Only one row ran: there is nothing to compare (train more rows or seeds to compare them)."
+    exceed = comparisons[comparisons["exceeds the noise"] == "yes"]
+    within = comparisons[comparisons["exceeds the noise"] == "no"]
+
+    def listed(frame: pd.DataFrame) -> str:
+        return "; ".join(f"{row['compared']} ({row['split']}, {row['mean (points)']:+.1f} points, paired interval "
+                         f"{row['95% paired interval (points)']})" if row["mean (points)"] is not None else
+                         f"{row['compared']} ({row['split']}, undefined)" for _, row in frame.iterrows())
+
+    n_pairs = max(len(str(cell).split(", ")) for cell in comparisons["per seed (points)"])
+    text = (f"In this run, {len(exceed)} of the {len(comparisons)} paired {task} Score comparisons exceed the noise"
+            + (f": {listed(exceed)}." if len(exceed) else "."))
+    if len(within):
+        text += f" Within the noise: {listed(within)}."
+    if n_pairs < 2:
+        text += (" With one seed per row the training noise is unknown, so no difference can be called real: "
+                 "run several seeds (`seeds=[0, 1, 2]`).")
+    return text
 
 
 def _table_one_metrics(run_dir: str | Path, *, splits, stages, variants) -> pd.DataFrame:
@@ -328,6 +351,28 @@ def table_three(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
     return table.reset_index()
 
 
+def device_changes_in_words(table: pd.DataFrame) -> list[str]:
+    """One generated sentence per split and device of :func:`table_three`: the change of each seed, and whether
+    every seed agrees in direction (the paired per-seed view; a device's few test patients make its own
+    interval wide, see :func:`per_device_intervals`)."""
+    sentences = []
+    for _, row in table.iterrows():
+        values = [v for v in str(row["per seed"]).split(", ") if v != "–"]
+        if not values:
+            sentences.append(f"{row['split']}, {row['device']}: no score change in any seed"
+                             + (f" ({row['note']})." if row.get("note") else "."))
+            continue
+        numbers = [float(v) for v in values]
+        agree = len(numbers) > 1 and (all(v > 0 for v in numbers) or all(v < 0 for v in numbers))
+        verdict = (f"all {len(numbers)} seeds agree in direction" if agree else
+                   "one seed only: the training noise is unknown" if len(numbers) == 1 else
+                   "not every seed moves the same way: within the training noise")
+        sentences.append(f"{row['split']}, {row['device']}: fine-tuning changed the Score by {row['per seed']} points "
+                         f"(mean {row['mean']:+.1f}); {verdict}" + (f". Notes: {row['note']}." if row.get("note")
+                                                                      else "."))
+    return sentences
+
+
 def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.DataFrame:
     """Per-device 4-class Score (percent, 95% interval) before and after fine-tuning, first seed's run."""
     runs = sorted((Path(run_dir) / "train").glob(f"{split}-full-seed*/metrics_finetuned.json"))
@@ -444,6 +489,46 @@ def optimism_table(root: str | Path, *, split: str = "official", variant: str = 
     return pd.DataFrame(records)
 
 
+def _leading_number(cell) -> float | None:
+    """The value of a formatted cell (``"62.6 [58.0, 67.1]"``, ``"62.6 ± 1.2 [...]"``); None for "–"."""
+    try:
+        return float(str(cell).split(" ")[0])
+    except ValueError:
+        return None
+
+
+def optimism_in_words(optimism: pd.DataFrame) -> str:
+    """What an :func:`optimism_table` shows, in sentences generated from its cells (4-class, percent)."""
+    if optimism.empty:
+        return "No evaluated runs: no optimism table."
+    rows = {row["measured as"]: row for _, row in optimism.iterrows()}
+    ours = rows[OPTIMISM_ROWS[0][0]]
+    parts = []
+    for name, what in ((OPTIMISM_ROWS[3][0], "Padding each test cycle with neighbours chosen by the test labels"),
+                       (OPTIMISM_ROWS[2][0], "Choosing the checkpoint on the test set"),
+                       (OPTIMISM_ROWS[1][0], "Taking the last epoch instead of the validation choice")):
+        row = rows.get(name)
+        if row is None or _leading_number(row["score"]) is None or _leading_number(ours["score"]) is None:
+            continue
+        pairs = [(label, _leading_number(ours[metric]), _leading_number(row[metric]))
+                 for metric, label in (("sp", "Sp"), ("se", "Se"), ("score", "Score"))]
+        pairs = [(label, before, after) for label, before, after in pairs if before is not None and after is not None]
+        moves = ", ".join(f"{label} {before:.1f} → {after:.1f} %" for label, before, after in pairs)
+        seed = str(ours["runs"]).split("(")[-1].rstrip(")")
+        if all(before == after for _, before, after in pairs):
+            parts.append(f"{what} changes nothing in {seed} ({moves}).")
+        else:
+            parts.append(f"{what} moves {moves} in {seed}.")
+    best, spread = rows.get("ours, the best single seed"), rows.get("ours, mean ± std over seeds")
+    if best is not None and spread is not None:
+        parts.append(f"The best single seed reads a Score of {_leading_number(best['score']):.1f} against a mean of "
+                     f"{_leading_number(spread['score']):.1f} over {spread['runs']} seeds: reporting the best seed "
+                     "alone would add the difference.")
+    return (f"The same trained models, measured {len(optimism)} ways. " + " ".join(parts)
+            + " Rows that read the test labels are diagnostics of how a published number can be inflated, "
+              "not results.")
+
+
 def run_labels(run_dir: str | Path) -> dict:
     """What the numbers of a run stand on: data (its label: synthetic, or the release check's verdict),
     initialisation, profile, provenance."""
@@ -466,10 +551,12 @@ def gather_results(run_dir: str | Path) -> dict:
     def records(frame: pd.DataFrame) -> list:
         return json.loads(frame.to_json(orient="records")) if not frame.empty else []
 
+    comparisons = row_comparisons(run_dir)
     return {"labels": run_labels(run_dir), "table_one_4class": records(table_one(run_dir, task="4-class")),
             "table_one_2class": records(table_one(run_dir, task="2-class")),
             "table_two": records(table_two(run_dir)), "table_three": records(table_three(run_dir)),
-            "noise": noise_in_words(run_dir),
+            "comparisons": records(comparisons), "noise": list(comparisons["in words"]),
+            "recalls": class_recalls_per_seed(run_dir),
             "optimism": {split: records(optimism_table(run_dir, split=split)) for split in ("official", "patient")}}
 
 

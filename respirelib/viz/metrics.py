@@ -18,8 +18,8 @@ from respirelib.training.metrics import CLASS_NAMES
 NORMALIZE_CHOICES = ("true", None)
 LOSS_COLUMNS = ("train_loss", "val_loss")
 SCORE_COLUMNS = ("val_score", "val_se", "val_sp")
-CURVE_LABELS = {"train_loss": "training loss (augmented, dropout on, class-balanced batches)",
-                "val_loss": "validation loss (as a test input: no augmentation, no dropout)",
+CURVE_LABELS = {"train_loss": "training loss (augmented inputs, dropout on)",
+                "val_loss": "validation loss (plain inputs, dropout off)",
                 "val_score": "validation ICBHI score", "val_se": "validation sensitivity (Se)",
                 "val_sp": "validation specificity (Sp)"}
 """The legend of each history column, in words."""
