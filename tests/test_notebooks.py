@@ -114,7 +114,7 @@ def test_04_training_writes_table_one(smoke_pipeline):
         "patient"].nunique()
     assert f"{n_patients} test patients in the official split" in executed
     assert "backbone.layer4" in executed and "fully connected 128 → 4" in executed  # the network is shown
-    assert "paired comparisons exceed the noise" in executed.split("What this run shows")[-1]
+    assert "paired 4-class Score comparisons exceed the noise" in executed.split("What this run shows")[-1]
     assert {"04_training_curves", "04_confusion_matrix"} <= _figures(smoke_pipeline)
     assert (smoke_pipeline / "train" / "official-full-seed0" / "metrics.json").is_file()
     # One seed: each row's numbers are its run's, recomputed here from its predictions file.
@@ -181,7 +181,7 @@ def test_07_results_report(smoke_pipeline):
     text = _text_outputs(executed)
     assert f"measured {len(optimism)} ways" in text and "five ways" not in text and "reference-notes" not in text
     assert [c["compared"] for c in record["comparisons"]] == ["+CBA+BRC − CNN", "+FT − CNN", "+FT − +CBA+BRC"]
-    assert "paired comparisons exceed the noise" in text.split("What this run shows")[-1]
+    assert "paired 4-class Score comparisons exceed the noise" in text.split("What this run shows")[-1]
     assert len(record["recalls"]) == 3 and "crackle recall (%)" in text
     assert (smoke_pipeline / "export" / "respirenet.pt").is_file()
     assert (smoke_pipeline / "export" / "MODEL_CARD.md").is_file()
