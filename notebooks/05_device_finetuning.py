@@ -19,7 +19,8 @@
 # **Goal:** start from the stage-1 model chosen on validation, make one copy per recording device,
 # fine-tune each copy on that device's training cycles (paper §II-A, "Device Specific Fine-tuning"; its
 # schedule, lr 1e-4 for 50 epochs, is in §III's implementation details), and score each test cycle with its
-# own device's model. This notebook's schedule is the profile's, printed below beside the paper's. The paper reports the largest gains for the two Littmann
+# own device's model. This notebook's schedule is the profile's, printed below beside the paper's. The
+# paper reports the largest gains for the two Littmann
 # stethoscopes, the devices with the fewest cycles (Table III).
 
 # %% tags=["parameters"]

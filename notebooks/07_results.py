@@ -96,7 +96,8 @@ display(page_table(tables.recall_table(run_dir)))
 # %% [markdown]
 # ## The optimism table: how much of a number comes from how it was measured
 #
-# The same trained runs, measured several ways (the sentence under the table counts them). *Ours* selects the checkpoint on validation patients and pads
+# The same trained runs, measured several ways (the sentence under the table counts them). *Ours* selects
+# the checkpoint on validation patients and pads
 # every test input without labels. The *last epoch* uses no selection at all. The *reference code* chose
 # the epoch with the best **test** score (the test set was monitored after every validation epoch only for
 # this row, and never used to select). The *paper as written* pads each test cycle with neighbours chosen

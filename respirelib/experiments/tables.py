@@ -145,7 +145,8 @@ def _paired_sets(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list[tuple]
 
 def _in_words(split: str, first: str, second: str, task: str, entry: dict, labels: list[str]) -> str:
     """One generated sentence on whether ``second − first`` exceeds the noise (:func:`exceeds_noise`)."""
-    per_pair = ", ".join("–" if d is None else f"{label} {100 * d:+.1f}" for label, d in zip(labels, entry["per_pair"]))
+    per_pair = ", ".join("–" if d is None else f"{label} {100 * d:+.1f}"
+                         for label, d in zip(labels, entry["per_pair"]))
     interval = ("no interval (the Score is undefined in most resamples)" if entry["ci"] is None else
                 f"95 % paired interval over test patients [{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]")
     head = (f"{split}, {task} Score: {second} − {first} = "
@@ -198,7 +199,8 @@ def compare_rows(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples: i
                 entry = paired_bootstrap(sets, n_resamples=n_resamples, seed=seed)[key]["score"]
                 records.append({
                     "split": split, "compared": f"{second} − {first}",
-                    "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}" for d in entry["per_pair"]),
+                    "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}"
+                                                   for d in entry["per_pair"]),
                     "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 2),
                     "95% paired interval (points)": "–" if entry["ci"] is None else
                     f"[{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]",

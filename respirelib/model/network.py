@@ -259,6 +259,7 @@ def network_summary(model: RespireNet) -> list[dict]:
             layers = f"dropout p={module.p:g} (training only)"
         else:
             layers = type(module).__name__
-        rows.append({"part": f"head.{index}", "layers": layers, "parameters": sum(p.numel() for p in module.parameters()),
+        rows.append({"part": f"head.{index}", "layers": layers,
+                     "parameters": sum(p.numel() for p in module.parameters()),
                      "first weights": "random (always: the head is new)" if isinstance(module, nn.Linear) else "–"})
     return rows

@@ -99,7 +99,8 @@ def plot_training_curves(history: pd.DataFrame, *, title: str | None = None) -> 
             style = "-" if column in ("train_loss", "val_score") else "--"
             values = history[column].to_numpy(dtype=float)
             measured = ~np.isnan(values)  # validation may run only every few epochs
-            ax.plot(epochs[measured], values[measured] * scale, style, marker="o", markersize=3, label=CURVE_LABELS.get(column, column))
+            ax.plot(epochs[measured], values[measured] * scale, style, marker="o", markersize=3,
+                    label=CURVE_LABELS.get(column, column))
         if present:
             ax.legend(frameon=False, fontsize="small")
         else:
