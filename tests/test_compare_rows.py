@@ -74,3 +74,19 @@ def test_table_one_is_compact_and_never_subtracts_the_paper():
     assert all("[" not in str(row[f"{m} ours"]) for m in ("sp", "se", "score"))
     assert "test patients" in tables.INTERVAL_COLUMN and "not how much training" in tables.INTERVAL_NOTE
     assert all("real ICBHI" in tables.TABLE_ONE_HEADERS[f"{m} paper"] for m in ("sp", "se", "score"))
+
+
+def test_the_optimism_table_is_said_in_words_from_its_own_cells():
+    rows = [(name, "1 (seed0)", "71.0 [60.0, 80.0]", "54.2 [40.0, 66.0]", "62.6 [55.0, 70.0]")
+            for name, _ in tables.OPTIMISM_ROWS]
+    rows[3] = (tables.OPTIMISM_ROWS[3][0], "1 (seed0)", "91.3 [85.0, 96.0]", "57.1 [45.0, 69.0]", "74.2 [68.0, 80.0]")
+    rows += [("ours, mean ± std over seeds", "3", "70.0 ± 2.0 [60.0, 80.0]", "50.0 ± 3.0 [40.0, 60.0]",
+              "60.0 ± 1.5 [55.0, 65.0]"),
+             ("ours, the best single seed", "1 of 3 (seed2)", "72.0 [60.0, 80.0]", "55.0 [40.0, 66.0]",
+              "63.5 [55.0, 70.0]")]
+    table = pd.DataFrame(rows, columns=["measured as", "runs", "sp", "se", "score"])
+    words = tables.optimism_in_words(table)
+    assert words.startswith("The same trained models, measured 6 ways.")
+    assert "test labels moves Sp 71.0 → 91.3 %, Se 54.2 → 57.1 %, Score 62.6 → 74.2 % in seed0" in words
+    assert "on the test set changes nothing in seed0" in words
+    assert "Score of 63.5 against a mean of 60.0 over 3 seeds" in words
