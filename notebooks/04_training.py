@@ -49,6 +49,8 @@ train = True             # False: only read runs that already exist under run_di
 import json
 from pathlib import Path
 
+from dataclasses import replace
+
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -57,6 +59,7 @@ from respirelib.config import CLASS_NAMES
 from respirelib.experiments import study, tables
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.experiments.variants import expand_splits
+from respirelib.model.network import build_model, network_summary
 from respirelib.training.profiles import get_profile
 from respirelib.storage import new_run_dir
 from respirelib.viz.metrics import plot_confusion_matrix, plot_training_curves
@@ -68,9 +71,9 @@ from respirelib.viz.tables import page_table
 # ## Data, split and profile
 #
 # Model selection uses a validation set carved out of the *training patients* (20 % of them); the test
-# split is read once, for the final numbers. The reference code chose its checkpoint on the test set,
-# which its own training log shows is worth about 3 points of optimism (`../shared/docs/reference-notes.md`);
-# `respirenet train --select-on test` reproduces that, for comparison only.
+# split is read once, for the final numbers. The reference code chose its checkpoint on the test set;
+# notebook 07's optimism table measures what that choice adds on this run's own models, and
+# `respirenet train --select-on test` reproduces it, for comparison only.
 #
 # The patient split has a seed of its own (`split_seed`, fixed at 0), separate from the training seed: all
 # seeds of one split are scored on the same test patients, so their spread is the training noise alone.
@@ -94,12 +97,36 @@ print(f"data: {data_path}\nruns: {root / 'train'}\nsplits: {', '.join(paper.SPLI
       f"; seeds {seed_list}")
 
 # %% [markdown]
+# ## The network
+#
+# RespireNet is a ResNet (the paper: ResNet-34) whose last layer is replaced by a small head: two fully
+# connected layers of 128 units with ReLU and dropout, then the four classes. The table lists the parts
+# of the profile's network with their parameters. **ImageNet transfer** reaches the backbone only: with
+# `init="imagenet"` (`respirenet train --init imagenet`) its convolutions start from torchvision's
+# ImageNet weights, which exist for the standard width (64 channels in the first stage) only; the head is
+# always new and starts random. `imagenet-if-available` uses the weights when they are on disk and the
+# width allows, and says so in every report.
+
+# %%
+profile_config = get_profile(profile)
+network = build_model(replace(profile_config.model, pretrained="random"), seed=seed)  # the shape; weights below
+display(page_table(pd.DataFrame(network_summary(network)), formats={"parameters": "{:,}"}))
+model_config = profile_config.model
+n_backbone = sum(p.numel() for p in network.backbone.parameters())
+n_head = sum(p.numel() for p in network.head.parameters())
+print(f"{model_config.backbone}, first stage {model_config.width} channels, head {model_config.hidden}×2 with "
+      f"dropout {model_config.dropout:g}: {n_backbone:,} backbone + {n_head:,} head = {n_backbone + n_head:,} "
+      f"parameters.\nImageNet weights fit this backbone: {'yes' if model_config.has_imagenet_weights else 'no'} "
+      f"(width {model_config.width}); this notebook asks for init={init!r}.")
+
+# %% [markdown]
 # ## Train the full model (+CBA+BRC)
 #
 # Each run pre-processes the recordings once into a cache (4 kHz, 50 Hz high-pass; see notebook 02), pads
 # every training cycle to the input length (the profile's `padding`), adds concatenation-augmented samples,
-# and trains with SGD (momentum 0.9, lr 1e-3 in the paper profile) on class-balanced batches with the
-# standard augmentations, computing Mel-spectrogram images batch by batch. Blank region clipping decides
+# and trains on class-balanced batches with the standard augmentations, computing Mel-spectrogram images
+# batch by batch. The optimiser and its schedule are the profile's, printed below (the paper: SGD with
+# momentum 0.9 at a fixed lr 1e-3 for 200 epochs). Blank region clipping decides
 # each input's blank rows before augmentation, so added noise cannot hide a blank band from it.
 # Validation and test inputs are padded **without labels** (context padding, notebook 02), exactly as a new
 # recording would be. A run that already finished is only read; an interrupted one resumes from its last
@@ -115,12 +142,21 @@ label = f"{metrics['data']} data, {metrics['init']}, profile {metrics['profile']
 if metrics["synthetic"]:
     display(Markdown("## ⚠️ SYNTHETIC DATA: these are not ICBHI results"))
 print(label)
+stage1 = profile_config.stage1
+optimiser = {"sgd": f"SGD (momentum {stage1.momentum:g})", "adamw": "AdamW"}[stage1.optimizer]
+print(f"stage 1 of profile {profile}: {optimiser} at lr {stage1.lr:g}, {stage1.lr_schedule} schedule, "
+      f"{stage1.epochs} epochs, batches of {stage1.batch_size}")
 
 # %% [markdown]
 # ## Training curves
 #
 # Loss on the (augmented, class-balanced) training batches and the validation ICBHI score per epoch. The
 # marked epoch is the one selected: the best validation score, never the best test score.
+#
+# The validation loss can sit **below** the training loss. That is not a leak: each training loss is
+# measured on augmented inputs (noise, shifts, concatenated cycles) with dropout switched on in the head,
+# averaged over an epoch while the weights still change, on class-balanced batches; the validation loss is
+# measured after the epoch, on plain inputs, with dropout off, as a test input would be.
 
 # %%
 history = pd.read_json(first / "stage1" / "history.jsonl", lines=True)
@@ -135,14 +171,16 @@ fig
 # The ICBHI score averages sensitivity (abnormal cycles recognised as their class) and specificity
 # (normal cycles recognised as normal). The brackets are 95 % confidence intervals from a patient-level
 # bootstrap: the test patients are resampled with replacement 1000 times and the scores recomputed.
-# Cycles of one patient are alike, so it is the number of test *patients* (about 49 in the official split
-# of ICBHI) that sets the width, and the intervals are wide. No peer in this field reports them.
+# Cycles of one patient are alike, so it is the number of test *patients* (printed below) that sets the
+# width, and the intervals are wide. No peer in this field reports them.
 
 # %%
 fig = plot_confusion_matrix(metrics["confusion"], class_names=CLASS_NAMES,
                             title=f"Test part of the {split_labels[0]} split, +CBA+BRC ({label})")
 save_figure(fig, "04_confusion_matrix", out_dir=figures_dir)
 display(page_table(tables.metrics_with_intervals(metrics)))
+print(f"{metrics['ci']['n_patients']} test patients in the {split_labels[0]} split of this data "
+      f"({metrics['data']}), resampled {metrics['ci']['n_resamples']} times")
 fig
 
 # %% [markdown]
@@ -152,9 +190,18 @@ fig
 # reports a gain of 0.5 (60/40) and 0.9 points (80/20) from the two together; a single seed varies by more
 # than that, which is why several seeds matter (`seeds=[0, 1, 2, 3, 4]`).
 #
-# Each "ours" cell reads *mean ± std over seeds [95 % interval of the mean]* in percent. Below the tables,
-# each pair of rows is compared in words: a difference is called real only when it is larger than twice
-# its standard error over seeds *and* the rows' test-set intervals do not overlap.
+# Each "ours" cell reads *mean ± std over seeds* in percent; the Score's 95 % interval of the mean has a
+# column of its own, and the paper's numbers (real ICBHI, ImageNet weights, 200 epochs) stand beside ours
+# as a reference, never subtracted from them. The two spreads measure different things, so the interval
+# can be narrower than the ±: **the interval resamples the test patients only** (how much the choice of
+# test patients moves the mean of these seeds), while the ± is the training noise (how much another seed
+# moves one run). Neither contains the other.
+#
+# Rows are then compared **paired**: both rows were trained on the same seeds and scored on the same test
+# cycles, so the comparison takes each seed's difference (the training noise shows in how they spread)
+# and a paired patient bootstrap of the mean difference (each resample draws the test patients once and
+# scores both rows on them). A difference is said to exceed the noise when its 95 % paired interval
+# excludes 0 *and* every seed's difference has the same sign; with one seed, nothing is called a difference.
 
 # %%
 if ablation:
@@ -163,13 +210,27 @@ if ablation:
             study.ensure_run(root, data_path, split=split, variant="cnn", seed=s, profile=profile, init=init,
                              device=device, precision=precision, train=train)
 table_one = tables.table_one(root, task="4-class", splits=split_labels, stages=["stage1"])
-display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: ICBHI, ImageNet init, 200 epochs"))
-display(page_table(table_one))
+display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: real ICBHI, ImageNet init, 200 epochs"))
+display(page_table(table_one.rename(columns=tables.TABLE_ONE_HEADERS)))
 table_two_class = tables.table_one(root, task="2-class", splits=split_labels, stages=["stage1"])
 display(Markdown("**Table I, 2-class** (the paper reports it for the 80/20 split only)"))
-display(page_table(table_two_class))
-noise = tables.noise_in_words(root, splits=split_labels, stages=["stage1"])
+display(page_table(table_two_class.rename(columns=tables.TABLE_ONE_HEADERS)))
+display(Markdown(tables.INTERVAL_NOTE))
+comparisons = tables.row_comparisons(root, splits=split_labels, stages=["stage1"])
+noise = list(comparisons["in words"])
+display(Markdown("**Paired comparisons, 4-class Score** (second row minus first, per seed and on average)"))
+display(page_table(comparisons.drop(columns="in words"), formats={"mean (points)": "{:+.1f}"}))
 display(Markdown("\n".join(f"- {sentence}" for sentence in noise) or "_one row only: nothing to compare_"))
+
+# %% [markdown]
+# ## Recall of each class, per seed
+#
+# The Score averages over classes; a seed can reach a fair Score while recalling almost none of one class.
+# Each row is one trained run's recall of each class on the test split.
+
+# %%
+recalls = tables.recall_table(root, splits=split_labels)
+display(page_table(recalls[recalls["row"] != "+FT"] if not recalls.empty else recalls))
 
 # %% [markdown]
 # ## Table II: input length (optional)
@@ -198,11 +259,20 @@ else:
 # ## Record the numbers
 
 # %%
-record_numbers(root, "04_training.json", {
+record_path = record_numbers(root, "04_training.json", {
     "splits": splits, "split_labels": split_labels, "noise": noise, "profile": profile, "data": metrics["data"],
     "synthetic": metrics["synthetic"], "init": metrics["init"], "seeds": seed_list, "precision": metrics["precision"],
     "runs": [str(p) for p in full_runs], "table_one_4class": table_one.to_dict(orient="records"),
-    "table_one_2class": table_two_class.to_dict(orient="records"), "table_two": sweep.to_dict(orient="records")})
+    "table_one_2class": table_two_class.to_dict(orient="records"), "table_two": sweep.to_dict(orient="records"),
+    "comparisons": comparisons.to_dict(orient="records"), "recalls": recalls.to_dict(orient="records")})
+
+# %% [markdown]
+# ## What this run shows
+#
+# Generated from this run's numbers (the paired comparisons above), not written by hand:
+
+# %%
+display(Markdown(tables.comparisons_in_words(comparisons)))
 
 # %% [markdown]
 # ## What to try next

@@ -243,7 +243,11 @@ def test_plot_training_curves_full_and_partial(tmp_path):
                             "val_score": [0.5, 0.6, 0.58], "val_se": [0.3, 0.4, 0.35], "val_sp": [0.7, 0.8, 0.81]})
     fig = plot_training_curves(history, title="run 0")
     loss_ax, score_ax = fig.axes[:2]
-    assert [line.get_label() for line in loss_ax.get_lines()] == ["train_loss", "val_loss"]
+    legend = [text.get_text() for text in loss_ax.get_legend().get_texts()]
+    assert legend[0].startswith("training loss") and legend[1].startswith("validation loss")
+    assert [t.get_text() for t in score_ax.get_legend().get_texts()] == [
+        "validation ICBHI score", "validation sensitivity (Se)", "validation specificity (Sp)"]
+    assert not any("_" in text for text in legend)  # words, not column names
     score_lines = [line for line in score_ax.get_lines() if not line.get_label().startswith("_")]
     assert len(score_lines) == 3
     np.testing.assert_allclose(score_lines[0].get_ydata(), [50, 60, 58])
@@ -348,6 +352,71 @@ def test_training_curves_join_validations_made_every_few_epochs():
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [1.3, 1.2, 1.0, 0.9],
                             "val_score": [np.nan, 0.4, np.nan, 0.6]})
     score_ax = plot_training_curves(history).axes[1]
-    line = next(line for line in score_ax.get_lines() if line.get_label() == "val_score")
+    line = next(line for line in score_ax.get_lines() if line.get_label() == "validation ICBHI score")
     np.testing.assert_array_equal(line.get_xdata(), [2, 4])
     np.testing.assert_allclose(line.get_ydata(), [40, 60])
+
+
+# ----------------------------------------------------------------------------- paired comparison of two rows
+
+from respirelib.training.metrics import exceeds_noise, paired_bootstrap  # noqa: E402
+
+_LABELS = np.tile([0, 1, 2, 3, 0, 1, 2, 3], 40)  # 40 patients, 8 cycles each, the same labels in each
+_PATIENTS = np.repeat(np.arange(40), 8)
+
+
+def _row(correct_per_patient) -> np.ndarray:
+    """Predictions right on the first ``k`` cycles of each patient, wrong (next class) on the rest."""
+    within = np.tile(np.arange(8), 40)
+    right = within < np.repeat(np.asarray(correct_per_patient), 8)
+    return np.where(right, _LABELS, (_LABELS + 1) % 4)
+
+
+def _seeds(*rows) -> np.ndarray:
+    return np.stack(rows)
+
+
+def test_a_row_better_on_every_patient_is_called_a_difference():
+    hard = np.random.default_rng(0).integers(1, 7, size=40)  # patients from hard to easy
+    first = _seeds(_row(hard), _row(np.maximum(hard - 1, 0)), _row(hard))
+    second = _seeds(_row(hard + 1), _row(hard), _row(hard + 1))  # one more cycle right on every patient, every seed
+    result = paired_bootstrap([(_LABELS, first, second, _PATIENTS)], n_resamples=300)
+    score = result["four_class"]["score"]
+    assert result["n_pairs"] == 3 and result["n_patients"] == 40 and len(score["per_pair"]) == 3
+    assert all(d > 0 for d in score["per_pair"]) and score["ci"][0] > 0
+    assert score["mean"] == pytest.approx(np.mean(score["per_pair"]))
+    assert exceeds_noise(score)
+    flipped = paired_bootstrap([(_LABELS, second, first, _PATIENTS)], n_resamples=300)["four_class"]["score"]
+    assert flipped["ci"][1] < 0 and exceeds_noise(flipped)
+
+
+def test_identical_rows_are_not_a_difference():
+    rows = _seeds(_row(np.full(40, 3)), _row(np.arange(40) % 8))
+    score = paired_bootstrap([(_LABELS, rows, rows.copy(), _PATIENTS)], n_resamples=200)["four_class"]["score"]
+    assert score["per_pair"] == [0.0, 0.0] and score["mean"] == 0.0 and score["ci"] == [0.0, 0.0]
+    assert not exceeds_noise(score)
+
+
+def test_breaking_the_pairing_changes_the_result():
+    """A small gain on every fourth patient shows paired; once the second row's patients are shuffled (the same
+    scores, since every patient has the same labels, but no longer matched) the test patients swamp it."""
+    hard = np.random.default_rng(1).integers(0, 7, size=40)
+    gain = (np.arange(40) % 4 == 0).astype(int)
+    first, second = _seeds(_row(hard), _row(hard)), _seeds(_row(hard + gain), _row(hard + gain))
+    paired = paired_bootstrap([(_LABELS, first, second, _PATIENTS)], n_resamples=500)["four_class"]["score"]
+    order = np.random.default_rng(2).permutation(40)
+    shuffled_second = second.reshape(2, 40, 8)[:, order].reshape(2, -1)
+    broken = paired_bootstrap([(_LABELS, first, shuffled_second, _PATIENTS)], n_resamples=500)["four_class"]["score"]
+    assert broken["mean"] == pytest.approx(paired["mean"])  # the same two scores ...
+    assert exceeds_noise(paired) and not exceeds_noise(broken)  # ... but only the matched pairs tell them apart
+    assert broken["ci"][1] - broken["ci"][0] > 3 * (paired["ci"][1] - paired["ci"][0])
+
+
+def test_one_seed_or_seeds_of_both_signs_are_not_a_difference():
+    assert not exceeds_noise({"per_pair": [0.05], "ci": [0.01, 0.09]})  # one seed: training noise unknown
+    assert not exceeds_noise({"per_pair": [0.05, -0.01, 0.03], "ci": [0.01, 0.09]})
+    assert not exceeds_noise({"per_pair": [0.05, 0.02], "ci": [-0.01, 0.09]})
+    assert exceeds_noise({"per_pair": [0.05, 0.02], "ci": [0.01, 0.09]})
+    with pytest.raises(ValueError, match="same runs"):
+        paired_bootstrap([(_LABELS, _seeds(_row(np.ones(40, int))), _seeds(_row(np.ones(40, int)), _row(np.ones(40, int))),
+                           _PATIENTS)])

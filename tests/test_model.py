@@ -173,3 +173,17 @@ def test_a_narrow_resnet_has_no_imagenet_weights():
         build_model(ModelConfig(backbone="resnet18", width=16))
     with pytest.raises(ValueError, match="width"):
         ModelConfig(width=0)
+
+
+def test_network_summary_accounts_for_every_parameter_and_says_where_transfer_reaches():
+    from respirelib.model.network import network_summary
+
+    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=8), seed=0)
+    rows = network_summary(model)
+    assert sum(row["parameters"] for row in rows) == model.describe()["n_parameters"]
+    assert [row["part"] for row in rows if row["part"].startswith("backbone.layer")] == [
+        f"backbone.layer{k}" for k in range(1, 5)]
+    linear = [row["layers"] for row in rows if row["layers"].startswith("fully connected")]
+    assert linear == ["fully connected 64 → 128", "fully connected 128 → 128", "fully connected 128 → 4"]
+    assert all(row["first weights"] == "random (--init random)" for row in rows if row["part"].startswith("backbone"))
+    assert all("head is new" in row["first weights"] for row in rows if row["layers"].startswith("fully"))

@@ -10,6 +10,8 @@ import pytest
 
 from respirelib.apps.notebooks import execute_notebook
 from respirelib.apps.pipeline import NOTEBOOKS
+from respirelib.experiments import tables
+from respirelib.training.profiles import get_profile
 
 pytestmark = pytest.mark.notebook
 
@@ -39,8 +41,8 @@ def _percent_by_hand(predictions: pd.DataFrame) -> dict:
 
 
 def _table_value(cell: str) -> float:
-    """The mean of a table cell such as ``"7.1 [2.1, 12.5]"``."""
-    return float(cell.split(" [")[0])
+    """The mean of a table cell such as ``"7.1"`` (one seed) or ``"7.1 ± 0.4"``."""
+    return float(cell.split(" ")[0])
 
 
 def _assert_rows_recomputed(rows: list[dict], predictions_of_row, task: str) -> None:
@@ -97,9 +99,22 @@ def test_04_training_writes_table_one(smoke_pipeline):
     rows = {row["row"] for row in record["table_one_4class"]}
     assert rows == {"CNN", "+CBA+BRC"}
     for row in record["table_one_4class"]:
-        assert row["score paper"] in (55.2, 55.7)
-        assert row["score ours"] == "–" or "[" in row["score ours"]  # the 95% interval travels with the mean
-    assert len(record["noise"]) == 1 and "CNN" in record["noise"][0]
+        assert row["score paper"] in (55.2, 55.7)  # the paper beside ours, never subtracted
+        assert not [key for key in row if "gap" in key]
+        assert row[tables.INTERVAL_COLUMN].startswith("[")  # the interval has a column of its own
+    assert len(record["noise"]) == 1 and "+CBA+BRC − CNN" in record["noise"][0]
+    assert "one seed only" in record["noise"][0]  # the pipeline's smoke run has one seed: nothing called real
+    assert [c["compared"] for c in record["comparisons"]] == ["+CBA+BRC − CNN"]
+    assert {(r["row"], r["seed"]) for r in record["recalls"]} == {("CNN", 0), ("+CBA+BRC", 0)}
+    executed = _text_outputs((smoke_pipeline / "notebooks" / "04_training.ipynb").read_text())
+    stage1 = get_profile("smoke").stage1
+    assert f"stage 1 of profile smoke: {'SGD' if stage1.optimizer == 'sgd' else 'AdamW'}" in executed
+    assert "about 49" not in executed and "reference-notes" not in executed and "§III" not in executed
+    n_patients = pd.read_csv(smoke_pipeline / "train" / "official-full-seed0" / "metrics_predictions.csv")[
+        "patient"].nunique()
+    assert f"{n_patients} test patients in the official split" in executed
+    assert "backbone.layer4" in executed and "fully connected 128 → 4" in executed  # the network is shown
+    assert "paired 4-class Score comparisons exceed the noise" in executed.split("What this run shows")[-1]
     assert {"04_training_curves", "04_confusion_matrix"} <= _figures(smoke_pipeline)
     assert (smoke_pipeline / "train" / "official-full-seed0" / "metrics.json").is_file()
     # One seed: each row's numbers are its run's, recomputed here from its predictions file.
@@ -118,6 +133,11 @@ def test_05_finetuning_writes_table_three(smoke_pipeline):
     assert devices == {"AKGC417L", "Meditron", "LittC2SE", "Litt3200"}
     assert "+FT" in {row["row"] for row in record["table_one_4class"]}
     assert "05_device_gains_official" in _figures(smoke_pipeline)
+    assert [c["compared"] for c in record["comparisons"]] == ["+FT − +CBA+BRC"]  # +FT against its own stage 1
+    assert (record["stage2_epochs"], record["paper_stage2_epochs"]) == (get_profile("smoke").stage2.epochs, 50)
+    executed = _text_outputs((smoke_pipeline / "notebooks" / "05_device_finetuning.ipynb").read_text())
+    assert f"stage 2 here (profile smoke): {record['stage2_epochs']} epoch" in executed and "§III-D" not in executed
+    assert all(row["note"] is None or "seed" in row["note"] for row in record["table_three"])  # every seed's note
     # The +FT row and the per-device change, recomputed from the run's two predictions files.
     run = smoke_pipeline / "train" / "official-full-seed0"
     before, after = (pd.read_csv(run / f"{name}_predictions.csv") for name in ("metrics", "metrics_finetuned"))
@@ -158,6 +178,11 @@ def test_07_results_report(smoke_pipeline):
         "selected on the test set (the reference code)", "label-aware test padding (the paper as written)"]
     assert record["optimism"]["patient"] == []
     assert "optimism table" in executed.lower() and "NaN" not in _text_outputs(executed)
+    text = _text_outputs(executed)
+    assert f"measured {len(optimism)} ways" in text and "five ways" not in text and "reference-notes" not in text
+    assert [c["compared"] for c in record["comparisons"]] == ["+CBA+BRC − CNN", "+FT − CNN", "+FT − +CBA+BRC"]
+    assert "paired 4-class Score comparisons exceed the noise" in text.split("What this run shows")[-1]
+    assert len(record["recalls"]) == 3 and "crackle recall (%)" in text
     assert (smoke_pipeline / "export" / "respirenet.pt").is_file()
     assert (smoke_pipeline / "export" / "MODEL_CARD.md").is_file()
     assert (smoke_pipeline / "figures" / "07_prediction_timeline.png").is_file()

@@ -2,8 +2,10 @@
 
 Each takes the root of a set of runs (a pipeline's run directory, or any folder whose ``train/``
 :mod:`respirelib.experiments.study` filled) and returns a DataFrame: ours beside the paper's
-numbers, with the gap. Notebooks 04, 05 and 07 show them; :func:`gather_results` is what
-notebook 07 records. "ours" reads ``mean ± std [95% interval of the mean]`` in percent.
+numbers (real ICBHI, a reference: never subtracted from ours, which may be synthetic). Rows are
+compared paired (:func:`compare_rows`). Notebooks 04, 05 and 07 show them; :func:`gather_results`
+is what notebook 07 records. "ours" reads ``mean ± std`` over seeds in percent, the interval
+of the mean (test patients resampled) in a column of its own.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from respirelib import paper
+from respirelib.config import CLASS_NAMES
 from respirelib.experiments.run import diagnose_run
 from respirelib.experiments.study import collect_metrics
-from respirelib.experiments.variants import parse_run_name, split_group
-from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets, format_entry,
-                                         format_mean_std)
+from respirelib.experiments.variants import ROW_NAMES, parse_run_name, split_group
+from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets, class_recalls,
+                                         exceeds_noise, format_entry, format_mean_std, paired_bootstrap)
 
 TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
 TABLE_ONE_VARIANTS = ("cnn", "full")
@@ -77,76 +80,175 @@ def format_ours(mean: float, std: float, ci) -> str:
         f"{text} [{ci[0]:.1f}, {ci[1]:.1f}]"
 
 
-def side_by_side(summary: pd.DataFrame, paper_table: dict, *, task: str = "4-class") -> pd.DataFrame:
-    """Our Table I rows next to the paper's, with the gap (ours − paper, points) for Sp, Se and Score.
+TABLE_ONE_HEADERS = {"sp ours": "Sp ours (%)", "se ours": "Se ours (%)", "score ours": "Score ours (%)",
+                     "sp paper": "Sp paper, real ICBHI (%)", "se paper": "Se paper, real ICBHI (%)",
+                     "score paper": "Score paper, real ICBHI (%)"}
+"""Column headers of :func:`table_one` on the page (``table.rename(columns=TABLE_ONE_HEADERS)``)."""
+INTERVAL_COLUMN = "Score 95% interval of the mean (%, test patients resampled)"
+INTERVAL_NOTE = ("The interval resamples the test patients only (a patient bootstrap of the seeds' mean Score): "
+                 "it says how much the test set's choice of patients moves the mean, not how much training "
+                 "moves it. The training noise is the ± (standard deviation over seeds), which can be the wider "
+                 "of the two; the paired comparisons below show both.")
 
-    "ours" reads ``mean ± std [95% interval]`` (percent); the paper gives no intervals.
+
+def side_by_side(summary: pd.DataFrame, paper_table: dict, *, task: str = "4-class") -> pd.DataFrame:
+    """Our Table I rows, compact, with the paper's numbers as a reference beside them (never subtracted).
+
+    ``<metric> ours`` reads ``mean ± std`` over seeds (percent); :data:`INTERVAL_COLUMN` the 95%
+    patient-bootstrap interval of the mean Score; ``<metric> paper`` the paper's (real ICBHI)
+    number. The paper gives no intervals.
     """
     rows = []
     for (split, row_name), values in summary.iterrows():
         paper = paper_table.get((split, task, row_name))
-        record = {"split": split, "row": row_name}
-        for index, metric in enumerate(("sp", "se", "score")):
-            mean, std = values[f"{task} {metric} mean"], values[f"{task} {metric} std"]
-            record[f"{metric} ours"] = format_ours(mean, std, values.get(f"{task} {metric} ci"))
-            record[f"{metric} paper"] = paper[index] if paper else None
-            record[f"{metric} gap"] = round(mean - paper[index], 1) if paper and np.isfinite(mean) else None
-        record["n seeds"] = int(values["n seeds"])
+        record = {"split": split, "row": row_name, "n seeds": int(values["n seeds"])}
         if int(values.get("n folds", 1)) > 1:
             record["n folds"] = int(values["n folds"])
+        for metric in ("sp", "se", "score"):
+            record[f"{metric} ours"] = format_mean_std(values[f"{task} {metric} mean"],
+                                                       values[f"{task} {metric} std"], percent=False)
+        ci = values.get(f"{task} score ci")
+        record[INTERVAL_COLUMN] = f"[{ci[0]:.1f}, {ci[1]:.1f}]" if isinstance(ci, (list, tuple)) else "–"
+        for index, metric in enumerate(("sp", "se", "score")):
+            record[f"{metric} paper"] = paper[index] if paper else None
         rows.append(record)
     return pd.DataFrame(rows)
 
 
-def _noise(values: pd.Series, task: str) -> tuple[float, float, int, list | None]:
-    column = f"{task} score"
-    return (values[f"{column} mean"], values[f"{column} std"], int(values["n seeds"]), values.get(f"{column} ci"))
+def _pair_label(fold: int, seed: int, n_folds: int) -> str:
+    return f"fold {fold} seed {seed}" if n_folds > 1 else f"seed {seed}"
 
 
-def noise_statements(summary: pd.DataFrame, *, task: str = "4-class") -> list[str]:
-    """Sentences saying, for each pair of rows of one split, whether their Score difference is within the noise.
+def _paired_sets(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list[tuple], list[str]]:
+    """The runs of two rows matched by (fold, seed), as :func:`paired_bootstrap` sets (one per test set),
+    and the label of each pair in the order of the sets."""
+    matched = first.merge(second, on=["fold", "seed"], suffixes=(" first", " second")).sort_values(["fold", "seed"])
+    n_folds = matched["fold"].nunique()
+    grouped: dict[tuple, list] = {}
+    for _, pair in matched.iterrows():
+        tables = [pd.read_csv(pair[f"predictions {which}"]).sort_values("cycle_row") for which in ("first", "second")]
+        if not np.array_equal(tables[0]["cycle_row"], tables[1]["cycle_row"]):
+            raise ValueError(f"{pair['predictions first']} and {pair['predictions second']} score different test "
+                             "cycles: they cannot be compared paired")
+        grouped.setdefault(tuple(tables[0]["cycle_row"]), []).append((tables, _pair_label(pair["fold"], pair["seed"],
+                                                                                          n_folds)))
+    sets, labels = [], []
+    for pairs in grouped.values():
+        reference = pairs[0][0][0]
+        sets.append((reference["label_id"].to_numpy(),
+                     np.stack([tables[0]["pred"].to_numpy() for tables, _ in pairs]),
+                     np.stack([tables[1]["pred"].to_numpy() for tables, _ in pairs]),
+                     reference["patient"].to_numpy()))
+        labels += [label for _, label in pairs]
+    return sets, labels
 
-    Two kinds of noise: training (the seeds' spread: a difference under twice the standard
-    error of the difference of means) and the test set (the rows' 95% patient-bootstrap
-    intervals overlap). A difference is called real only when it clears both.
+
+def _in_words(split: str, first: str, second: str, task: str, entry: dict, labels: list[str]) -> str:
+    """One generated sentence on whether ``second − first`` exceeds the noise (:func:`exceeds_noise`)."""
+    per_pair = ", ".join("–" if d is None else f"{label} {100 * d:+.1f}"
+                         for label, d in zip(labels, entry["per_pair"]))
+    interval = ("no interval (the Score is undefined in most resamples)" if entry["ci"] is None else
+                f"95 % paired interval over test patients [{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]")
+    head = (f"{split}, {task} Score: {second} − {first} = "
+            + ("–" if entry["mean"] is None else f"{100 * entry['mean']:+.1f}") + f" points ({per_pair}; {interval})")
+    if exceeds_noise(entry):
+        return (f"{head}: **exceeds the noise**: the interval excludes 0 and all {len(labels)} seeds agree in "
+                "sign.")
+    reasons = []
+    if entry["ci"] is None or entry["ci"][0] <= 0 <= entry["ci"][1]:
+        reasons.append("the interval includes 0 (the test patients alone could give it)")
+    if len(labels) < 2:
+        reasons.append("one seed only: the training noise is unknown")
+    elif not (all(d is not None and d > 0 for d in entry["per_pair"])
+              or all(d is not None and d < 0 for d in entry["per_pair"])):
+        reasons.append("not every seed moves the same way (training noise alone could give it)")
+    return f"{head}: within the noise: {'; '.join(reasons)}."
+
+
+def compare_rows(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples: int = 1000,
+                 seed: int = 0) -> pd.DataFrame:
+    """Paired comparison of every pair of rows of each split (in table order), from their predictions.
+
+    Rows are compared on the runs they share (same fold and seed, so the same test cycles): the
+    per-seed differences (the training noise), their mean, and a paired patient-bootstrap interval
+    (:func:`respirelib.training.metrics.paired_bootstrap`: the test-patient noise). The verdict is
+    :func:`respirelib.training.metrics.exceeds_noise`.
+
+    Parameters
+    ----------
+    metrics : pd.DataFrame
+        :func:`respirelib.experiments.study.collect_metrics` rows (any selection).
+    task : {"4-class", "2-class"}
+
+    Returns
+    -------
+    table : pd.DataFrame
+        ``split``, ``compared``, ``per seed (points)``, ``mean (points)``, ``95% paired interval (points)``,
+        ``exceeds the noise`` and ``in words``; empty without a pair of rows.
     """
-    sentences = []
-    for split, group in summary.groupby(level=0, sort=False):
-        rows = list(group.index.get_level_values(1))
+    key = "four_class" if task == "4-class" else "two_class"
+    order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
+    records = []
+    for split, group in (metrics.groupby("split", sort=False) if not metrics.empty else ()):
+        rows = sorted(pd.unique(group["row"]), key=lambda name: order.get(name, 9))
         for i, first in enumerate(rows):
             for second in rows[i + 1:]:
-                m1, s1, n1, ci1 = _noise(group.loc[(split, first)], task)
-                m2, s2, n2, ci2 = _noise(group.loc[(split, second)], task)
-                if not (np.isfinite(m1) and np.isfinite(m2)):
+                sets, labels = _paired_sets(group[group["row"] == first], group[group["row"] == second])
+                if not sets:
                     continue
-                diff = m2 - m1
-                seeds_known = n1 > 1 and n2 > 1 and np.isfinite(s1) and np.isfinite(s2)
-                bound = 2 * np.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2) if seeds_known else None
-                overlap = ci1 is not None and ci2 is not None and ci1[0] <= ci2[1] and ci2[0] <= ci1[1]
-                reasons = []
-                if bound is not None and abs(diff) < bound:
-                    reasons.append(f"smaller than twice its standard error over seeds ({bound:.1f})")
-                if overlap:
-                    reasons.append("the 95% intervals of the test patients overlap")
-                if bound is None:
-                    reasons.append("one seed only: the training noise is unknown")
-                verdict = ("within the noise: " + "; ".join(reasons)) if reasons else \
-                    "larger than both the seed spread and the test-set interval"
-                sentences.append(f"{split}, {task} Score: {second} − {first} = {diff:+.1f} points, {verdict}.")
-    return sentences
+                entry = paired_bootstrap(sets, n_resamples=n_resamples, seed=seed)[key]["score"]
+                records.append({
+                    "split": split, "compared": f"{second} − {first}",
+                    "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}"
+                                                   for d in entry["per_pair"]),
+                    "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 2),
+                    "95% paired interval (points)": "–" if entry["ci"] is None else
+                    f"[{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]",
+                    "exceeds the noise": "yes" if exceeds_noise(entry) else "no",
+                    "in words": _in_words(split, first, second, task, entry, labels)})
+    return pd.DataFrame(records, columns=["split", "compared", "per seed (points)", "mean (points)",
+                                          "95% paired interval (points)", "exceeds the noise", "in words"])
 
 
-def _table_one_summary(run_dir: str | Path, *, splits, stages, variants) -> pd.DataFrame:
-    """:func:`summarise` of the Table I runs under ``run_dir``, rows in the paper's order; empty without runs."""
+def comparisons_in_words(comparisons: pd.DataFrame, *, task: str = "4-class") -> str:
+    """A closing paragraph generated from :func:`compare_rows`: which differences exceed the noise, which do not."""
+    if comparisons.empty:
+        return "Only one row ran: there is nothing to compare (train more rows or seeds to compare them)."
+    exceed = comparisons[comparisons["exceeds the noise"] == "yes"]
+    within = comparisons[comparisons["exceeds the noise"] == "no"]
+
+    def listed(frame: pd.DataFrame) -> str:
+        return "; ".join(f"{row['compared']} ({row['split']}, {row['mean (points)']:+.1f} points, paired interval "
+                         f"{row['95% paired interval (points)']})" if row["mean (points)"] is not None else
+                         f"{row['compared']} ({row['split']}, undefined)" for _, row in frame.iterrows())
+
+    n_pairs = max(len(str(cell).split(", ")) for cell in comparisons["per seed (points)"])
+    text = (f"In this run, {len(exceed)} of the {len(comparisons)} paired {task} Score comparisons exceed the noise"
+            + (f": {listed(exceed)}." if len(exceed) else "."))
+    if len(within):
+        text += f" Within the noise: {listed(within)}."
+    if n_pairs < 2:
+        text += (" With one seed per row the training noise is unknown, so no difference can be called real: "
+                 "run several seeds (`seeds=[0, 1, 2]`).")
+    return text
+
+
+def _table_one_metrics(run_dir: str | Path, *, splits, stages, variants) -> pd.DataFrame:
+    """:func:`collect_metrics` of the Table I runs under ``run_dir`` (the selection of :func:`table_one`)."""
     metrics = collect_metrics(run_dir)
     if metrics.empty:
-        return pd.DataFrame()
+        return metrics
     keep = metrics["variant"].isin(list(variants))
     if splits is not None:  # split labels or groups ("patient-fold2" and "patient-cv" both mean "patient-cv")
         keep &= metrics["split"].isin({split_group(split) for split in splits})
     if stages is not None:
         keep &= metrics["stage"].isin(list(stages))
-    metrics = metrics[keep]
+    return metrics[keep]
+
+
+def _table_one_summary(run_dir: str | Path, *, splits, stages, variants) -> pd.DataFrame:
+    """:func:`summarise` of the Table I runs under ``run_dir``, rows in the paper's order; empty without runs."""
+    metrics = _table_one_metrics(run_dir, splits=splits, stages=stages, variants=variants)
     if metrics.empty:
         return pd.DataFrame()
     order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
@@ -157,7 +259,7 @@ def _table_one_summary(run_dir: str | Path, *, splits, stages, variants) -> pd.D
 
 def table_one(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
               variants=TABLE_ONE_VARIANTS) -> pd.DataFrame:
-    """Table I rows (CNN, +CBA+BRC, +FT) for every split that ran, with the paper's numbers and the gaps.
+    """Table I rows (CNN, +CBA+BRC, +FT) for every split that ran, with the paper's numbers for reference.
 
     Parameters
     ----------
@@ -176,11 +278,17 @@ def table_one(run_dir: str | Path, *, task: str = "4-class", splits=None, stages
     return side_by_side(summary, paper.TABLE_I, task=task) if not summary.empty else pd.DataFrame()
 
 
+def row_comparisons(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
+                    variants=TABLE_ONE_VARIANTS) -> pd.DataFrame:
+    """:func:`compare_rows` for the rows of :func:`table_one` (same selection)."""
+    metrics = _table_one_metrics(run_dir, splits=splits, stages=stages, variants=variants)
+    return compare_rows(metrics, task=task)
+
+
 def noise_in_words(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
                    variants=TABLE_ONE_VARIANTS) -> list[str]:
-    """:func:`noise_statements` for the rows of :func:`table_one` (same selection)."""
-    summary = _table_one_summary(run_dir, splits=splits, stages=stages, variants=variants)
-    return noise_statements(summary, task=task) if not summary.empty else []
+    """The generated sentences of :func:`row_comparisons` (same selection)."""
+    return list(row_comparisons(run_dir, task=task, splits=splits, stages=stages, variants=variants)["in words"])
 
 
 def table_two(run_dir: str | Path) -> pd.DataFrame:
@@ -193,8 +301,7 @@ def table_two(run_dir: str | Path) -> pd.DataFrame:
         return pd.DataFrame()
     sweep = sweep.assign(seconds=sweep["variant"].str.slice(3, -1).astype(float))
     table = sweep.groupby("seconds")["4-class score"].agg(["mean", "std", "count"])
-    table["paper"] = [paper.TABLE_II.get(int(s)) for s in table.index]
-    table["gap"] = (table["mean"] - table["paper"]).round(1)
+    table["paper"] = [paper.TABLE_II.get(int(s)) for s in table.index]  # real ICBHI: a reference, not subtracted
     return table.reset_index()
 
 
@@ -217,17 +324,55 @@ def device_changes(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
     return frame
 
 
+def _notes_over_seeds(group: pd.DataFrame) -> str | None:
+    """What every run of one device says, seeds with the same note together ("seed 0: ...; seeds 1, 2: ...")."""
+    notes = group["note"].where(group["note"].notna(), "fine-tuned weights kept")
+    if (notes == "fine-tuned weights kept").all():
+        return None
+    parts = []
+    for note, seeds in group.groupby(notes, sort=False)["seed"]:
+        seeds = sorted(set(int(s) for s in seeds))
+        parts.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}: {note}")
+    return "; ".join(parts)
+
+
 def table_three(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
-    """Per-device score change (points) from fine-tuning, per split, with the paper's Table III and the gap."""
+    """Per-device score change (points) from fine-tuning, per split: each seed's change, their mean and std, the
+    note of every seed, and the paper's Table III (real ICBHI) beside it.
+
+    Each seed's change is paired (the same run's test cycles of that device, before and after)."""
     frame = device_changes(run_dir, splits=splits)
     if frame.empty:
         return pd.DataFrame()
-    table = frame.groupby(["split", "device"], sort=False).agg(
-        mean=("score_change", "mean"), std=("score_change", "std"), runs=("score_change", "count"),
-        note=("note", "first"))
-    table["paper"] = [paper.TABLE_III[device] for _, device in table.index]
-    table["gap"] = (table["mean"] - table["paper"]).round(1)
+    grouped = frame.groupby(["split", "device"], sort=False)
+    table = grouped.agg(mean=("score_change", "mean"), std=("score_change", "std"), runs=("score_change", "count"))
+    table["per seed"] = [", ".join(f"{v:+.1f}" if np.isfinite(v) else "–" for v in group["score_change"])
+                         for _, group in grouped]
+    table["note"] = [_notes_over_seeds(group) for _, group in grouped]
+    table["paper"] = [paper.TABLE_III[device] for _, device in table.index]  # real ICBHI: a reference
     return table.reset_index()
+
+
+def device_changes_in_words(table: pd.DataFrame) -> list[str]:
+    """One generated sentence per split and device of :func:`table_three`: the change of each seed, and whether
+    every seed agrees in direction (the paired per-seed view; a device's few test patients make its own
+    interval wide, see :func:`per_device_intervals`)."""
+    sentences = []
+    for _, row in table.iterrows():
+        values = [v for v in str(row["per seed"]).split(", ") if v != "–"]
+        if not values:
+            sentences.append(f"{row['split']}, {row['device']}: no score change in any seed"
+                             + (f" ({row['note']})." if row.get("note") else "."))
+            continue
+        numbers = [float(v) for v in values]
+        agree = len(numbers) > 1 and (all(v > 0 for v in numbers) or all(v < 0 for v in numbers))
+        verdict = (f"all {len(numbers)} seeds agree in direction" if agree else
+                   "one seed only: the training noise is unknown" if len(numbers) == 1 else
+                   "not every seed moves the same way: within the training noise")
+        sentences.append(f"{row['split']}, {row['device']}: fine-tuning changed the Score by {row['per seed']} points "
+                         f"(mean {row['mean']:+.1f}); {verdict}" + (f". Notes: {row['note']}." if row.get("note")
+                                                                      else "."))
+    return sentences
 
 
 def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.DataFrame:
@@ -243,6 +388,42 @@ def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.
                      "Score stage 1 (%)": format_entry(before[device]["four_class"]["score"]),
                      "Score fine-tuned (%)": format_entry(after[device]["four_class"]["score"])})
     return pd.DataFrame(rows)
+
+
+def class_recalls_per_seed(run_dir: str | Path) -> list[dict]:
+    """Every trained run's test recall per class (%, in :data:`CLASS_NAMES` order), per row and seed, and its
+    4-class Score (%): ``[{"split", "row", "seed", "recall": [...], "score"}, ...]``."""
+    rows = []
+    for run in sorted((Path(run_dir) / "train").glob("*-seed*")):
+        parsed = parse_run_name(run.name)
+        if parsed is None:
+            continue
+        split, variant, seed = parsed
+        for stage, name in (("stage1", "metrics.json"), ("finetuned", "metrics_finetuned.json")):
+            if not (run / name).is_file():
+                continue
+            metrics = json.loads((run / name).read_text())
+            row = ROW_NAMES["finetuned"] if stage == "finetuned" else ROW_NAMES.get(variant, variant)
+            rows.append({"split": split, "row": row, "seed": seed,
+                         "recall": [None if r is None else round(100 * r, 1) for r in class_recalls(metrics["confusion"])],
+                         "score": round(100 * metrics["four_class"]["score"], 4)})
+    return rows
+
+
+def recall_table(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
+    """:func:`class_recalls_per_seed` as a table: one row per split, row and seed; a column per class's test
+    recall (%) and the 4-class Score (%). ``splits`` keeps only those split labels or groups."""
+    groups = None if splits is None else {split_group(split) for split in splits}
+    records = [{"split": r["split"], "row": r["row"], "seed": r["seed"],
+                **{f"{name} recall (%)": value for name, value in zip(CLASS_NAMES, r["recall"])},
+                "4-class Score (%)": r["score"]}
+               for r in class_recalls_per_seed(run_dir) if groups is None or split_group(r["split"]) in groups]
+    order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["split", "row", "seed"], key=lambda column: column.map(order).fillna(9)
+                             if column.name == "row" else column).reset_index(drop=True)
 
 
 def metrics_with_intervals(metrics: dict) -> pd.DataFrame:
@@ -310,6 +491,46 @@ def optimism_table(root: str | Path, *, split: str = "official", variant: str = 
     return pd.DataFrame(records)
 
 
+def _leading_number(cell) -> float | None:
+    """The value of a formatted cell (``"62.6 [58.0, 67.1]"``, ``"62.6 ± 1.2 [...]"``); None for "–"."""
+    try:
+        return float(str(cell).split(" ")[0])
+    except ValueError:
+        return None
+
+
+def optimism_in_words(optimism: pd.DataFrame) -> str:
+    """What an :func:`optimism_table` shows, in sentences generated from its cells (4-class, percent)."""
+    if optimism.empty:
+        return "No evaluated runs: no optimism table."
+    rows = {row["measured as"]: row for _, row in optimism.iterrows()}
+    ours = rows[OPTIMISM_ROWS[0][0]]
+    parts = []
+    for name, what in ((OPTIMISM_ROWS[3][0], "Padding each test cycle with neighbours chosen by the test labels"),
+                       (OPTIMISM_ROWS[2][0], "Choosing the checkpoint on the test set"),
+                       (OPTIMISM_ROWS[1][0], "Taking the last epoch instead of the validation choice")):
+        row = rows.get(name)
+        if row is None or _leading_number(row["score"]) is None or _leading_number(ours["score"]) is None:
+            continue
+        pairs = [(label, _leading_number(ours[metric]), _leading_number(row[metric]))
+                 for metric, label in (("sp", "Sp"), ("se", "Se"), ("score", "Score"))]
+        pairs = [(label, before, after) for label, before, after in pairs if before is not None and after is not None]
+        moves = ", ".join(f"{label} {before:.1f} → {after:.1f} %" for label, before, after in pairs)
+        seed = str(ours["runs"]).split("(")[-1].rstrip(")")
+        if all(before == after for _, before, after in pairs):
+            parts.append(f"{what} changes nothing in {seed} ({moves}).")
+        else:
+            parts.append(f"{what} moves {moves} in {seed}.")
+    best, spread = rows.get("ours, the best single seed"), rows.get("ours, mean ± std over seeds")
+    if best is not None and spread is not None:
+        parts.append(f"The best single seed reads a Score of {_leading_number(best['score']):.1f} against a mean of "
+                     f"{_leading_number(spread['score']):.1f} over {spread['runs']} seeds: reporting the best seed "
+                     "alone would add the difference.")
+    return (f"The same trained models, measured {len(optimism)} ways. " + " ".join(parts)
+            + " Rows that read the test labels are diagnostics of how a published number can be inflated, "
+              "not results.")
+
+
 def run_labels(run_dir: str | Path) -> dict:
     """What the numbers of a run stand on: data (its label: synthetic, or the release check's verdict),
     initialisation, profile, provenance."""
@@ -332,10 +553,12 @@ def gather_results(run_dir: str | Path) -> dict:
     def records(frame: pd.DataFrame) -> list:
         return json.loads(frame.to_json(orient="records")) if not frame.empty else []
 
+    comparisons = row_comparisons(run_dir)
     return {"labels": run_labels(run_dir), "table_one_4class": records(table_one(run_dir, task="4-class")),
             "table_one_2class": records(table_one(run_dir, task="2-class")),
             "table_two": records(table_two(run_dir)), "table_three": records(table_three(run_dir)),
-            "noise": noise_in_words(run_dir),
+            "comparisons": records(comparisons), "noise": list(comparisons["in words"]),
+            "recalls": class_recalls_per_seed(run_dir),
             "optimism": {split: records(optimism_table(run_dir, split=split)) for split in ("official", "patient")}}
 
 

@@ -93,12 +93,22 @@ class PredictionResult:
     signal_sr: int
     annotations: Path | None = None
 
-    def figure(self):
-        """The timeline figure (:func:`respirelib.viz.predict.plot_prediction_timeline`)."""
+    def figure(self, *, data_label: str | None = None):
+        """The timeline figure (:func:`respirelib.viz.predict.plot_prediction_timeline`), titled in words.
+
+        ``data_label`` (e.g. ``"synthetic"``) names the data the model learnt from, stamped on the figure.
+        """
         from respirelib.viz.predict import plot_prediction_timeline
 
-        return plot_prediction_timeline(self.signal, sr=self.signal_sr, table=self.table,
-                                        title=f"{self.recording.name}: {self.model_used}")
+        return plot_prediction_timeline(self.signal, sr=self.signal_sr, table=self.table, title=self.title(),
+                                        data_label=data_label)
+
+    def title(self) -> str:
+        """Which recording, from which device, read by which model, in words."""
+        device = f"{self.device_name} stethoscope" if self.device_name else "device unknown"
+        model = ("the stage-1 model (all devices)" if self.model_used == STAGE1 else
+                 f"the model fine-tuned for the {self.model_used.split(':', 1)[1]} stethoscope")
+        return f"Recording {self.recording.stem} ({device}), read by {model}"
 
     def to_dict(self) -> dict:
         """JSON-safe summary and rows."""

@@ -225,3 +225,41 @@ def build_model(config: ModelConfig = ModelConfig(), *, weights_dir: str | Path 
     # The head replaces fc; keeping fc as the identity leaves the backbone a plain ResNet.
     backbone.fc = nn.Identity()
     return RespireNet(backbone, head, config=config, init=config.pretrained, weights_file=weights_file)
+
+
+def network_summary(model: RespireNet) -> list[dict]:
+    """The network part by part, for a reader: what each part is, its parameters and where its first weights
+    come from (ImageNet transfer reaches the backbone only; the head always starts random).
+
+    Returns
+    -------
+    rows : list of dict
+        ``{"part", "layers", "parameters", "first weights"}``, the backbone's stages then the head's layers.
+    """
+    backbone_init = ("ImageNet (torchvision's weights: --init imagenet)" if model.init == "imagenet"
+                     else "random (--init random)")
+    rows = []
+    for name, module in model.backbone.named_children():
+        n_parameters = sum(p.numel() for p in module.parameters())
+        if isinstance(module, nn.Conv2d):
+            layers = f"{module.kernel_size[0]}×{module.kernel_size[1]} convolution, stride {module.stride[0]}, " \
+                     f"{module.out_channels} channels"
+        elif isinstance(module, nn.Sequential):
+            convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+            layers = f"{len(module)} residual blocks ({type(module[0]).__name__}), {convs[-1].out_channels} channels"
+        else:
+            layers = type(module).__name__
+        if n_parameters or isinstance(module, nn.Sequential):
+            rows.append({"part": f"backbone.{name}", "layers": layers, "parameters": n_parameters,
+                         "first weights": backbone_init})
+    for index, module in enumerate(model.head):
+        if isinstance(module, nn.Linear):
+            layers = f"fully connected {module.in_features} → {module.out_features}"
+        elif isinstance(module, nn.Dropout):
+            layers = f"dropout p={module.p:g} (training only)"
+        else:
+            layers = type(module).__name__
+        rows.append({"part": f"head.{index}", "layers": layers,
+                     "parameters": sum(p.numel() for p in module.parameters()),
+                     "first weights": "random (always: the head is new)" if isinstance(module, nn.Linear) else "–"})
+    return rows

@@ -533,6 +533,88 @@ def bootstrap_intervals(y_true, y_pred, patients, *, groups=None, all_groups: Se
     return result
 
 
+def paired_bootstrap(sets: Sequence[tuple], *, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
+                     n_classes: int = 4) -> dict:
+    """Paired patient bootstrap of the difference ``second − first`` between two rows of a table.
+
+    The two rows were trained on the same seeds (and folds) and scored on the same test cycles,
+    so each resample draws the test patients *once* and scores both rows on them (the same
+    weights as :func:`bootstrap_intervals`); the interval is that of the mean difference over
+    the pairs. It covers the resampling of test patients only: the training noise is seen in
+    the per-pair differences (``per_pair``), shown beside it, not in the interval.
+
+    Parameters
+    ----------
+    sets : sequence of (y_true, pred_first, pred_second, patients)
+        One tuple per test set (a split, or each fold of a cross-validation, whose patients are
+        resampled on their own). ``y_true`` and ``patients`` [shape=(n_cycles,)];
+        ``pred_first`` and ``pred_second`` [shape=(n_pairs, n_cycles)], row ``i`` of both
+        from the same seed.
+    n_resamples, seed, level : int, int, float
+    n_classes : int
+
+    Returns
+    -------
+    comparison : dict
+        ``{"method", "n_resamples", "seed", "level", "n_patients", "n_pairs",
+        "four_class": {"sp": {"per_pair": [...], "mean", "ci": [low, high] or None}, "se": ..., "score": ...},
+        "two_class": {...}}``, as fractions (differences of fractions).
+    """
+    if not sets:
+        raise ValueError("no test sets given")
+    if n_resamples < 1 or not 0 < level < 1:
+        raise ValueError(f"need n_resamples >= 1 and 0 < level < 1, got {n_resamples}, {level}")
+    rng = np.random.default_rng(seed)
+    per_pair: dict[str, list] = {}
+    totals: dict[str, np.ndarray] = {}
+    pairs = n_patients = 0
+    for y_true, first, second, patients in sets:
+        y_true, first, patients = _checked(y_true, first, patients, n_classes)
+        _, second, _ = _checked(y_true, second, patients, n_classes)
+        if first.shape != second.shape:
+            raise ValueError(f"the two rows need the same runs: {first.shape[0]} and {second.shape[0]} given")
+        codes, ids = pd.factorize(patients, sort=True)
+        no_groups = np.zeros(y_true.size, dtype=np.int64)
+        cms = [_stacked_confusions(y_true, pred, codes, len(ids), no_groups, 1, n_classes)[:, :, 0]
+               for pred in (first, second)]
+        weights = _patient_weights(rng, len(ids), n_resamples)  # one draw of patients for both rows
+        (_, draws_first, n_runs), (_, draws_second, _) = (_draws(cm, weights) for cm in cms)
+        points = [_scores_from_confusions(cm.sum(axis=1)) for cm in cms]
+        for key in draws_first:
+            per_pair.setdefault(key, []).extend(np.asarray(points[1][key] - points[0][key], dtype=float).tolist())
+            totals[key] = totals.get(key, 0.0) + n_runs * (draws_second[key] - draws_first[key])
+        pairs += n_runs
+        n_patients += len(ids)
+    tail = 100 * (1 - level) / 2
+    result = {"method": "paired " + BOOTSTRAP_METHOD + " (both rows scored on the same resampled test patients)",
+              "n_resamples": n_resamples, "seed": seed, "level": level, "n_patients": n_patients, "n_pairs": pairs}
+    for task, *keys in _INTERVAL_KEYS:
+        result[task] = {}
+        for name, key in zip(("sp", "se", "score"), keys):
+            differences = np.asarray(per_pair[key], dtype=float)
+            draws = totals[key] / pairs
+            defined = draws[np.isfinite(draws)]
+            mean = float(differences.mean()) if np.isfinite(differences).all() else None
+            ci = None if mean is None or defined.size < 0.5 * draws.size else \
+                [float(v) for v in np.percentile(defined, [tail, 100 - tail])]
+            result[task][name] = {"per_pair": [None if not np.isfinite(d) else float(d) for d in differences],
+                                  "mean": mean, "ci": ci}
+    return result
+
+
+def exceeds_noise(entry: Mapping) -> bool:
+    """The rule by which a paired difference (an entry of :func:`paired_bootstrap`) is called real.
+
+    Its interval excludes 0 (the test patients could not have made it) *and* at least two pairs
+    (seeds) all differ in the same direction (the training noise could not have): with one seed
+    the training noise is unknown, so nothing is called a difference.
+    """
+    differences, ci = entry["per_pair"], entry["ci"]
+    if ci is None or len(differences) < 2 or any(d is None for d in differences):
+        return False
+    return (ci[0] > 0 and all(d > 0 for d in differences)) or (ci[1] < 0 and all(d < 0 for d in differences))
+
+
 def format_entry(entry: Mapping | None) -> str:
     """:func:`format_interval` of one ``{"value", "ci"}`` entry of :func:`bootstrap_intervals`; "–" for none."""
     return format_interval(entry["value"], entry["ci"]) if entry else "–"

@@ -9,8 +9,8 @@ import seaborn as sns
 
 from respirelib.data.icbhi import CLASS_ORDER
 from respirelib.data.names import DEVICES
+from respirelib.viz.colours import CLASS_COLOURS
 
-CLASS_COLORS = dict(zip(CLASS_ORDER, ("#4c72b0", "#dd8452", "#55a868", "#c44e52")))
 
 
 def _title(ax, text: str, data_label: str | None) -> None:
@@ -21,7 +21,7 @@ def plot_class_and_device_counts(cycles: pd.DataFrame, *, data_label: str | None
     """Bars of cycles per class and per device, and the class mix within each device (stacked, %)."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     class_counts = cycles["label"].value_counts().reindex(CLASS_ORDER, fill_value=0)
-    axes[0].bar(class_counts.index, class_counts.values, color=[CLASS_COLORS[c] for c in CLASS_ORDER])
+    axes[0].bar(class_counts.index, class_counts.values, color=[CLASS_COLOURS[c] for c in CLASS_ORDER])
     axes[0].set_ylabel("cycles")
     _title(axes[0], "Cycles per class", data_label)
     device_counts = cycles["device"].value_counts().reindex(DEVICES, fill_value=0)
@@ -30,7 +30,7 @@ def plot_class_and_device_counts(cycles: pd.DataFrame, *, data_label: str | None
     _title(axes[1], "Cycles per device", data_label)
     mix = pd.crosstab(cycles["device"], cycles["label"], normalize="index").reindex(index=DEVICES,
                                                                                      columns=CLASS_ORDER)
-    mix.fillna(0).mul(100).plot.bar(stacked=True, ax=axes[2], color=[CLASS_COLORS[c] for c in CLASS_ORDER],
+    mix.fillna(0).mul(100).plot.bar(stacked=True, ax=axes[2], color=[CLASS_COLOURS[c] for c in CLASS_ORDER],
                                     rot=0)
     axes[2].set_ylabel("share of the device's cycles (%)")
     axes[2].set_xlabel("")
@@ -44,7 +44,7 @@ def plot_cycle_durations(cycles: pd.DataFrame, *, fixed_length: float = 7.0,
                          data_label: str | None = None) -> plt.Figure:
     """Histogram of cycle lengths (s) per class, with the paper's fixed input length marked."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    sns.histplot(data=cycles, x="duration", hue="label", hue_order=CLASS_ORDER, palette=CLASS_COLORS,
+    sns.histplot(data=cycles, x="duration", hue="label", hue_order=CLASS_ORDER, palette=CLASS_COLOURS,
                  bins=np.arange(0, cycles["duration"].max() + 0.5, 0.25), multiple="stack", ax=ax)
     ax.axvline(fixed_length, color="black", linestyle="--")
     ax.text(fixed_length, ax.get_ylim()[1] * 0.9, f" {fixed_length:g} s input (Table II)", va="top")

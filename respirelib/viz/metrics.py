@@ -18,6 +18,11 @@ from respirelib.training.metrics import CLASS_NAMES
 NORMALIZE_CHOICES = ("true", None)
 LOSS_COLUMNS = ("train_loss", "val_loss")
 SCORE_COLUMNS = ("val_score", "val_se", "val_sp")
+CURVE_LABELS = {"train_loss": "training loss (augmented inputs, dropout on)",
+                "val_loss": "validation loss (plain inputs, dropout off)",
+                "val_score": "validation ICBHI score", "val_se": "validation sensitivity (Se)",
+                "val_sp": "validation specificity (Sp)"}
+"""The legend of each history column, in words."""
 
 
 def plot_confusion_matrix(cm, *, class_names: Sequence[str] = CLASS_NAMES, normalize: str | None = "true",
@@ -94,9 +99,10 @@ def plot_training_curves(history: pd.DataFrame, *, title: str | None = None) -> 
             style = "-" if column in ("train_loss", "val_score") else "--"
             values = history[column].to_numpy(dtype=float)
             measured = ~np.isnan(values)  # validation may run only every few epochs
-            ax.plot(epochs[measured], values[measured] * scale, style, marker="o", markersize=3, label=column)
+            ax.plot(epochs[measured], values[measured] * scale, style, marker="o", markersize=3,
+                    label=CURVE_LABELS.get(column, column))
         if present:
-            ax.legend(frameon=False)
+            ax.legend(frameon=False, fontsize="small")
         else:
             ax.text(0.5, 0.5, f"no {', '.join(columns)} recorded", ha="center", va="center",
                     transform=ax.transAxes, color="grey")

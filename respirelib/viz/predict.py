@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from respirelib.config import CLASS_NAMES
-from respirelib.viz.signal import CLASS_COLOURS
+from respirelib.viz.colours import CLASS_COLOURS
 
 MAX_WAVEFORM_POINTS = 4000
 
@@ -34,7 +34,8 @@ def _segments(starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> tuple
 
 
 def plot_prediction_timeline(signal: np.ndarray, *, sr: int, table: pd.DataFrame,
-                             class_names: tuple[str, ...] = CLASS_NAMES, title: str | None = None) -> Figure:
+                             class_names: tuple[str, ...] = CLASS_NAMES, title: str | None = None,
+                             data_label: str | None = None) -> Figure:
     """Waveform (top) and class probabilities over time (bottom) of one recording.
 
     Parameters
@@ -46,11 +47,16 @@ def plot_prediction_timeline(signal: np.ndarray, *, sr: int, table: pd.DataFrame
     table : pd.DataFrame
         A :class:`respirelib.inference.predict.PredictionResult` table: ``start``, ``end`` (s),
         ``class`` and ``p_<class>`` per row. With a ``cycle`` column (annotated cycles)
-        each cycle is shaded in the waveform in its predicted class's colour and its
-        probabilities are drawn as steps over the cycle; otherwise (sliding windows) the
-        probabilities are drawn at each window's centre.
+        each cycle is shaded in the waveform in its predicted class's colour, its
+        boundaries are dashed lines and its probabilities are drawn as steps over the
+        cycle; with a ``true_label`` column too, a band above the waveform shows each
+        cycle's annotated class. Otherwise (sliding windows) the probabilities are drawn
+        at each window's centre.
     class_names : tuple of str
+        In the order of :data:`respirelib.viz.colours.CLASS_COLOURS` (the classes' one colour each).
     title : str, optional
+    data_label : str, optional
+        The data the model learnt from (e.g. ``"synthetic"``), stamped under the figure.
 
     Returns
     -------
@@ -62,7 +68,7 @@ def plot_prediction_timeline(signal: np.ndarray, *, sr: int, table: pd.DataFrame
     missing = [c for c in ("start", "end", *(f"p_{name}" for name in class_names)) if c not in table]
     if missing:
         raise ValueError(f"table lacks columns {', '.join(missing)}")
-    colours = dict(zip(class_names, CLASS_COLOURS))
+    colours = {name: CLASS_COLOURS.get(name, "0.5") for name in class_names}
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     wave_ax, prob_ax = fig.subplots(2, 1, sharex=True, height_ratios=(1, 2))
     times, low, high = _envelope(signal, sr=sr, max_points=MAX_WAVEFORM_POINTS)
@@ -76,7 +82,14 @@ def plot_prediction_timeline(signal: np.ndarray, *, sr: int, table: pd.DataFrame
         for ax in (wave_ax, prob_ax):
             ax.vlines(np.union1d(starts, ends), 0, 1, transform=ax.get_xaxis_transform(), colors="0.5",
                       linewidth=0.6, linestyles="dashed")
-        wave_ax.set_title("shading: predicted class of each annotated cycle", loc="right", fontsize="small")
+        wave_ax.set_title("shading: predicted class of each cycle; dashed: cycle boundaries"
+                          + ("; top band: annotated (true) class" if "true_label" in table else ""),
+                          loc="right", fontsize="small")
+        if "true_label" in table:
+            for start, end, name in zip(starts, ends, table["true_label"]):
+                wave_ax.axvspan(start, end, ymin=0.9, ymax=1.0, color=colours.get(name, "0.5"), linewidth=0)
+                wave_ax.text((start + end) / 2, 0.95, name, transform=wave_ax.get_xaxis_transform(), ha="center",
+                             va="center", fontsize=7, color="white", clip_on=True)
     for name in class_names:
         values = table[f"p_{name}"].to_numpy(float)
         if per_cycle:
@@ -90,5 +103,8 @@ def plot_prediction_timeline(signal: np.ndarray, *, sr: int, table: pd.DataFrame
     prob_ax.legend(loc="upper right", ncols=len(class_names), fontsize="small")
     prob_ax.grid(alpha=0.3)
     if title:
-        wave_ax.set_title(title, loc="left")
+        fig.suptitle(title, x=0.01, ha="left")
+    if data_label:
+        fig.supxlabel(f"model trained on {data_label} data", x=0.99, ha="right", fontsize=9,
+                      color="crimson" if data_label == "synthetic" else "black")
     return fig

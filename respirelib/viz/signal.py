@@ -20,8 +20,7 @@ from respirelib.config import CLASS_NAMES, PADDING_METHODS, AudioConfig, Feature
 from respirelib.signal.features import log_mel
 from respirelib.signal.padding import pad_cycle
 from respirelib.signal.preprocess import filter_sos, preprocess_recording, zero_phase_response
-
-CLASS_COLOURS = ("tab:green", "tab:red", "tab:blue", "tab:purple")
+from respirelib.viz.colours import CLASS_COLOURS
 
 
 def _row_edges_hz(n_rows: int, *, fmin: float, fmax: float) -> np.ndarray:
@@ -153,7 +152,7 @@ def plot_padding_strategies(cycles: Sequence[np.ndarray], labels: Sequence[int] 
             if source < 0:
                 continue
             used_sources.add(source)
-            colour = "gold" if source == index else CLASS_COLOURS[labels[source]]
+            colour = "gold" if source == index else CLASS_COLOURS[CLASS_NAMES[labels[source]]]
             ax.axvspan(start / sr, stop / sr, color=colour, alpha=0.25, linewidth=0)
         ax.set_ylabel("Amplitude (full scale)")
         ax.set_title(f"{method} padding", loc="left", fontsize="medium")
@@ -163,7 +162,7 @@ def plot_padding_strategies(cycles: Sequence[np.ndarray], labels: Sequence[int] 
         return f"cycle {i} ({CLASS_NAMES[labels[i]]})"
 
     handles = [Patch(color="gold", alpha=0.4, label=f"{name(index)} and its copies")]
-    handles += [Patch(color=CLASS_COLOURS[labels[i]], alpha=0.4, label=f"neighbour {name(i)}")
+    handles += [Patch(color=CLASS_COLOURS[CLASS_NAMES[labels[i]]], alpha=0.4, label=f"neighbour {name(i)}")
                 for i in sorted(used_sources - {index})]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize="small")
     return fig
