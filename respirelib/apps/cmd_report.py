@@ -42,7 +42,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                       help="myst: Jupyter Book 2 (fetches its site theme on a first build); static: nbconvert, "
                            "offline; auto: myst, else static (default)")
     book.add_argument("--template", type=Path, default=None,
-                      help="a local MyST site theme folder (holding template.yml) instead of fetching book-theme")
+                      help="a local MyST site theme folder (holding template.yml) (default: fetch book-theme)")
     book.add_argument("--replace", action="store_true", help="replace an earlier book in --out")
     book.set_defaults(func=run_report_book)
     return parser
