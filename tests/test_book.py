@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import nbformat
 import pytest
 
-from respirelib.apps.book import build_book
+from respirelib.apps.cli import main
 from respirelib.experiments.book import GLOSSARY
 from respirelib.runs import REPO_ROOT
 from tests.test_browser_explorer import browser, browser_binaries  # noqa: F401 (fixtures)
@@ -66,9 +66,34 @@ def test_every_notebook_links_the_glossary_and_its_neighbours():
 
 @pytest.fixture(scope="module")
 def book(smoke_pipeline, tmp_path_factory) -> Path:
-    index, engine = build_book(smoke_pipeline, tmp_path_factory.mktemp("book") / "book", engine="static")
-    assert engine == "static" and index.name == "index.html"
-    return index.parent
+    """``respirenet report book RUN --engine static``, as ``make book`` runs it where MyST's theme is out of reach."""
+    out = tmp_path_factory.mktemp("book") / "book"
+    assert main(["report", "book", str(smoke_pipeline), "--out", str(out), "--engine", "static"]) == 0
+    return out / "html"
+
+
+def test_report_book_keeps_an_earlier_book_unless_told(book, smoke_pipeline, tmp_path, capsys):
+    out = book.parent
+    assert main(["report", "book", str(smoke_pipeline), "--out", str(out), "--engine", "static"]) == 2
+    assert "--replace" in capsys.readouterr().err
+    other = tmp_path / "not-a-book"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["report", "book", str(smoke_pipeline), "--out", str(other), "--replace"]) == 2
+    assert "not a book" in capsys.readouterr().err and (other / "notes.txt").read_text() == "mine"
+
+
+def test_a_failed_jupyter_book_build_is_a_clear_error_and_leaves_nothing(smoke_pipeline, tmp_path, capsys):
+    """``--engine myst`` with a theme folder MyST cannot install: the error says so, and no book folder is left."""
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    (theme / "template.yml").write_text("jtex: v1\ntitle: no such theme\n")
+    out = tmp_path / "book"
+    assert main(["report", "book", str(smoke_pipeline), "--out", str(out), "--engine", "myst",
+                 "--template", str(theme)]) == 2
+    err = capsys.readouterr().err
+    assert "respirenet: error:" in err and ("jupyter-book build --html failed" in err or "Node.js" in err)
+    assert "Traceback" not in err and not out.exists()
 
 
 def test_the_book_source_is_a_jupyter_book_of_the_run(book, smoke_pipeline):

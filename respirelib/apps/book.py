@@ -31,10 +31,14 @@ _EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</scr
 # Links between the book's pages, as the notebooks write them (they work in JupyterLab as they are).
 _PAGE_LINK = re.compile(r'href="(?P<page>[\w.-]+)\.(?:ipynb|md)(?P<anchor>#[^"]*)?"')
 _NAV_STYLE = """<style>
-.book-nav {position: sticky; top: 0; z-index: 10; background: #f6f8fa; border-bottom: 1px solid #d0d7de;
-           padding: 6px 12px; font: 14px sans-serif;}
-.book-nav a {margin-right: 10px;} .book-nav a.current {font-weight: bold; text-decoration: none; color: #000;}
-.book-nav .prevnext {float: right;}
+body {margin-left: 270px;}
+.book-nav {position: fixed; top: 0; left: 0; bottom: 0; width: 250px; overflow-y: auto; box-sizing: border-box;
+           background: #f6f8fa; border-right: 1px solid #d0d7de; padding: 12px; font: 14px/1.4 sans-serif;}
+.book-nav a {display: block; margin: 0 0 8px;} .book-nav a.current {font-weight: bold; color: #000;}
+.book-nav .prevnext {display: flex; justify-content: space-between; border-bottom: 1px solid #d0d7de;
+                     margin-bottom: 10px;}
+.book-nav .prevnext a {display: inline;}
+@media print {body {margin-left: 0;} .book-nav {display: none;}}
 </style>"""
 
 
@@ -67,7 +71,7 @@ def _navigation(pages: list[str], titles: dict[str, str], current: int) -> str:
         steps.append(f'<a rel="prev" href="{_html_name(pages[current - 1])}">&larr; previous</a>')
     if current + 1 < len(pages):
         steps.append(f'<a rel="next" href="{_html_name(pages[current + 1])}">next &rarr;</a>')
-    return f'<nav class="book-nav"><span class="prevnext">{" ".join(steps)}</span>{links}</nav>'
+    return f'<nav class="book-nav"><div class="prevnext">{" ".join(steps)}</div>{links}</nav>'
 
 
 def render_static(source: Path, pages: list[str], out: Path) -> Path:
@@ -104,8 +108,12 @@ def render_myst(source: Path, out: Path, *, template: Path | None = None) -> Pat
         config.write_text(config.read_text().replace("template: book-theme", f"template: {Path(template).resolve()}"))
     # BASE_URL unset: pages link relative to the site's root, as a local server or GitHub Pages at a domain root
     # serves them (for a project page at /NAME/, set BASE_URL=/NAME before building).
+    if shutil.which("node") is None:
+        raise BookBuildError("Jupyter Book 2 needs Node.js (>= 18) on the PATH; none found")
+    # No prompt to install Node.js into a private folder (it would wait unseen behind the captured output).
     done = subprocess.run([sys.executable, "-m", "jupyter_book", "build", "--html", "--ci"], cwd=source,
-                          capture_output=True, text=True, timeout=MYST_TIMEOUT_S, env={**os.environ})
+                          capture_output=True, text=True, timeout=MYST_TIMEOUT_S, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "JB_ALLOW_NODEENV": "no"})
     built = source / "_build" / "html"
     if done.returncode != 0 or not (built / "index.html").is_file():
         lines = [line.strip() for line in (done.stdout + done.stderr).splitlines()]

@@ -77,7 +77,7 @@ def run_report_readme(args: argparse.Namespace) -> int:
 def run_report_book(args: argparse.Namespace) -> int:
     import shutil
 
-    from respirelib.apps.book import build_book
+    from respirelib.apps.book import BookBuildError, build_book
     from respirelib.runs import latest_pipeline_run
 
     run = args.run if args.run is not None else latest_pipeline_run()
@@ -86,7 +86,11 @@ def run_report_book(args: argparse.Namespace) -> int:
         if not (out / "source" / "myst.yml").is_file():
             raise FileExistsError(f"{out} is not a book made by `respirenet report book`; not replacing it")
         shutil.rmtree(out)
-    index, engine = build_book(run, out, engine=args.engine, template=args.template)
+    try:
+        index, engine = build_book(run, out, engine=args.engine, template=args.template)
+    except BookBuildError as error:
+        print(f"respirenet: error: {error}", file=sys.stderr)
+        return 2
     print(f"written: {index} (run {run}, {'Jupyter Book 2 / MyST' if engine == 'myst' else 'nbconvert, offline'})")
     print(f"open it through a local server: python -m http.server --directory {index.parent} 8000")
     return 0
