@@ -124,8 +124,12 @@ def render_myst(source: Path, out: Path, *, template: Path | None = None) -> Pat
     return out / "index.html"
 
 
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def build_book(run_dir: str | Path, out: str | Path, *, engine: str = "auto", template: Path | None = None,
-               log=print) -> tuple[Path, str]:
+               log=_warn) -> tuple[Path, str]:
     """The book of ``run_dir`` in the new folder ``out``: ``out/source`` (the MyST project) and ``out/html``.
 
     Returns the site's ``index.html`` and the renderer that made it (``"myst"`` or ``"static"``).

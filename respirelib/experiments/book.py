@@ -90,6 +90,16 @@ def myst_config(title: str, pages: list[str]) -> str:
             f"  title: {json.dumps(title)}\n  toc:\n{toc}\nsite:\n  template: book-theme\n")
 
 
+def _copy_notebook(source: Path, target: Path) -> None:
+    """Copy an executed notebook, its cell ids prefixed with its number: MyST wants them unique in a project."""
+    import nbformat
+
+    notebook = nbformat.read(str(source), as_version=4)
+    for cell in notebook.cells:
+        cell.id = f"nb{source.name[:2]}-{cell.id}"
+    nbformat.write(notebook, str(target))
+
+
 def write_book_source(run_dir: str | Path, out: str | Path) -> list[str]:
     """Lay out the MyST project of ``run_dir`` in the new folder ``out``; return its pages in reading order.
 
@@ -109,7 +119,7 @@ def write_book_source(run_dir: str | Path, out: str | Path) -> list[str]:
         (folder / RUN_PAGE).write_text(run_page(run_dir))
         shutil.copy2(GLOSSARY, folder / GLOSSARY.name)
         for notebook in notebooks:
-            shutil.copy2(notebook, folder / notebook.name)
+            _copy_notebook(notebook, folder / notebook.name)
         (folder / "figures").mkdir()
         for figure in figures:
             shutil.copy2(figure, folder / "figures" / figure.name)
