@@ -119,8 +119,8 @@ def render_myst(source: Path, out: Path, *, template: Path | None = None) -> Pat
         lines = [line.strip() for line in (done.stdout + done.stderr).splitlines()]
         reason = [line for line in lines if "fail" in line.lower() or "error" in line.lower()] or lines[-3:]
         raise BookBuildError("jupyter-book build --html failed: " + " / ".join(reason[:3]))
+    # The rest of _build stays: templates/site/myst/book-theme is the theme MyST fetched, for --template offline.
     shutil.move(str(built), str(out))
-    shutil.rmtree(source / "_build")  # MyST's intermediate files and the theme it fetched
     return out / "index.html"
 
 
