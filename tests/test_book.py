@@ -72,6 +72,7 @@ def book(smoke_pipeline, tmp_path_factory) -> Path:
     return out / "html"
 
 
+@pytest.mark.notebook
 def test_report_book_keeps_an_earlier_book_unless_told(book, smoke_pipeline, tmp_path, capsys):
     out = book.parent
     assert main(["report", "book", str(smoke_pipeline), "--out", str(out), "--engine", "static"]) == 2
@@ -83,6 +84,7 @@ def test_report_book_keeps_an_earlier_book_unless_told(book, smoke_pipeline, tmp
     assert "not a book" in capsys.readouterr().err and (other / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.notebook
 def test_a_failed_jupyter_book_build_is_a_clear_error_and_leaves_nothing(smoke_pipeline, tmp_path, capsys):
     """``--engine myst`` with a theme folder MyST cannot install: the error says so, and no book folder is left."""
     theme = tmp_path / "theme"
@@ -96,6 +98,7 @@ def test_a_failed_jupyter_book_build_is_a_clear_error_and_leaves_nothing(smoke_p
     assert "Traceback" not in err and not out.exists()
 
 
+@pytest.mark.notebook
 def test_the_book_source_is_a_jupyter_book_of_the_run(book, smoke_pipeline):
     source = book.parent / "source"
     config = (source / "myst.yml").read_text()
@@ -164,6 +167,7 @@ def visit_book(driver, start: str) -> dict[str, dict]:
 
 
 @pytest.mark.browser
+@pytest.mark.notebook
 def test_the_book_opens_in_a_browser(browser_binaries, book, served, browser):
     pages = visit_book(browser, served)
     names = {urlsplit(url).path.rsplit("/", 1)[-1] or "index.html" for url in pages}
@@ -180,6 +184,7 @@ def test_the_book_opens_in_a_browser(browser_binaries, book, served, browser):
 
 
 @pytest.mark.browser
+@pytest.mark.notebook
 def test_a_missing_page_or_image_fails_the_visit(browser_binaries, book, browser, tmp_path):
     """The visit itself is checked: a book with one figure file gone, then one page gone, fails it."""
     broken = tmp_path / "broken"
