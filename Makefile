@@ -13,7 +13,7 @@ SEED ?= 0
 # Idle OpenMP threads must not spin on small shared machines (see respirelib/apps/cli.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test venv reproduce lab clean-venv
+.PHONY: demo test venv reproduce lab book clean-venv
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ reproduce: $(STAMP)
 # JupyterLab on notebooks/ with the project's kernel; prints the address to open (LAB_ARGS="--port 8890", ...).
 lab: $(STAMP)
 	$(VENV)/bin/respirenet lab $(LAB_ARGS)
+
+# The book of a pipeline run (default: the newest under runs/, as `make demo` writes it): a static site in
+# RUN/book/html, made with Jupyter Book 2, or offline with nbconvert when MyST cannot fetch its theme.
+RUN ?=
+book: $(STAMP)
+	$(VENV)/bin/respirenet report book $(RUN) --replace
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 01 · The ICBHI 2017 dataset
 #
+# *Words used here are explained in the [glossary](00_glossary.md).*
+#
 # **Goal:** know the data before modelling it: how many breathing cycles of each class, from which devices,
 # how long they are, and how the official 60/40 split divides them. RespireNet (Gairola et al., 2021, §II)
 # classifies each annotated *cycle* as normal, crackle, wheeze or both; everything later in this companion
@@ -222,3 +224,10 @@ record_numbers(run_dir, "01_dataset_summary.json", summary)
 #   statistics stay, which move?
 # - Listen to several wheezes from different devices: how much does the device change the sound?
 # - Next notebook: `02_preprocessing`, from raw recordings to fixed-length 4 kHz cycles.
+
+# %% [markdown]
+# Previous: [Glossary and primer](00_glossary.md)
+#
+# Next: [02 · Pre-processing: from a recording to fixed-length 4 kHz inputs](02_preprocessing.ipynb)
+#
+# Glossary: [words used in these notebooks](00_glossary.md)

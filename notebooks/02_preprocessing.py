@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 02 · Pre-processing: from a recording to fixed-length 4 kHz inputs
 #
+# *Words used here are explained in the [glossary](00_glossary.md).*
+#
 # **Goal:** follow one recording through every step RespireNet applies before the network sees it
 # (Gairola et al., 2021, §II "Pre-processing" and "Smart Padding"): resample to 4 kHz, band-pass 50–2000 Hz,
 # normalise to (−1, 1), cut into breathing cycles and bring each cycle to a fixed length. Each step is shown,
@@ -277,3 +279,10 @@ record_numbers(run_dir, "02_preprocessing.json", numbers)
 # - Count the padding leak on the 80/20 split or for 5 s inputs: `padding_leak_summary(..., duration=5.0)`.
 # - Set `audio = replace(audio, high_hz=1800)` to add a real low-pass stage and compare the filter curves.
 # - Next notebook: `03_augmentation`, making more and more varied training samples.
+
+# %% [markdown]
+# Previous: [01 · The ICBHI 2017 dataset](01_dataset_analysis.ipynb)
+#
+# Next: [03 · Augmentation and blank region clipping](03_augmentation.ipynb)
+#
+# Glossary: [words used in these notebooks](00_glossary.md)

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 03 · Augmentation and blank region clipping
 #
+# *Words used here are explained in the [glossary](00_glossary.md).*
+#
 # **Goal:** see how RespireNet gets more out of 6898 cycles (Gairola et al., 2021, §II-A): new abnormal
 # samples made by joining two cycles of a class (concatenation-based augmentation, Fig. 2), standard audio
 # augmentations, a class-balanced sampler, and blank region clipping of empty high-frequency bands (Fig. 3),
@@ -244,3 +246,10 @@ record_numbers(run_dir, "03_augmentation.json", numbers)
 # - Lower `row_fraction`, or move the band's lower edge (`cycle_blank_stats(..., low_hz=1600)`), and watch
 #   the per-device shares.
 # - Next: notebook 04, where these pieces feed the network during training.
+
+# %% [markdown]
+# Previous: [02 · Pre-processing: from a recording to fixed-length 4 kHz inputs](02_preprocessing.ipynb)
+#
+# Next: [04 · Training RespireNet (stage 1) and the ablation of Table I](04_training.ipynb)
+#
+# Glossary: [words used in these notebooks](00_glossary.md)

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 04 · Training RespireNet (stage 1) and the ablation of Table I
 #
+# *Words used here are explained in the [glossary](00_glossary.md).*
+#
 # **Goal:** train the paper's network on the training patients, choose its checkpoint on *validation*
 # patients, score it once on the test split, and measure what concatenation-based augmentation (CBA) and
 # blank region clipping (BRC) add: the "CNN" and "+CBA+BRC" rows of Table I. With `cycle_sweep` it also
@@ -283,3 +285,10 @@ display(Markdown(tables.comparisons_in_words(comparisons)))
 # - Add the patient-disjoint split (`splits=["official", "patient"]`): why are scores there higher than on the
 #   official split?
 # - Next: `05_device_finetuning`, stage 2 of the paper.
+
+# %% [markdown]
+# Previous: [03 · Augmentation and blank region clipping](03_augmentation.ipynb)
+#
+# Next: [05 · Device-specific fine-tuning (stage 2) and Table III](05_device_finetuning.ipynb)
+#
+# Glossary: [words used in these notebooks](00_glossary.md)

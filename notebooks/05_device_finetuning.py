@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 05 · Device-specific fine-tuning (stage 2) and Table III
 #
+# *Words used here are explained in the [glossary](00_glossary.md).*
+#
 # **Goal:** start from the stage-1 model chosen on validation, make one copy per recording device,
 # fine-tune each copy on that device's training cycles (paper §II-A, "Device Specific Fine-tuning"; its
 # schedule, lr 1e-4 for 50 epochs, is in §III's implementation details), and score each test cycle with its
@@ -146,3 +148,10 @@ display(Markdown(tables.comparisons_in_words(comparisons)))
 # - Fine-tune only the head (freeze the backbone) and compare: is the gain from adapting the features or
 #   the decision?
 # - Next: `06_explanations`, where the model looks (Grad-CAM++).
+
+# %% [markdown]
+# Previous: [04 · Training RespireNet (stage 1) and the ablation of Table I](04_training.ipynb)
+#
+# Next: [06 · Where the model looks: Grad-CAM++ explanations](06_explanations.ipynb)
+#
+# Glossary: [words used in these notebooks](00_glossary.md)

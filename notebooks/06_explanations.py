@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 06 · Where the model looks: Grad-CAM++ explanations
 #
+# *Words used here are explained in the [glossary](00_glossary.md).*
+#
 # **Goal:** see which parts of the spectrogram a trained RespireNet relies on, for cycles it classifies
 # correctly and for cycles it gets wrong, and repeat the observation that led the paper to blank region
 # clipping (§III-C, Fig. 3): a network shown a spectrogram with an empty high-frequency band spends part of
@@ -182,3 +184,10 @@ record_numbers(run_dir, "06_explanations.json", record)
 #   loaded with `ex.load_model(run, path)`) with the stage-1 model's on the same Litt3200 cycles.
 # - Do crackle maps pick out short broadband clicks and wheeze maps horizontal tones? Look in the
 #   galleries and the explorer.
+
+# %% [markdown]
+# Previous: [05 · Device-specific fine-tuning (stage 2) and Table III](05_device_finetuning.ipynb)
+#
+# Next: [07 · Results: this run next to the paper](07_results.ipynb)
+#
+# Glossary: [words used in these notebooks](00_glossary.md)

@@ -16,6 +16,8 @@
 # %% [markdown]
 # # 07 · Results: this run next to the paper
 #
+# *Words used here are explained in the [glossary](00_glossary.md).*
+#
 # **Goal:** gather every number the pipeline produced into the paper's tables (Table I for each split that
 # ran, Table II when the input-length sweep ran, Table III), the paper's figures beside ours as a
 # reference, mean ± std where several seeds ran, rows compared paired, and the provenance needed to trust
@@ -197,3 +199,10 @@ else:
 # - Try the exported model on your own recording: `respirenet predict my_recording.wav --model
 #   RUN/export/respirenet.pt` (add `--annotations my_recording.txt` for per-cycle classes, and
 #   `--stethoscope Meditron` to name the recording device, which picks its fine-tuned model).
+
+# %% [markdown]
+# Previous: [06 · Where the model looks: Grad-CAM++ explanations](06_explanations.ipynb)
+#
+# Next: none, this is the last notebook; back to [01](01_dataset_analysis.ipynb)
+#
+# Glossary: [words used in these notebooks](00_glossary.md)

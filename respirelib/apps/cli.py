@@ -333,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_arguments(commands)
     from respirelib.apps.cmd_report import add_report_arguments
 
-    add_report_arguments(commands.add_parser("report", help="regenerate the README's results from a pipeline run"))
+    add_report_arguments(commands.add_parser(
+        "report", help="from a pipeline run: the README's results (readme) or a static site of it (book)"))
     add_lab_arguments(commands.add_parser("lab", help="JupyterLab on the notebooks, with the project's kernel"))
     return parser
 
