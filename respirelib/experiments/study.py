@@ -32,6 +32,7 @@ from respirelib.experiments.progress import announce
 from respirelib.experiments.run import evaluate_run, finetune_run, train_run
 from respirelib.experiments.variants import (ROW_NAMES, model_run_dir, parse_run_name, split_group, split_scheme,
                                              variant_overrides)
+from respirelib.training.metrics import class_recalls
 
 
 def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: str, seed: int,
@@ -99,5 +100,6 @@ def collect_metrics(root: str | Path) -> pd.DataFrame:
                     record[f"{task} {metric}"] = None if value is None else 100 * value
                     interval = metrics.get("ci", {}).get(key, {}).get(metric, {}).get("ci")
                     record[f"{task} {metric} ci"] = None if interval is None else [100 * v for v in interval]
+            record["class recall"] = [None if r is None else 100 * r for r in class_recalls(metrics["confusion"])]
             rows.append(record)
     return pd.DataFrame(rows)

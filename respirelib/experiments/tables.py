@@ -20,8 +20,8 @@ from respirelib import paper
 from respirelib.config import CLASS_NAMES
 from respirelib.experiments.run import diagnose_run
 from respirelib.experiments.study import collect_metrics
-from respirelib.experiments.variants import ROW_NAMES, parse_run_name, split_group
-from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets, class_recalls,
+from respirelib.experiments.variants import parse_run_name, split_group
+from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets,
                                          exceeds_noise, format_entry, format_mean_std, paired_bootstrap)
 
 TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
@@ -393,21 +393,11 @@ def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.
 def class_recalls_per_seed(run_dir: str | Path) -> list[dict]:
     """Every trained run's test recall per class (%, in :data:`CLASS_NAMES` order), per row and seed, and its
     4-class Score (%): ``[{"split", "row", "seed", "recall": [...], "score"}, ...]``."""
-    rows = []
-    for run in sorted((Path(run_dir) / "train").glob("*-seed*")):
-        parsed = parse_run_name(run.name)
-        if parsed is None:
-            continue
-        split, variant, seed = parsed
-        for stage, name in (("stage1", "metrics.json"), ("finetuned", "metrics_finetuned.json")):
-            if not (run / name).is_file():
-                continue
-            metrics = json.loads((run / name).read_text())
-            row = ROW_NAMES["finetuned"] if stage == "finetuned" else ROW_NAMES.get(variant, variant)
-            rows.append({"split": split, "row": row, "seed": seed,
-                         "recall": [None if r is None else round(100 * r, 1) for r in class_recalls(metrics["confusion"])],
-                         "score": round(100 * metrics["four_class"]["score"], 4)})
-    return rows
+    metrics = collect_metrics(run_dir)
+    return [{"split": parse_run_name(record["run"])[0], "row": record["row"], "seed": record["seed"],
+             "recall": [None if r is None else round(r, 1) for r in record["class recall"]],
+             "score": round(record["4-class score"], 4)}
+            for record in metrics.to_dict("records")]
 
 
 def recall_table(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
