@@ -75,8 +75,8 @@ print(format_summary(summary))
 #
 # The classes are imbalanced (about half the cycles are normal, and *both* is the rarest class), and so are
 # the four recording devices: most cycles come from the AKG C417L microphone. The paper answers the first
-# with a weighted sampler and concatenation-based augmentation (§III-B) and the second with device-specific
-# fine-tuning (§III-D). The right panel shows why devices matter: each has its own class mix.
+# with a weighted sampler and concatenation-based augmentation and the second with device-specific
+# fine-tuning (both in §II-A). The right panel shows why devices matter: each has its own class mix.
 
 # %%
 fig = viz.plot_class_and_device_counts(dataset.cycles, data_label=label)

@@ -17,8 +17,8 @@
 # # 05 · Device-specific fine-tuning (stage 2) and Table III
 #
 # **Goal:** start from the stage-1 model chosen on validation, make one copy per recording device,
-# fine-tune each copy on that device's training cycles (paper §III-D: lr 1e-4, 50 epochs), and score each
-# test cycle with its own device's model. The paper reports the largest gains for the two Littmann
+# fine-tune each copy on that device's training cycles (paper §II-A; lr 1e-4 and 50 epochs in §III), and
+# score each test cycle with its own device's model. The paper reports the largest gains for the two Littmann
 # stethoscopes, the devices with the fewest cycles (Table III).
 
 # %% tags=["parameters"]

@@ -18,7 +18,7 @@
 #
 # **Goal:** see which parts of the spectrogram a trained RespireNet relies on, for cycles it classifies
 # correctly and for cycles it gets wrong, and repeat the observation that led the paper to blank region
-# clipping (§III-C, Fig. 3): a network shown a spectrogram with an empty high-frequency band spends part of
+# clipping (§II-A, Fig. 3): a network shown a spectrogram with an empty high-frequency band spends part of
 # its attention on that empty band, and stops doing so once the band is clipped away.
 
 # %% tags=["parameters"]
