@@ -84,6 +84,24 @@ def test_executed_notebooks_hold_no_progress_widgets_and_no_repeated_note(smoke_
     assert "epoch 1/" in _text_outputs((smoke_pipeline / "notebooks" / "04_training.ipynb").read_text())
 
 
+def test_figures_of_synthetic_data_say_so(smoke_pipeline):
+    """Every figure notebooks 01, 02, 03 and 06 save from the synthetic set is stamped (viz.save.save_figure
+    with the data's label, which the PNG records)."""
+    from PIL import Image
+
+    figures = sorted((smoke_pipeline / "figures").glob("0[1236]_*.png"))
+    assert len(figures) >= 20
+    for png in figures:
+        assert Image.open(png).info.get("Description") == "data: synthetic", png.name
+
+
+def test_executed_teaching_notebooks_stay_small(smoke_pipeline):
+    """Players embed 4 kHz clips of a few seconds, not whole 44.1 kHz recordings (once about 3 MB a notebook)."""
+    for name in ("01_dataset_analysis", "02_preprocessing", "03_augmentation", "06_explanations"):
+        size = (smoke_pipeline / "notebooks" / f"{name}.ipynb").stat().st_size
+        assert size < 1_600_000, (name, size)
+
+
 def test_01_dataset_analysis(smoke_pipeline, tiny_synthetic):
     from respirelib.config import CLASS_NAMES
     from respirelib.data.icbhi import load_icbhi
