@@ -42,7 +42,7 @@ from respirelib.errors import DataError
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.signal.features import image_from_signal, log_mel
 from respirelib.data.icbhi import load_icbhi
-from respirelib.signal.leakage import padding_differences
+from respirelib.signal.leakage import padding_example
 from respirelib.signal.padding import pad_cycle, window_starts
 from respirelib.signal.preprocess import (extract_cycles, filter_sos, normalize_peak, player_clip,
                                           preprocess_recording, zero_phase_response)
@@ -88,17 +88,8 @@ if dataset.is_synthetic:
 
 recordings = dataset.recordings.set_index("recording")
 ordered = dataset.cycles.sort_values(["recording", "cycle_index"])
-# Prefer a short abnormal cycle from a highest-rate recording whose next cycle smart padding may borrow.
-next_label = ordered.groupby("recording", observed=True)["label_id"].shift(-1)
-borrows = next_label.eq(0) | next_label.eq(ordered["label_id"])
-# Short cycles whose label-aware (smart) input differs from the label-free (context) one, from the annotations.
-differs = padding_differences(ordered, sr=audio.sample_rate, duration=audio.cycle_duration,
-                              reach=audio.smart_reach)["differs"].reindex(ordered.index, fill_value=False)
-rate = ordered["recording"].map(recordings["sample_rate"]).astype(float)
-fastest, short = rate == rate.max(), ordered["duration"] < audio.cycle_duration / 2
-preferences = [fastest & short & borrows & differs & (ordered["label_id"] > 0), fastest & borrows & differs,
-               borrows & differs, fastest & short & borrows, fastest]
-example = ordered[next(mask for mask in preferences if mask.any())].sample(1, random_state=seed).iloc[0]
+example = padding_example(dataset.cycles, recordings["sample_rate"], sr=audio.sample_rate,
+                          duration=audio.cycle_duration, reach=audio.smart_reach, seed=seed)
 recording = recordings.loc[example["recording"]]
 print(f"{example['recording']} ({recording['device']}, {int(recording['sample_rate'])} Hz, "
       f"{recording['audio_duration']:.1f} s, {label} data); example: cycle {example['cycle_index']} "

@@ -66,22 +66,30 @@ def test_pipeline_ran_every_notebook_without_errors(smoke_pipeline):
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def test_executed_notebooks_hold_no_progress_widgets_and_no_repeated_note(smoke_pipeline):
-    """A saved tqdm widget reads as a frozen bar without the widget JavaScript, and a NOTE said once per run
-    is noise: headless runs print no bars (the per-epoch lines stay) and 04 decides its init once."""
-    notes = []
+def _outputs(executed) -> list[dict]:
+    notebook = nbformat.read(str(executed), as_version=4)
+    return [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_executed_notebooks_hold_no_progress_widgets(smoke_pipeline):
+    """A saved tqdm widget reads as a frozen "0/16" bar without the widget JavaScript: headless runs print no
+    bars (respirelib.progressbar), and the per-epoch lines stay."""
     for executed in sorted((smoke_pipeline / "notebooks").glob("*.ipynb")):
-        notebook = nbformat.read(str(executed), as_version=4)
-        outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-        widgets = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
+        widgets = [o for o in _outputs(executed) if WIDGET_VIEW in o.get("data", {})]
         # 06's explorer is the one widget on purpose (tests/test_notebook_06.py checks its static copy).
         assert len(widgets) == (1 if executed.name.startswith("06_") else 0), executed.name
-        lines = [line.strip() for o in outputs for line in str(o.get("text", "")).splitlines()
+    assert "epoch 1/" in _text_outputs((smoke_pipeline / "notebooks" / "04_training.ipynb").read_text())
+
+
+def test_executed_notebooks_say_each_note_once(smoke_pipeline):
+    """The init fallback is said once in 04, not once per training run."""
+    notes = []
+    for executed in sorted((smoke_pipeline / "notebooks").glob("*.ipynb")):
+        lines = [line.strip() for o in _outputs(executed) for line in str(o.get("text", "")).splitlines()
                  if line.strip().startswith("NOTE:")]
         assert len(lines) == len(set(lines)), (executed.name, lines)
         notes += lines
     assert any("RANDOM initialisation" in line for line in notes), "the init fallback is said (in 04)"
-    assert "epoch 1/" in _text_outputs((smoke_pipeline / "notebooks" / "04_training.ipynb").read_text())
 
 
 def test_figures_of_synthetic_data_say_so(smoke_pipeline):
