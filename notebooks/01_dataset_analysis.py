@@ -48,12 +48,19 @@ from respirelib.data.icbhi import load_icbhi
 from respirelib.data.summary import data_summary, format_summary, pick_examples, split_by_device
 from respirelib.experiments.notebook import realism_sets, record_numbers, resolve_notebook_data
 from respirelib.signal.features import log_mel
+from respirelib.signal.preprocess import player_clip
 from respirelib.signal.realism import class_examples, realism_report
 from respirelib.viz import data as viz
 from respirelib.viz import realism as viz_realism
 from respirelib.viz.save import save_figure
 from respirelib.viz.signal import plot_spectrogram_grid
 from respirelib.viz.tables import page_table
+
+
+def listen(y, sr):
+    """A player at 4 kHz and the clip's true level (IPython would rescale every clip to full scale)."""
+    clip, rate = player_clip(y, sr=sr)
+    return Audio(clip, rate=rate, normalize=False)
 
 # %% [markdown]
 # ## Load the database
@@ -70,6 +77,11 @@ summary = data_summary(dataset)
 label = dataset.data_label
 if dataset.is_synthetic:
     display(Markdown("## ⚠️ SYNTHETIC DATA: every number below describes the synthetic set, not ICBHI"))
+    scale = dataset.synthetic["scale"]
+    display(Markdown(f"This synthetic set is written at **scale {scale:g}** of the ICBHI database's size "
+                     f"({'half-size' if scale == 0.5 else 'full-size' if scale == 1 else f'{scale:.0%} of it'}): "
+                     f"{summary['cycles']} cycles, {summary['recordings']} recordings and {summary['patients']} "
+                     "patients, where ICBHI has 6898, 920 and 126 (paper §II)."))
 print(format_summary(summary))
 
 # %% [markdown]
@@ -77,25 +89,29 @@ print(format_summary(summary))
 #
 # The classes are imbalanced (about half the cycles are normal, and *both* is the rarest class), and so are
 # the four recording devices: most cycles come from the AKG C417L microphone. The paper answers the first
-# with a weighted sampler and concatenation-based augmentation (§III-B) and the second with device-specific
-# fine-tuning (§III-D). The right panel shows why devices matter: each has its own class mix.
+# with a weighted sampler and concatenation-based augmentation and the second with device-specific
+# fine-tuning (both in §II-A). The right panel shows why devices matter: each has its own class mix.
 
 # %%
 fig = viz.plot_class_and_device_counts(dataset.cycles, data_label=label)
-save_figure(fig, "01_classes_devices", out_dir=figures_dir)
+save_figure(fig, "01_classes_devices", out_dir=figures_dir, data_label=label)
+plt.show()
 
 # %% [markdown]
 # ## Cycle lengths
 #
-# Cycles last from a fraction of a second to more than 15 s. The network needs a fixed-size input, so every
-# cycle is padded or cut to one length: the paper's Table II finds 7 s best, which covers nearly all cycles
-# (longer ones are split into windows, notebook 02).
+# Cycles vary a lot in length. The network needs a fixed-size input, so every cycle is padded or cut to one
+# length: the paper's Table II finds 7 s best. The sentence below the figure gives this data's range.
 
 # %%
 fig = viz.plot_cycle_durations(dataset.cycles, data_label=label)
-save_figure(fig, "01_cycle_lengths", out_dir=figures_dir)
+save_figure(fig, "01_cycle_lengths", out_dir=figures_dir, data_label=label)
+plt.show()
+durations = summary["cycle_duration"]
 share_longer = float((dataset.cycles["duration"] > 7).mean())
-print(f"cycles longer than 7 s: {share_longer:.1%}")
+display(Markdown(f"In this {label} set, cycles last from {durations['min']:.2f} s to {durations['max']:.2f} s "
+                 f"(median {durations['median']:.2f} s); {share_longer:.1%} are longer than 7 s and become "
+                 "overlapping windows (notebook 02), the others are padded."))
 
 # %% [markdown]
 # ## The official 60/40 split
@@ -107,8 +123,11 @@ print(f"cycles longer than 7 s: {share_longer:.1%}")
 
 # %%
 fig = viz.plot_split_composition(dataset.cycles, data_label=label)
-save_figure(fig, "01_official_split", out_dir=figures_dir)
-display(page_table(split_by_device(dataset.recordings)))
+save_figure(fig, "01_official_split", out_dir=figures_dir, data_label=label)
+plt.show()
+display(Markdown("Recordings and cycles per device in each part of the split:"))
+display(page_table(split_by_device(dataset.recordings).add_suffix(" recordings")
+                   .join(split_by_device(dataset.recordings, unit="cycles").add_suffix(" cycles")), digits=0))
 print("patients in both parts:", summary["overlap_patients"] or "none")
 
 # %% [markdown]
@@ -120,7 +139,8 @@ print("patients in both parts:", summary["overlap_patients"] or "none")
 
 # %%
 fig = viz.plot_cycles_per_patient(dataset.cycles, data_label=label)
-save_figure(fig, "01_cycles_per_patient", out_dir=figures_dir)
+save_figure(fig, "01_cycles_per_patient", out_dir=figures_dir, data_label=label)
+plt.show()
 display(page_table(dataset.patients.groupby("diagnosis", dropna=False).size().rename("patients").to_frame()))
 
 # %% [markdown]
@@ -128,7 +148,9 @@ display(page_table(dataset.patients.groupby("diagnosis", dropna=False).size().re
 #
 # One cycle per class: its waveform, its spectrogram and a player. Crackles are short explosive clicks,
 # wheezes are musical tones (horizontal lines in the spectrogram). These cells need the audio; with an
-# annotation-only folder they say so and are skipped.
+# annotation-only folder they say so and are skipped. The players play the cycle at 4 kHz (all the model
+# keeps, notebook 02, and a small notebook) at the recording's own level, without rescaling each clip to full
+# scale as a player does by default: a quiet device then sounds quiet, so devices compare by ear.
 
 # %%
 examples = pick_examples(dataset.cycles, per_class=1 if profile == "smoke" else 2, seed=seed)
@@ -142,9 +164,9 @@ else:
                  f"({cycle['device']}, {sr} Hz, {label} data)")
         fig = viz.plot_example_cycle(y, sr=sr, title=title)
         save_figure(fig, f"01_example_{cycle['label']}_{cycle['recording']}_{cycle['cycle_index']}",
-                    out_dir=figures_dir)
+                    out_dir=figures_dir, data_label=label)
         plt.show()
-        display(Audio(y, rate=sr))
+        display(listen(y, sr=sr))
 
 # %% [markdown]
 # ## Real and synthetic, side by side
@@ -175,8 +197,9 @@ if real_set is not None:
                        .join(table.pivot(index="statistic", columns="device", values="distance")
                              .add_suffix(" distance"))))
     save_figure(viz_realism.plot_realism_spectra(report.freqs, report.real_spectra, report.synthetic_spectra),
-                "01_realism_spectra", out_dir=figures_dir)
-    save_figure(viz_realism.plot_realism_statistics(report.comparison), "01_realism_statistics", out_dir=figures_dir)
+                "01_realism_spectra", out_dir=figures_dir, data_label=label)
+    save_figure(viz_realism.plot_realism_statistics(report.comparison), "01_realism_statistics",
+                out_dir=figures_dir, data_label=label)
     plt.show()
 
 # %% [markdown]
@@ -196,11 +219,11 @@ if real_set is not None:
         shown[f"synthetic, {synthetic_cycle.title}"] = synthetic_cycle
         fig = plot_spectrogram_grid({title: log_mel(cycle.y, sr=cycle.sr) for title, cycle in shown.items()},
                                     ncols=len(shown), title=f"{name}: real vs synthetic")
-        save_figure(fig, f"01_real_vs_synthetic_{name}", out_dir=figures_dir)
+        save_figure(fig, f"01_real_vs_synthetic_{name}", out_dir=figures_dir, data_label=label)
         plt.show()
         for title, cycle in shown.items():
             print(title)
-            display(Audio(cycle.y, rate=cycle.sr, normalize=False))
+            display(listen(cycle.y, sr=cycle.sr))
 
 # %% [markdown]
 # ## Record the numbers
@@ -213,13 +236,32 @@ if real_set is not None:
     summary["realism"] = {"real_dir": str(real_set.root), **report.summary,
                           "real_examples": {name: None if real_cycle is None else real_cycle.title
                                             for name, (real_cycle, _) in examples_by_class.items()}}
-record_numbers(run_dir, "01_dataset_summary.json", summary)
+written = record_numbers(run_dir, "01_dataset_summary.json", summary)
+
+# %% [markdown]
+# ## What this run shows
+#
+# Written from this run's numbers, not by hand.
+
+# %%
+counts, devices = summary["class_counts"], summary["device_counts"]
+top_device = max(devices, key=devices.get)
+train_cycles = summary["split"]["train"]["cycles"]
+display(Markdown(
+    f"- In this {label} set, {counts['normal'] / summary['cycles']:.0%} of the {summary['cycles']} cycles are "
+    f"normal and {counts['both'] / summary['cycles']:.0%} are *both*, the rarest class "
+    f"(the paper: 53 % normal in ICBHI).\n"
+    f"- {top_device} recorded {devices[top_device] / summary['cycles']:.0%} of the cycles "
+    f"(the paper: 63 % from the AKGC417L in ICBHI).\n"
+    f"- The official split puts {train_cycles / max(summary['cycles'], 1):.0%} of the cycles in train "
+    f"({summary['split']['train']['recordings']} of {summary['recordings']} recordings).\n"
+    f"- {share_longer:.1%} of the cycles are longer than 7 s; the longest lasts {durations['max']:.2f} s."))
 
 # %% [markdown]
 # ## What to try next
 #
-# - Point `data_dir` at the annotation files alone (`../shared/icbhi-annotations` in this repository) and
-#   compare the counts with the synthetic set's.
+# - Point `data_dir` at the annotation files of your own ICBHI download (`respirenet data download` puts them
+#   in `data/ICBHI`; the audio is not needed here) and compare the counts with the synthetic set's.
 # - Write another synthetic set (`respirenet synth DIR --scale 0.2 --seed 1`) and pass it as `data_dir`: which
 #   statistics stay, which move?
 # - Listen to several wheezes from different devices: how much does the device change the sound?

@@ -44,18 +44,25 @@ from respirelib.errors import DataError
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.signal.features import image_from_signal, log_mel
 from respirelib.data.icbhi import load_icbhi
+from respirelib.signal.leakage import padding_example
 from respirelib.signal.padding import pad_cycle, window_starts
-from respirelib.signal.preprocess import (extract_cycles, filter_sos, normalize_peak, preprocess_recording,
-                                   zero_phase_response)
+from respirelib.signal.preprocess import (extract_cycles, filter_sos, normalize_peak, player_clip,
+                                          preprocess_recording, zero_phase_response)
 from respirelib.training.profiles import get_profile
 from respirelib.viz import signal as viz
 from respirelib.viz.save import save_figure
 
 
 def show(fig, name):
-    """Save a figure under figures_dir and display it."""
-    save_figure(fig, name, out_dir=figures_dir)
+    """Save a figure under figures_dir (stamped when the data are synthetic) and display it."""
+    save_figure(fig, name, out_dir=figures_dir, data_label=label)
     display(fig)
+
+
+def listen(y, sr, *, target_sr=4000, max_seconds=None):
+    """A player at a fixed gain (IPython would rescale every clip to full scale), at 4 kHz unless told."""
+    clip, rate = player_clip(y, sr=sr, target_sr=target_sr, max_seconds=max_seconds)
+    return Audio(clip, rate=rate, normalize=False)
 
 
 # %% [markdown]
@@ -64,8 +71,11 @@ def show(fig, name):
 # The settings come from the profile: `audio` holds the paper's pre-processing (4 kHz, 50–2000 Hz,
 # order 5, peak normalisation) and the input length (7 s, Table II; the `smoke` profile uses 3 s to stay
 # fast), `features` the Mel spectrogram. We pick a short abnormal cycle from a recording with the highest
-# sample rate in the data (44.1 kHz in ICBHI) whose next cycle smart padding may borrow, so that every step
-# has something to do.
+# sample rate in the data (44.1 kHz in ICBHI) whose next cycle smart padding may borrow and whose smart and
+# context padding differ (one neighbour fails smart padding's class test), so that every step has something
+# to do. The players play at a fixed gain, never rescaling a clip to full scale (IPython's default), so
+# "normalise" sounds louder than the step before; all but the raw recording play at 4 kHz, the rate the model
+# hears, and the whole-recording players play its first seconds only, which keeps this notebook small.
 
 # %%
 data_path = resolve_notebook_data(data_dir, profile)
@@ -80,13 +90,8 @@ if dataset.is_synthetic:
 
 recordings = dataset.recordings.set_index("recording")
 ordered = dataset.cycles.sort_values(["recording", "cycle_index"])
-# Prefer a short abnormal cycle from a highest-rate recording whose next cycle smart padding may borrow.
-next_label = ordered.groupby("recording", observed=True)["label_id"].shift(-1)
-borrows = next_label.eq(0) | next_label.eq(ordered["label_id"])
-rate = ordered["recording"].map(recordings["sample_rate"]).astype(float)
-fastest, short = rate == rate.max(), ordered["duration"] < audio.cycle_duration / 2
-preferences = [fastest & short & borrows & (ordered["label_id"] > 0), fastest & short & borrows, fastest]
-example = ordered[next(mask for mask in preferences if mask.any())].sample(1, random_state=seed).iloc[0]
+example = padding_example(dataset.cycles, recordings["sample_rate"], sr=audio.sample_rate,
+                          duration=audio.cycle_duration, reach=audio.smart_reach, seed=seed)
 recording = recordings.loc[example["recording"]]
 print(f"{example['recording']} ({recording['device']}, {int(recording['sample_rate'])} Hz, "
       f"{recording['audio_duration']:.1f} s, {label} data); example: cycle {example['cycle_index']} "
@@ -102,7 +107,8 @@ print(f"{example['recording']} ({recording['device']}, {int(recording['sample_ra
 y_raw, sr_raw = read_audio(recording["audio_path"])
 show(viz.plot_waveform(y_raw, sr=sr_raw, title=f"raw: {example['recording']} at {sr_raw} Hz ({label} data)"),
      "02_step1_raw")
-display(Audio(y_raw, rate=sr_raw))
+display(Markdown("the first 2 s, at the recording's own rate and level"),
+        listen(y_raw, sr_raw, target_sr=sr_raw, max_seconds=2.0))
 
 # %% [markdown]
 # ## Step 2 · Resample to 4 kHz
@@ -116,8 +122,8 @@ display(Audio(y_raw, rate=sr_raw))
 y_4k = (librosa.resample(y_raw, orig_sr=sr_raw, target_sr=audio.sample_rate, res_type=audio.resample_type)
         if sr_raw != audio.sample_rate else y_raw)
 sr = audio.sample_rate
-show(viz.plot_waveform(y_4k, sr=sr, title=f"resampled to {sr} Hz"), "02_step2_resampled")
-display(Audio(y_4k, rate=sr))
+show(viz.plot_waveform(y_4k, sr=sr, title=f"resampled to {sr} Hz ({label} data)"), "02_step2_resampled")
+display(listen(y_4k, sr, max_seconds=3.0))
 
 # %% [markdown]
 # ## Step 3 · Band-pass 50–2000 Hz
@@ -149,25 +155,29 @@ y = normalize_peak(filtered)
 one_call = preprocess_recording(y_raw, sr=sr_raw, config=audio)
 max_difference = float(np.max(np.abs(y - one_call)))
 print(f"peak {np.max(np.abs(y)):.3f}; largest difference from preprocess_recording: {max_difference:.2e}")
-show(viz.plot_waveform(y, sr=sr, title=f"band-passed and normalised, {sr} Hz"), "02_step4_normalised")
-display(Audio(y, rate=sr))
+show(viz.plot_waveform(y, sr=sr, title=f"band-passed and normalised, {sr} Hz ({label} data)"),
+     "02_step4_normalised")
+display(listen(y, sr, max_seconds=3.0))
 
 # %% [markdown]
 # ## The spectrogram before and after
 #
-# Left as recorded (0 Hz to the device's Nyquist frequency), then after pre-processing, as the network's
-# Mel spectrogram sees it (64 Mel bands, 50–2000 Hz, 64 ms windows with a 32 ms hop: the reference
-# implementation's settings, as the paper gives none). Energy above 2 kHz and below 50 Hz is gone; what
-# remains fills the whole image.
+# Left as recorded (0 Hz to the device's Nyquist frequency, on a Mel axis labelled in Hz so that the 0–2 kHz
+# the model keeps is not a sliver), then after pre-processing, as the network's Mel spectrogram sees it
+# (64 Mel bands, 50–2000 Hz, 64 ms windows with a 32 ms hop: the reference implementation's settings, as the
+# paper gives none). Energy above 2 kHz and below 50 Hz is gone; what remains fills the whole image. The
+# colour is the level in dB, scaled to 0–1 per spectrogram (0: 80 dB or more below its loudest cell, 1: its
+# loudest cell), the scaling the network's input gets.
 
 # %%
 raw_view = replace(features, sample_rate=int(sr_raw), n_mels=128, fmin=0.0, fmax=sr_raw / 2,
                    n_fft=int(round(features.n_fft * sr_raw / sr)),
                    hop_length=int(round(features.hop_length * sr_raw / sr)))
 show(viz.plot_spectrogram(log_mel(y_raw, sr=sr_raw, config=raw_view), config=raw_view,
-                          title=f"before: as recorded at {sr_raw} Hz ({label} data)"), "02_spectrogram_before")
+                          title=f"before: as recorded at {sr_raw} Hz ({label} data)", mel_axis=True),
+     "02_spectrogram_before")
 show(viz.plot_spectrogram(log_mel(y, sr=sr, config=features), config=features,
-                          title="after: 4 kHz, band-passed, normalised"), "02_spectrogram_after")
+                          title=f"after: 4 kHz, band-passed, normalised ({label} data)"), "02_spectrogram_after")
 
 # %% [markdown]
 # ## Cycles and fixed-length inputs: four padding strategies
@@ -194,7 +204,12 @@ for method in methods:
                                 reach=audio.smart_reach, return_sources=True)
     padding_sources[method] = {"own": float(np.mean(sources == index)), "zeros": float(np.mean(sources < 0)),
                                "neighbours": float(np.mean((sources >= 0) & (sources != index)))}
-    display(Markdown(f"**{method} padding**"), Audio(inputs[method], rate=sr))
+    display(Markdown(f"**{method} padding**"), listen(inputs[method], sr))
+smart_differs = not np.array_equal(inputs["smart"], inputs["context"])
+display(Markdown(f"Smart and context padding {'differ' if smart_differs else 'agree'} for this cycle: "
+                 + ", ".join(f"{method} takes {shares['neighbours']:.0%} of its input from neighbours"
+                             for method, shares in padding_sources.items() if method in ("smart", "context"))
+                 + "."))
 
 # %% [markdown]
 # ## Padding at evaluation: no label may choose the input
@@ -211,26 +226,38 @@ for method in methods:
 # How often does it matter? Counted from the annotation files alone (no audio needed): the short test
 # cycles whose label-aware input differs from the label-free one, and the short normal test cycles whose
 # label-free input carries the sound of an abnormal neighbour that label-aware padding would have hidden.
-# On the real ICBHI annotations (official split, 7 s inputs) that is 464 of 2749 short test cycles (16.9 %),
-# and 289 of 1578 short normal ones (18.3 %): about one test input in six is changed by its labels, and
-# mostly in the direction that makes normal cycles look cleaner than a user's would.
+# First on this notebook's data, then, where the data are not ICBHI, from the record of the real ICBHI
+# annotations shipped in `results/padding_leak_icbhi.json` (written by `tools/padding_leak_record.py` from
+# the annotation files; it names its commit and date).
 
 # %%
-from respirelib.signal.leakage import padding_leak_summary
-from respirelib.runs import REPO_ROOT
+import json
 
-real_annotations = REPO_ROOT.parent / "shared" / "icbhi-annotations"
-leak_source = real_annotations if (real_annotations / "ICBHI_challenge_train_test.txt").is_file() else data_path
-leak_cycles = load_icbhi(leak_source, audio="ignore").cycles
-leak = padding_leak_summary(leak_cycles, part="test", sr=sr, duration=audio.cycle_duration,
+from respirelib.runs import REPO_ROOT
+from respirelib.signal.leakage import padding_leak_summary
+
+
+def leak_sentence(leak, source):
+    return (f"On {source} ({leak['n_cycles']} test cycles, {leak['input_seconds']:g} s inputs): "
+            f"**{leak['n_differs']} of {leak['n_short']} short test cycles ({leak['share_differs']:.1%})** would "
+            f"get another input from label-aware padding; **{leak['n_normal_refused_abnormal']} of "
+            f"{leak['n_short_normal']} short normal ones ({leak['share_normal_refused_abnormal']:.1%})** would "
+            "have an abnormal neighbour hidden.")
+
+
+leak = padding_leak_summary(dataset.cycles, part="test", sr=sr, duration=audio.cycle_duration,
                             reach=audio.smart_reach)
-leak_label = "the real ICBHI annotations" if leak_source == real_annotations else f"{label} annotations"
-display(Markdown(
-    f"On {leak_label} ({leak['n_cycles']} test cycles, {audio.cycle_duration:g} s inputs): "
-    f"**{leak['n_differs']} of {leak['n_short']} short test cycles ({leak['share_differs']:.1%})** would get "
-    f"another input from label-aware padding; **{leak['n_normal_refused_abnormal']} of "
-    f"{leak['n_short_normal']} short normal ones ({leak['share_normal_refused_abnormal']:.1%})** would have "
-    "an abnormal neighbour hidden."))
+leak_label = f"this notebook's {label} annotations"
+display(Markdown(leak_sentence(leak, leak_label)))
+recorded_leak = {}
+leak_record = REPO_ROOT / "results" / "padding_leak_icbhi.json"
+if dataset.is_synthetic and leak_record.is_file():
+    record = json.loads(leak_record.read_text())
+    for seconds in dict.fromkeys([f"{audio.cycle_duration:g}", "7"]):
+        recorded_leak[seconds] = record["by_duration"][seconds]
+        display(Markdown(leak_sentence(recorded_leak[seconds], "the real ICBHI annotations")
+                         + f" (Recorded by `{record['tool']}` at commit {record['commit'][:10]} on "
+                         f"{record['made'][:10]}.)"))
 
 # %% [markdown]
 # ## Cycles longer than the input
@@ -266,10 +293,30 @@ numbers = {
                       "duration": float(example["duration"])},
     "input_seconds": audio.cycle_duration, "padding_sources": padding_sources,
     "long_cycles": len(long_durations), "long_cycle_windows": int(long_windows),
-    "padding_leak": {"source": leak_label, **leak},
+    "padding_leak": {"source": leak_label, **leak}, "padding_leak_recorded_icbhi": recorded_leak,
+    "smart_differs_from_context": smart_differs,
     "image_shape": list(image.shape),
 }
-record_numbers(run_dir, "02_preprocessing.json", numbers)
+written = record_numbers(run_dir, "02_preprocessing.json", numbers)
+
+# %% [markdown]
+# ## What this run shows
+#
+# Written from this run's numbers, not by hand.
+
+# %%
+display(Markdown(
+    f"- Resampling {sr_raw} Hz → {sr} Hz kept {len(y)} of {len(y_raw)} samples; the applied filter is "
+    f"{gain_db[1]:+.1f} dB at {check_hz[1]:g} Hz and {gain_db[-1]:+.1f} dB at {check_hz[-1]:g} Hz.\n"
+    f"- The step-by-step chain equals `preprocess_recording` to within {max_difference:.1e} (peak "
+    f"{numbers['peak_after']:.3f}).\n"
+    f"- For cycle {example['cycle_index']} ({example['label']}, {example['duration']:.2f} s), smart padding "
+    f"takes {padding_sources['smart']['neighbours']:.0%} of the {audio.cycle_duration:g} s input from neighbours "
+    f"and context padding {padding_sources['context']['neighbours']:.0%}: the two inputs "
+    f"{'differ' if smart_differs else 'are the same'}.\n"
+    f"- On this data, label-aware padding would change {leak['share_differs']:.1%} of the short test inputs.\n"
+    f"- {len(long_durations)} of {len(ordered)} cycles are longer than {audio.cycle_duration:g} s and give "
+    f"{long_windows} windows."))
 
 # %% [markdown]
 # ## What to try next

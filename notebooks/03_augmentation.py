@@ -18,7 +18,7 @@
 #
 # *Words used here are explained in the [glossary](00_glossary.md).*
 #
-# **Goal:** see how RespireNet gets more out of 6898 cycles (Gairola et al., 2021, §II-A): new abnormal
+# **Goal:** see how RespireNet gets more out of a small dataset (Gairola et al., 2021, §II-A): new abnormal
 # samples made by joining two cycles of a class (concatenation-based augmentation, Fig. 2), standard audio
 # augmentations, a class-balanced sampler, and blank region clipping of empty high-frequency bands (Fig. 3),
 # with how often each recording device leaves such a band.
@@ -41,12 +41,13 @@ from IPython.display import Audio, Markdown, display
 
 from respirelib.signal.augment import augment_batch, class_balanced_sampler
 from respirelib.signal.blank_stats import blank_band_fractions, cycle_blank_stats
+from respirelib.signal.clipping import blank_rows, blank_rows_batch
 from respirelib.signal.cache import build_cycle_cache
 from respirelib.signal.concat import concatenate_augment
 from respirelib.config import CLASS_NAMES, WAVEFORM_AUGMENTATIONS
 from respirelib.errors import DataError
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
-from respirelib.signal.features import log_mel
+from respirelib.signal.features import TorchMelFrontend, log_mel
 from respirelib.data.icbhi import load_icbhi
 from respirelib.signal.padding import pad_to_length
 from respirelib.training.profiles import get_profile
@@ -57,8 +58,8 @@ from respirelib.viz.tables import page_table
 
 
 def show(fig, name):
-    """Save a figure under figures_dir and display it."""
-    save_figure(fig, name, out_dir=figures_dir)
+    """Save a figure under figures_dir (stamped when the data are synthetic) and display it."""
+    save_figure(fig, name, out_dir=figures_dir, data_label=label)
     display(fig)
 
 
@@ -90,7 +91,8 @@ in_train = (dataset.cycles["split"] == "train").to_numpy()
 train_rows = dataset.cycles.index.to_numpy()[in_train if in_train.any() else slice(None)]
 train_labels = dataset.cycles.loc[train_rows, "label_id"].to_numpy()
 train_cycles = [cache.cycle(row) for row in train_rows]
-print(f"{len(train_rows)} training cycles ({label} data), cache {cache.path.name}")
+print(f"{len(train_rows)} training cycles of {len(dataset.cycles)} ({label} data; the paper's ICBHI has 6898), "
+      f"cache {cache.path.name}")
 
 # %% [markdown]
 # ## Concatenation-based augmentation (Fig. 2)
@@ -181,7 +183,8 @@ for name, v in variants.items():
 # A caveat worth knowing: the 64 ms window's side lobes spread energy about 200 Hz above a sharp
 # cut-off, so on a device that stops *exactly* at 1.5 kHz the lowest rows of the band are not blank.
 # The synthetic devices roll off to zero *at* 1.5 kHz, so `row_fraction = 1` counts them; on real data,
-# try `row_fraction = 0.8` if a band-limited device scores near zero.
+# try `row_fraction = 0.8` if a band-limited device scores near zero. These shares count **all** cycles,
+# training and test; notebook 06 counts test cycles only, with its own criterion, and says how the two compare.
 
 # %%
 row_fraction = 1.0
@@ -199,7 +202,8 @@ show(viz.plot_blank_fractions(fractions, paper=paper_shares,
 # A blank band ends in a sharp horizontal edge, and the first layers of a CNN respond to edges. Blank region
 # clipping cuts the blank rows from the top and stretches what is left back to the full height; a
 # spectrogram without a blank band is left exactly as it is (§II-A). Below: the cycle with the most blank
-# rows, before and after. **Departures:** the reference thresholds the grey level of the coloured, resized
+# rows in the table above (its input exactly as that table measured it), before and after. **Departures:**
+# the reference thresholds the grey level of the coloured, resized
 # image and always removes at least one row (an off-by-one); we threshold the scaled spectrogram before
 # the image is made, and remove nothing when nothing is blank (`reference_off_by_one=True` reproduces it).
 
@@ -207,12 +211,24 @@ show(viz.plot_blank_fractions(fractions, paper=paper_shares,
 clipping_example = None
 if stats["blank_rows"].max() > 0:
     blank_row = stats["blank_rows"].idxmax()
-    spec = log_mel(evaluation_set(cache, [blank_row], config=audio).waves[0].numpy(), sr=sr, config=features)
-    show(viz.plot_clipping(spec, config=features, title=f"{stats.loc[blank_row, 'recording']} "
+    # The same inputs and spectrograms as the table: the whole recording's cycles (padding borrows from
+    # neighbours), the batched front end, and the window with the fewest blank rows (the cycle's count).
+    same_recording = stats.index[stats["recording"] == stats.loc[blank_row, "recording"]].to_numpy()
+    samples = evaluation_set(cache, same_recording, config=audio)
+    windows = np.flatnonzero(samples.cycle_rows == blank_row)
+    with torch.inference_mode():
+        specs = TorchMelFrontend(features)(samples.waves[windows])
+    spec = specs[int(blank_rows_batch(specs).argmin())].numpy()
+    show(viz.plot_clipping(spec, config=features, title=f"the cycle with the most blank rows: "
+                                                         f"{stats.loc[blank_row, 'recording']} "
                                                          f"({stats.loc[blank_row, 'device']}, {label} data)"),
          "03_blank_region_clipping")
     clipping_example = {"row": int(blank_row), "device": stats.loc[blank_row, "device"],
-                        "blank_rows": int(stats.loc[blank_row, "blank_rows"])}
+                        "blank_rows": int(stats.loc[blank_row, "blank_rows"]),
+                        "blank_rows_shown": int(blank_rows(spec))}
+    display(Markdown(f"{clipping_example['blank_rows']} blank rows, the most of any cycle here (the "
+                     f"{clipping_example['device']} mean is "
+                     f"{fractions.loc[clipping_example['device'], 'mean_blank_rows']:.1f})."))
 else:
     print("No cycle in this data has a blank band at the top: clipping changes nothing here.")
 
@@ -235,7 +251,30 @@ numbers = {
                                               "mean_blank_rows": float(r["mean_blank_rows"])}
                                      for device, r in fractions.iterrows()}},
 }
-record_numbers(run_dir, "03_augmentation.json", numbers)
+written = record_numbers(run_dir, "03_augmentation.json", numbers)
+
+# %% [markdown]
+# ## What this run shows
+#
+# Written from this run's numbers, not by hand.
+
+# %%
+before, after = balance["training cycles"], balance["+ concatenation"]
+rarest = int(np.argmin(before))
+rare_draws = drawn[train_labels[drawn] == rarest]
+lines = [f"- Concatenation added {len(new_cycles)} samples: *{CLASS_NAMES[rarest]}* grew from {before[rarest]} "
+         f"to {after[rarest]} training samples, normal stayed at {before[0]}.",
+         f"- The weighted sampler alone drew *{CLASS_NAMES[rarest]}* {len(rare_draws)} times in one epoch, from "
+         f"only {len(np.unique(rare_draws))} distinct cycles."]
+for device, share in paper_shares.items():
+    if device in fractions.index:
+        row = fractions.loc[device]
+        lines.append(f"- {device}: {row['band_blank']:.0%} of its {int(row['cycles'])} cycles have a blank "
+                     f"1.5–2 kHz band (the paper: {share:.0%} on ICBHI).")
+if clipping_example is not None:
+    lines.append(f"- Clipping cut {clipping_example['blank_rows']} of {features.n_mels} rows from the most blank "
+                 "cycle.")
+display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # ## What to try next

@@ -60,6 +60,7 @@ from respirelib import paper
 from respirelib.config import CLASS_NAMES
 from respirelib.experiments import study, tables
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
+from respirelib.experiments.run import resolve_init
 from respirelib.experiments.variants import expand_splits
 from respirelib.model.network import build_model, network_summary
 from respirelib.training.profiles import get_profile
@@ -94,6 +95,7 @@ data_path = resolve_notebook_data(data_dir, profile)
 root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook04")
 seed_list = list(seeds) if seeds else [seed]
 split_labels = expand_splits(splits)  # "patient-cv" becomes its five folds
+init = resolve_init(get_profile(profile), init)  # decided, and a fallback to random said, once for every run
 print(f"profile {profile}: {get_profile(profile).description}")
 print(f"data: {data_path}\nruns: {root / 'train'}\nsplits: {', '.join(paper.SPLIT_NAMES[s] for s in splits)}"
       f"; seeds {seed_list}")

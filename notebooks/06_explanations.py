@@ -20,7 +20,7 @@
 #
 # **Goal:** see which parts of the spectrogram a trained RespireNet relies on, for cycles it classifies
 # correctly and for cycles it gets wrong, and repeat the observation that led the paper to blank region
-# clipping (§III-C, Fig. 3): a network shown a spectrogram with an empty high-frequency band spends part of
+# clipping (§II-A, Fig. 3): a network shown a spectrogram with an empty high-frequency band spends part of
 # its attention on that empty band, and stops doing so once the band is clipped away.
 
 # %% tags=["parameters"]
@@ -43,6 +43,7 @@ from respirelib.config import CLASS_NAMES
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.experiments.run import load_run
 from respirelib.explain.figures import plot_blank_band_summary
+from respirelib.signal.blank_stats import blank_band_fractions, cycle_blank_stats
 from respirelib.viz.save import save_figure
 from respirelib.viz.tables import page_table
 
@@ -74,6 +75,7 @@ data_path = resolve_notebook_data(data_dir, profile, trained_run=model_dir)
 run = load_run(model_dir, data_dir=data_path, device=device)
 model = ex.load_model(run)
 label = ex.run_label(run)
+data_label = run.prepared.dataset.data_label
 if run.prepared.dataset.is_synthetic:
     display(Markdown("## ⚠️ SYNTHETIC DATA: these maps explain a model of the synthetic set, not of ICBHI"))
 print(f"{label}; the model was trained {'with' if run.profile.stage1.clip_blank else 'without'} "
@@ -85,7 +87,9 @@ print(f"{label}; the model was trained {'with' if run.profile.stage1.clip_blank 
 # For each true class, test cycles the model classified correctly (top row) and wrongly (bottom row),
 # drawn at random with `seed`. Each map explains the class the model *predicted*, so a wrong cycle's map
 # shows what convinced the model of its mistake. The background is the spectrogram the model saw (clipped
-# if the run clips). A long cycle is shown by its first window (the run scores all its windows).
+# if the run clips). A long cycle is shown by its first window (the run scores all its windows). Dashed white
+# lines mark where the cycle's own audio ends (and, with padding before it, begins): outside them the input is
+# padding borrowed from its neighbours, as evaluation pads it.
 
 # %%
 per_class = 2 if profile == "smoke" else 3
@@ -97,7 +101,7 @@ print(f"{(predictions['pred'] == predictions['label_id']).mean():.0%} of {len(pr
       f"classified correctly ({label})")
 for label_id, name in enumerate(CLASS_NAMES):
     fig = ex.class_gallery_figure(run, correct, wrong, label_id, per_class=per_class, model=model)
-    save_figure(fig, f"06_gallery_{name}", out_dir=figures_dir)
+    save_figure(fig, f"06_gallery_{name}", out_dir=figures_dir, data_label=data_label)
     display(fig)
 
 # %% [markdown]
@@ -105,8 +109,9 @@ for label_id, name in enumerate(CLASS_NAMES):
 #
 # Some devices record nothing above about 1.5 kHz (the paper: all Litt3200 cycles and about 20% of the
 # Meditron ones), which leaves an empty band at the top of the spectrogram and a sharp edge below it. For
-# every test cycle whose band above 1.5 kHz is blank (the table's `blank_share` is the paper's statistic
-# per device), we compute the map of its true class twice: on the spectrogram as it is, and after blank
+# every test cycle whose band above 1.5 kHz is blank (the table's `blank_share`: the share of a device's
+# test cycles whose run of blank rows from the top reaches down to 1.5 kHz, the cycles this experiment can
+# use), we compute the map of its true class twice: on the spectrogram as it is, and after blank
 # region clipping. The number is the **share of the map's mass in
 # the top rows the blank band occupies**, before and after (after clipping those rows hold the stretched
 # top of the signal). A uniform map would put the rows' *area share* there. One model sees both inputs:
@@ -120,10 +125,36 @@ if max_per_device is not None:
     print(f"profile {profile}: at most {max_per_device} cycles with a blank band are explained per device")
 summary, per_cycle = ex.blank_band_experiment(run, run.prepared.rows("test"), max_per_device=max_per_device,
                                               seed=seed, model=model, min_blank_hz=min_blank_hz)
-display(page_table(summary, digits=3))
+display(page_table(summary, digits=3, formats={"blank_share": "{:.1%}", "mass_before": "{:.1%}",
+                                               "mass_after": "{:.1%}", "area_share": "{:.1%}"}))
 fig = plot_blank_band_summary(summary, title=f"Grad-CAM++ mass in the blank rows ({label})")
-save_figure(fig, "06_fig3_blank_band_attention", out_dir=figures_dir)
+save_figure(fig, "06_fig3_blank_band_attention", out_dir=figures_dir, data_label=data_label)
 display(fig)
+overall = summary.set_index("device").loc["all"]
+if overall["n_cycles"] > 0:
+    above = overall["mass_before"] > overall["area_share"]
+    dropped = overall["mass_after"] < overall["mass_before"]
+    display(Markdown(
+        f"Over the {int(overall['n_cycles'])} explained cycles, the maps put **{overall['mass_before']:.1%}** of "
+        f"their mass in the blank rows before clipping, {'more' if above else 'less'} than a uniform map would "
+        f"({overall['area_share']:.1%}, the rows' share of the image), and **{overall['mass_after']:.1%}** in the "
+        f"same rows after clipping. "
+        + ("This run repeats the paper's Fig. 3 story: attention on the blank band above chance, less after "
+           "clipping." if above and dropped else
+           "This run does **not** repeat the paper's Fig. 3 story (attention drawn to the blank band, released "
+           "by clipping): " + ("the blank band holds no more attention than chance before clipping"
+                               if not above else "clipping does not lower it") + ". A model trained without "
+           "clipping, the paper's 'before', may behave differently (see \"What to try next\").")))
+# Notebook 03's statistic on the same test cycles: its Mel rows wholly inside 1.5-2 kHz are blank.
+band = blank_band_fractions(cycle_blank_stats(run.prepared.cache, run.prepared.rows("test"), audio=run.profile.audio,
+                                              config=run.profile.features))
+compare = summary.set_index("device")[["n_total", "blank_share"]].join(
+    band["band_blank"].rename("band_blank (notebook 03)"), how="inner")
+display(Markdown("The two per-device blank shares measure different things. `blank_share` (above) asks whether the "
+                 "run of blank rows from the top reaches down to 1.5 kHz, on test cycles; notebook 03's "
+                 "`band_blank` asks whether the Mel rows wholly inside 1.5–2 kHz are blank, on all cycles "
+                 "(training and test). On this run's test cycles:"))
+display(page_table(compare, formats={"blank_share": "{:.1%}", "band_blank (notebook 03)": "{:.1%}"}))
 
 # %% [markdown]
 # One cycle, as in the paper's figure: the dashed line marks where the blank band begins before clipping,
@@ -133,7 +164,7 @@ display(fig)
 if len(per_cycle):
     example = int(per_cycle.sort_values("mass_before", ascending=False)["cycle_row"].iloc[0])
     fig = ex.clipping_example_figure(run, example, model=model)
-    save_figure(fig, "06_fig3_example", out_dir=figures_dir)
+    save_figure(fig, "06_fig3_example", out_dir=figures_dir, data_label=data_label)
     display(fig)
 else:
     print("no test cycle has a blank band above 1.5 kHz: nothing to show")
@@ -166,12 +197,29 @@ record = {"data": run.prepared.dataset.data_label, "synthetic": run.prepared.dat
           "clip_blank_in_training": run.profile.stage1.clip_blank, "part": "test",
           "max_per_device": max_per_device, "min_blank_hz": min_blank_hz,
           "blank_band_attention": summary.to_dict(orient="records"),
+          "band_blank_test": band["band_blank"].to_dict(),
           "blank_band_cycles": per_cycle[["recording", "cycle_index", "device", "label_id", "n_blank_rows",
                                           "mass_before", "mass_after"]].to_dict(orient="records"),
           "galleries": {name: {"correct": correct.loc[correct["label_id"] == i, "name"].tolist(),
                                "wrong": wrong.loc[wrong["label_id"] == i, "name"].tolist()}
                         for i, name in enumerate(CLASS_NAMES)}}
-record_numbers(run_dir, "06_explanations.json", record)
+written = record_numbers(run_dir, "06_explanations.json", record)
+
+# %% [markdown]
+# ## What this run shows
+#
+# Written from this run's numbers, not by hand.
+
+# %%
+accuracy = float((predictions["pred"] == predictions["label_id"]).mean())
+lines = [f"- The model classified {accuracy:.0%} of {len(predictions)} test cycles correctly ({label})."]
+if overall["n_cycles"] > 0:
+    lines.append(f"- Blank-band attention: {overall['mass_before']:.1%} before clipping, {overall['mass_after']:.1%} "
+                 f"after, against {overall['area_share']:.1%} for a uniform map.")
+lines += [f"- {device}: {row['blank_share']:.0%} of {int(row['n_total'])} test cycles with a blank band from 1.5 kHz "
+          f"up; {row['band_blank (notebook 03)']:.0%} by notebook 03's statistic."
+          for device, row in compare.iterrows() if device != "all" and row["n_total"] > 0]
+display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # ## What to try next

@@ -142,11 +142,16 @@ def smoke_run(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_pipeline(tiny_synthetic, tmp_path_factory, _isolated_environment) -> Path:
-    """Every numbered notebook, run once by the headless pipeline in the smoke profile (random init)."""
+    """Every numbered notebook, run once by the headless pipeline in the smoke profile.
+
+    Its init is the demo's default, ``imagenet-if-available``, which falls back to random init here (the smoke
+    network has no ImageNet weights), so the notebooks say so as a demo's would.
+    """
     from respirelib.apps.pipeline import PipelineRequest, run_pipeline
 
     out = tmp_path_factory.mktemp("pipeline") / "smoke"
-    request = PipelineRequest(profile="smoke", data_dir=str(tiny_synthetic), seed=0, device="cpu", init="random")
+    request = PipelineRequest(profile="smoke", data_dir=str(tiny_synthetic), seed=0, device="cpu",
+                              init="imagenet-if-available")
     return run_pipeline(out=out, request=request, progress=False)
 
 

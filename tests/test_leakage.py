@@ -46,3 +46,39 @@ def test_on_the_real_annotation_files(shared_annotations):
     at_7s = padding_leak_summary(cycles, part="test", duration=7.0)
     assert (at_7s["n_differs"], at_7s["n_short"]) == (464, 2749)
     assert (at_7s["n_normal_refused_abnormal"], at_7s["n_short_normal"]) == (289, 1578)
+
+
+def test_the_shipped_record_is_the_real_annotations_count(shared_annotations):
+    """results/padding_leak_icbhi.json (tools/padding_leak_record.py), which notebook 02 shows to a reader
+    without ICBHI, equals the count recomputed from the real annotation files at each recorded length."""
+    import json
+
+    from respirelib.data.icbhi import load_icbhi
+    from respirelib.training.profiles import get_profile
+    from tests.conftest import REPO_ROOT
+
+    record = json.loads((REPO_ROOT / "results" / "padding_leak_icbhi.json").read_text())
+    cycles = load_icbhi(shared_annotations, audio="ignore").cycles
+    assert record["cycles"] == len(cycles) and record["tool"] == "tools/padding_leak_record.py" and record["commit"]
+    audio = get_profile("paper").audio
+    assert {"3", "7"} <= set(record["by_duration"])
+    for seconds, recorded in record["by_duration"].items():
+        assert recorded == padding_leak_summary(cycles, part="test", sr=audio.sample_rate, duration=float(seconds),
+                                                reach=audio.smart_reach), seconds
+
+
+def test_the_padding_example_is_one_whose_smart_and_context_inputs_differ():
+    """Notebook 02's example: smart padding borrows a neighbour, and its input is not the context one."""
+    from respirelib.signal.leakage import padding_example
+
+    # Recording a: a wheeze before a normal cycle (smart and context padding agree). Recording b: a crackle
+    # between a wheeze (which smart padding refuses) and a normal cycle (which it takes). All short, all 44.1 kHz.
+    a = _table([2, 0], [1.0, 1.0]).assign(recording="a")
+    b = _table([2, 1, 0], [1.0, 1.0, 1.0]).assign(recording="b")
+    cycles = pd.concat([a, b], ignore_index=True).assign(duration=lambda t: t["end"] - t["start"])
+    rates = pd.Series({"a": 44100, "b": 44100})
+    for seed in range(6):
+        chosen = padding_example(cycles, rates, duration=7.0, seed=seed)
+        assert (chosen["recording"], chosen["cycle_index"]) == ("b", 1), seed
+    differs = padding_differences(cycles, duration=7.0)
+    assert differs.loc[(differs["recording"] == "b") & (differs["cycle_index"] == 1), "differs"].all()

@@ -25,3 +25,14 @@ def test_page_table_rounds_hides_the_index_and_shows_missing_as_a_dash():
     assert 'class="row_heading' not in plain  # the bare 0, 1, ... index is not shown
     share = page_table(pd.DataFrame({"share": [0.1234]}), formats={"share": "{:.1%}"}).to_html()
     assert "12.3%" in share
+
+
+def test_page_table_keeps_every_columns_format():
+    """Each column's own format holds beside the others (one ``Styler.format`` call per column resets the rest)."""
+    table = pd.DataFrame({"band_blank": [0.179698, np.nan], "clipped": [1.0, 0.5], "mean_blank_rows": [10.93, 2.0],
+                          "cycles": [12.0, 3.0]}, index=pd.Index(["Meditron", "Litt3200"], name="device"))
+    html = page_table(table, formats={"band_blank": "{:.1%}", "clipped": "{:.1%}",
+                                      "mean_blank_rows": "{:.1f}"}).to_html()
+    assert ">18.0%<" in html and ">100.0%<" in html and ">50.0%<" in html and ">10.9<" in html
+    assert "0.179698" not in html and "0.2<" not in html and html.count("–") == 1
+    assert ">12.0<" in html  # the columns without a format keep the default rounding

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from respirelib.progressbar import HEADLESS_ENV
 from respirelib.runs import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -28,9 +30,19 @@ def run_papermill(source: str | Path, target: str | Path, *, parameters: dict, c
     """Execute ``source`` into ``target`` with papermill in the project's ``python3`` kernel (``timeout`` per cell)."""
     import papermill
 
-    papermill.execute_notebook(str(source), str(target), parameters=parameters, progress_bar=progress, cwd=str(cwd),
-                               kernel_name="python3", execution_timeout=timeout,
-                               extra_arguments=list(KERNEL_ARGUMENTS))
+    # The kernel inherits this process's environment: HEADLESS_ENV turns its tqdm widgets off (a saved
+    # widget view reads as a frozen bar), set for this call only.
+    previous = os.environ.get(HEADLESS_ENV)
+    os.environ[HEADLESS_ENV] = "1"
+    try:
+        papermill.execute_notebook(str(source), str(target), parameters=parameters, progress_bar=progress,
+                                   cwd=str(cwd), kernel_name="python3", execution_timeout=timeout,
+                                   extra_arguments=list(KERNEL_ARGUMENTS))
+    finally:
+        if previous is None:
+            os.environ.pop(HEADLESS_ENV, None)
+        else:
+            os.environ[HEADLESS_ENV] = previous
 
 
 def execute_notebook(name: str, out_dir: str | Path, parameters: dict, *, progress: bool = True,

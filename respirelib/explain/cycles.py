@@ -42,7 +42,8 @@ from respirelib.explain.gradcam import (
     blank_band_attention_cycles, gradcam_maps, map_axes, min_blank_rows, summarise_blank_band_attention,
 )
 from respirelib.signal.frontend import FeatureFrontend
-from respirelib.signal.samples import SampleSet, evaluation_set, recording_inputs
+from respirelib.signal.padding import pad_cycle
+from respirelib.signal.samples import SampleSet, evaluation_set, label_free_padding, recording_inputs
 from respirelib.explain.figures import plot_clipping_attention, plot_cycle_explanation, plot_gradcam_gallery
 from respirelib.viz.save import DEFAULT_DPI
 
@@ -416,13 +417,14 @@ def class_gallery_figure(run: LoadedRun, correct: pd.DataFrame, wrong: pd.DataFr
     picked = [record for _, record in slots if record is not None]
     explained = explain_cycles(run, [r["cycle_row"] for r in picked], targets=[r["pred"] for r in picked],
                                model=model, layer=layer) if picked else None
-    specs, cams, titles, freqs = [], [], [], []
+    specs, cams, titles, freqs, spans = [], [], [], [], []
     position = 0
     for outcome, record in slots:
         if record is None:
             specs.append(None)
             cams.append(None)
             freqs.append(None)
+            spans.append(None)
             titles.append(f"no {'correctly' if outcome == 'correct' else 'wrongly'} classified {name} cycle")
             continue
         predicted = CLASS_NAMES[int(record["pred"])]
@@ -431,11 +433,31 @@ def class_gallery_figure(run: LoadedRun, correct: pd.DataFrame, wrong: pd.DataFr
         specs.append(explained.seen[position])
         cams.append(explained.maps[position])
         freqs.append(explained.freqs_hz[position])
+        spans.append(own_audio_span(run, int(record["cycle_row"])))
         position += 1
     times = explained.times_s if explained is not None else np.arange(2.0)
     return plot_gradcam_gallery(specs, cams, titles=titles, times_s=times, freqs_hz=freqs, ncols=per_class,
+                                spans_s=spans,
                                 suptitle=f"true class {name}: top correctly, bottom wrongly classified\n"
-                                         f"(maps of the predicted class; {run_label(run)})")
+                                         f"(maps of the predicted class; dashed: where the cycle ends and padding "
+                                         f"begins; {run_label(run)})")
+
+
+def own_audio_span(run: LoadedRun, row: int) -> tuple[float, float]:
+    """Where cycle ``row``'s own audio lies in its first evaluation input, ``(start_s, end_s)``.
+
+    The input is padded as evaluation pads it (:func:`respirelib.signal.samples.label_free_padding`,
+    neighbours from the cycle's recording); outside the span is padding. A cycle longer than the
+    input fills its first window: ``(0, duration)``.
+    """
+    cycles, cache, audio = run.prepared.dataset.cycles, run.prepared.cache, run.profile.audio
+    recording = cycles[cycles["recording"] == cycles.at[row, "recording"]].sort_values("cycle_index")
+    waves = [cache.cycle(r) for r in recording.index]
+    index = int(np.flatnonzero(recording.index.to_numpy() == row)[0])
+    _, sources = pad_cycle(waves, None, index, sr=cache.sr, duration=audio.cycle_duration,
+                           method=label_free_padding(audio), reach=audio.smart_reach, return_sources=True)
+    own = np.flatnonzero(sources == index)
+    return float(own[0] / cache.sr), float((own[-1] + 1) / cache.sr)
 
 
 def blank_rows_of(run: LoadedRun, rows, *, batch_size: int = 64) -> np.ndarray:

@@ -128,7 +128,8 @@ def _per_panel(values, n: int, name: str) -> list:
 
 
 def plot_gradcam_gallery(specs, cams, *, titles: Sequence[str], times_s, freqs_hz, ncols: int = 4,
-                         alpha: float = 0.5, suptitle: str | None = None) -> matplotlib.figure.Figure:
+                         alpha: float = 0.5, suptitle: str | None = None,
+                         spans_s: Sequence | None = None) -> matplotlib.figure.Figure:
     """A grid of overlays, e.g. several cycles, classes or layers, with one colour bar.
 
     Parameters
@@ -147,6 +148,9 @@ def plot_gradcam_gallery(specs, cams, *, titles: Sequence[str], times_s, freqs_h
     alpha : float
     suptitle : str, optional
         A title over the whole grid (e.g. the data and the model's initialisation).
+    spans_s : sequence of (float, float) or None, optional
+        Per panel, where the cycle's own audio begins and ends in the input (s): dashed white
+        lines mark the edges that lie inside the input, padding outside them.
 
     Returns
     -------
@@ -162,12 +166,18 @@ def plot_gradcam_gallery(specs, cams, *, titles: Sequence[str], times_s, freqs_h
                                    layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     drawn = []
-    for ax, spec, cam, title, panel_times, panel_freqs in zip(axes, specs, cams, titles, times, freqs):
+    spans = list(spans_s) if spans_s is not None else [None] * n
+    for ax, spec, cam, title, panel_times, panel_freqs, span in zip(axes, specs, cams, titles, times, freqs, spans):
         if cam is None:
             ax.set_axis_off()
             ax.text(0.5, 0.5, title, ha="center", va="center", transform=ax.transAxes, color="0.4", wrap=True)
             continue
         _draw_overlay(ax, spec, cam, times_s=panel_times, freqs_hz=panel_freqs, alpha=alpha, title=title)
+        if span is not None:
+            low, high = float(np.min(panel_times)), float(np.max(panel_times))
+            for edge in span:
+                if low < edge < high:
+                    ax.axvline(edge, color="white", linestyle="--", linewidth=1.2)
         drawn.append(ax)
     for ax in axes[n:]:
         ax.set_axis_off()
@@ -350,12 +360,16 @@ def plot_blank_band_summary(summary, *, title: str | None = None) -> matplotlib.
     ax.scatter(positions, 100 * area, marker="_", s=600, color="black", label="uniform map (area share)", zorder=3)
     for position, n in zip(positions, summary["n_cycles"]):
         if n == 0:
-            ax.text(position, 2, "no cycle with\na blank band", ha="center", va="bottom", color="0.4",
-                    fontsize="small")
+            ax.text(position, 0.02, "no cycle with\na blank band", ha="center", va="bottom", color="0.4",
+                    fontsize="small", transform=ax.get_xaxis_transform())
     ax.set_xticks(positions, [f"{name}\nn={int(n)}" for name, n in zip(devices, summary["n_cycles"])])
     ax.set_ylabel("% of the map in the blank rows")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize="small")
+    # Fitted to the bars and the uniform marks (room above for the legend), not 0-100: bars of 10-20 % would
+    # otherwise be stubs.
+    shown = np.concatenate([before, after, area]) * 100
+    top = float(np.nanmax(shown)) if np.isfinite(shown).any() else 10.0
+    ax.set_ylim(0, min(100.0, max(5.0, 1.45 * top)))
+    ax.legend(fontsize="small", loc="upper right")
     if title is not None:
         ax.set_title(title)
     return fig

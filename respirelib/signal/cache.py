@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from respirelib.progressbar import progress_bar
 
 from respirelib.data.audio import read_audio
 from respirelib.config import AudioConfig
@@ -210,7 +210,7 @@ def _build(dataset: ICBHIDataset, config: AudioConfig, path: Path, *, workers: i
     rows = [group.index.to_numpy() for _, group in groups]
     workers = workers or os.cpu_count() or 1
     results = []
-    bar = tqdm(total=len(tasks), desc="pre-processing recordings", unit="rec", disable=not progress)
+    bar = progress_bar(total=len(tasks), desc="pre-processing recordings", unit="rec", progress=progress)
     if workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for result in pool.map(_process_recording, tasks, chunksize=8):

@@ -1,6 +1,6 @@
 """How much the paper's label-aware smart padding lets test labels shape test inputs.
 
-Smart padding (paper, section II-B) fills a short cycle with its neighbours only if
+Smart padding (paper, section II-A) fills a short cycle with its neighbours only if
 their class is the cycle's own or normal. At evaluation that choice reads the test
 labels: two cycles that sound alike get different inputs because of their labels. This
 module counts, from the annotations alone (no audio), the cycles whose input would
@@ -86,3 +86,38 @@ def padding_leak_summary(cycles: pd.DataFrame, *, part: str | None = "test", sr:
             "n_differs": n_differs, "share_differs": share(n_differs, len(short)),
             "n_short_normal": int(len(normal)), "n_normal_refused_abnormal": n_refused,
             "share_normal_refused_abnormal": share(n_refused, len(normal))}
+
+
+def padding_example(cycles: pd.DataFrame, sample_rates: pd.Series, *, sr: int = 4000, duration: float = 7.0,
+                    reach: int = 1, seed: int = 0) -> pd.Series:
+    """A cycle that shows what padding does: short, abnormal, from a highest-rate recording, and one whose
+    label-aware (smart) input differs from the label-free (context) one while smart padding still borrows.
+
+    Preferences fall back one by one (dropping "short and abnormal", then "highest rate", then the
+    difference) where the data offer no such cycle; among the cycles of the first that matches, one is
+    drawn with ``seed``.
+
+    Parameters
+    ----------
+    cycles : pd.DataFrame
+        A cycles table (``recording``, ``cycle_index``, ``start``, ``end``, ``duration``, ``label_id``).
+    sample_rates : pd.Series
+        Each recording's sample rate, indexed by recording.
+    sr, duration, reach :
+        As in :func:`padding_differences`.
+
+    Returns
+    -------
+    pd.Series
+        The chosen cycle's row of ``cycles``.
+    """
+    ordered = cycles.sort_values(["recording", "cycle_index"])
+    next_label = ordered.groupby("recording", observed=True)["label_id"].shift(-1)
+    borrows = next_label.eq(NORMAL) | next_label.eq(ordered["label_id"])
+    differs = padding_differences(ordered, sr=sr, duration=duration, reach=reach)["differs"]
+    differs = differs.reindex(ordered.index, fill_value=False).astype(bool)
+    rate = ordered["recording"].map(sample_rates).astype(float)
+    fastest, short = rate == rate.max(), ordered["duration"] < duration / 2
+    preferences = [fastest & short & borrows & differs & (ordered["label_id"] != NORMAL),
+                   fastest & borrows & differs, borrows & differs, fastest & short & borrows, fastest]
+    return ordered[next(mask for mask in preferences if mask.any())].sample(1, random_state=seed).iloc[0]

@@ -179,3 +179,30 @@ def extract_cycles(y: np.ndarray, *, sr: int, starts: Sequence[float] | np.ndarr
     first = np.clip(np.round(starts * sr).astype(int), 0, len(y))
     last = np.clip(np.round(ends * sr).astype(int), 0, len(y))
     return [y[a:b].copy() for a, b in zip(first, last)]
+
+
+def player_clip(y: np.ndarray, *, sr: int, target_sr: int = 4000, gain: float = 1.0,
+                max_seconds: float | None = None, res_type: str = "soxr_hq") -> tuple[np.ndarray, int]:
+    """A clip for a player at a fixed ``gain``: resampled to ``target_sr``, cut to ``max_seconds``, kept in (−1, 1).
+
+    Players rescale each clip to full scale unless told not to (``IPython.display.Audio(..., normalize=False)``);
+    with one fixed gain, loudness compares from clip to clip. 4 kHz keeps all the model hears (0–2 kHz) in
+    a tenth of a 44.1 kHz clip's size.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    sr : int
+        ``y``'s sample rate; a lower rate than ``target_sr`` is kept as it is.
+
+    Returns
+    -------
+    (np.ndarray [shape=(m,)], int)
+        The clip (float32) and its sample rate.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if sr > target_sr:
+        y, sr = librosa.resample(y, orig_sr=sr, target_sr=target_sr, res_type=res_type), target_sr
+    if max_seconds is not None:
+        y = y[: int(round(max_seconds * sr))]
+    return np.clip(gain * y, -1.0, 1.0).astype(np.float32), int(sr)

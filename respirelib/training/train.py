@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from respirelib.progressbar import progress_bar
 from respirelib.signal.augment import augment_batch, class_balanced_sampler
 from respirelib.model.checkpoint import load_checkpoint, restore_rng_state, rng_state
 from respirelib.config import AugmentConfig
@@ -260,8 +261,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         batches = torch.split(indices, config.batch_size)
         # Summed on the device and read once per epoch: a float() per step would wait for the GPU.
         total_loss, seen = torch.zeros((), dtype=torch.float64, device=device), 0
-        bar = tqdm(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
-                   disable=not progress, leave=False)
+        bar = progress_bar(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
+                           progress=progress, leave=False)
         for batch in bar:
             wave = train_waves[batch]
             if config.augment:

@@ -1,26 +1,49 @@
-"""The one place that writes figures, so every saved figure has the same size rules."""
+"""The one place that writes figures, so every saved figure has the same size rules and says its data."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib.figure
+import matplotlib.text
 
 DEFAULT_DPI = 120
+SYNTHETIC = "synthetic"
+STAMP = "synthetic data"
+# The PNG text chunk that records which data a figure shows (read back by tests and viewers).
+DATA_KEY = "Description"
+
+
+def stamp_synthetic(fig: matplotlib.figure.Figure) -> bool:
+    """Write "synthetic data" in the figure's lower right corner unless some text of it already says synthetic.
+
+    Returns whether a stamp was added.
+    """
+    if any(SYNTHETIC in text.get_text().lower() for text in fig.findobj(matplotlib.text.Text)):
+        return False
+    fig.text(0.995, 0.005, STAMP, ha="right", va="bottom", fontsize=9, color="crimson")
+    return True
 
 
 def save_figure(fig: matplotlib.figure.Figure, name: str, *, out_dir: str | Path = "figures",
-                dpi: int = DEFAULT_DPI, formats: tuple[str, ...] = ("png",)) -> list[Path]:
+                dpi: int = DEFAULT_DPI, formats: tuple[str, ...] = ("png",),
+                data_label: str | None = None) -> list[Path]:
     """Save ``fig`` as ``out_dir/name.<format>`` for each format; return the paths written.
 
     The figure keeps its own size (set it where the figure is made); ``dpi`` and a
     tight bounding box are fixed here so figures from different notebooks match.
+    ``data_label`` names the data the figure shows (a dataset's ``data_label``): a figure of
+    ``"synthetic"`` data is stamped so (:func:`stamp_synthetic`) and a PNG records it in its
+    ``Description`` text chunk as ``"data: <data_label>"``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if data_label == SYNTHETIC:
+        stamp_synthetic(fig)
     written = []
     for fmt in formats:
         path = out_dir / f"{name}.{fmt}"
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        metadata = {DATA_KEY: f"data: {data_label}"} if data_label is not None and fmt == "png" else None
+        fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=metadata)
         written.append(path)
     return written

@@ -29,6 +29,22 @@ def _row_edges_hz(n_rows: int, *, fmin: float, fmax: float) -> np.ndarray:
     return librosa.mel_to_hz(mels)
 
 
+# The colour of every spectrogram: dB relative to the spectrogram's loudest cell, scaled to 0-1 per spectrogram
+# (respirelib.signal.features.log_mel), so 1 is its loudest cell and 0 its quietest (at most top_db below).
+LEVEL_LABEL = "level: dB scaled to 0–1 (1 = loudest)"
+
+
+def mel_frequency_axis(ax) -> None:
+    """Space ``ax``'s y axis (Hz) like the Mel scale, ticks labelled in Hz: low frequencies get room."""
+    import librosa
+
+    ax.set_yscale("function", functions=(lambda hz: librosa.hz_to_mel(np.maximum(hz, 0)),
+                                         lambda mel: librosa.mel_to_hz(np.maximum(mel, 0))))
+    top = ax.get_ylim()[1]
+    ticks = [t for t in (0, 250, 500, 1000, 2000, 4000, 8000, 16000) if t <= top]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+
+
 def _draw_spectrogram(ax, spec: np.ndarray, *, config: FeatureConfig, fmax: float | None = None,
                       t0: float = 0.0):
     """Mel spectrogram on a time (s) x frequency (Hz) grid; returns the mesh for a colour bar."""
@@ -100,7 +116,7 @@ def plot_filter_response(config: AudioConfig = AudioConfig(), *, orig_sr: int | 
 
 
 def plot_spectrogram(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
-                     title: str | None = None) -> Figure:
+                     title: str | None = None, mel_axis: bool = False) -> Figure:
     """A scaled Mel spectrogram with time (s) and frequency (Hz) axes.
 
     Parameters
@@ -109,11 +125,16 @@ def plot_spectrogram(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(
         E.g. from :func:`respirelib.signal.features.log_mel`; row 0 the lowest band.
     config : FeatureConfig
         The configuration that made it.
+    mel_axis : bool
+        Space the frequency axis like the Mel scale (:func:`mel_frequency_axis`), for a wide band
+        (0–22 kHz) whose low end would otherwise be a sliver.
     """
     fig = Figure(figsize=(8, 3), layout="constrained")
     ax = fig.subplots()
     mesh = _draw_spectrogram(ax, spec, config=config)
-    fig.colorbar(mesh, ax=ax, label="level (scaled dB)")
+    if mel_axis:
+        mel_frequency_axis(ax)
+    fig.colorbar(mesh, ax=ax, label=LEVEL_LABEL)
     if title:
         ax.set_title(title)
     return fig
@@ -194,7 +215,7 @@ def plot_concatenation(first: np.ndarray, second: np.ndarray, *, sr: int,
     mesh = _draw_spectrogram(ax, log_mel(joined, sr=sr, config=config), config=config)
     ax.axvline(len(first) / sr, color="white", linestyle="--", linewidth=1.2)
     ax.set_title(f"new sample: {names[0]} + {names[1]}")
-    fig.colorbar(mesh, ax=fig.axes, label="level (scaled dB)", shrink=0.8)
+    fig.colorbar(mesh, ax=fig.axes, label=LEVEL_LABEL, shrink=0.8)
     return fig
 
 
@@ -226,7 +247,7 @@ def plot_clipping(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
     before.set_title(f"before: {n_blank} blank rows" + (f", cut above {cut_hz:.0f} Hz" if cut else ""))
     _draw_spectrogram(after, clipped, config=config, fmax=cut_hz)
     after.set_title(f"after: {n_rows - cut} rows stretched to {n_rows}")
-    fig.colorbar(mesh, ax=[before, after], label="level (scaled dB)")
+    fig.colorbar(mesh, ax=[before, after], label=LEVEL_LABEL)
     if title:
         fig.suptitle(title)
     return fig
@@ -256,7 +277,7 @@ def plot_spectrogram_grid(spectrograms: dict[str, np.ndarray], *, config: Featur
     for ax in axes[len(spectrograms):]:
         ax.set_axis_off()
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes.tolist(), label="level (scaled dB)", shrink=0.8)
+        fig.colorbar(mesh, ax=axes.tolist(), label=LEVEL_LABEL, shrink=0.8)
     if title:
         fig.suptitle(title)
     return fig

@@ -50,7 +50,19 @@ def page_table(table: pd.DataFrame, *, digits: int = 1, formats: dict | None = N
             return f"{value:.{digits}f}"
         return value
 
-    styler = frame.style.hide(axis="index").format(cell)
-    for column, spec in (formats or {}).items():
-        styler = styler.format({renamed.get(column, column): spec}, na_rep=MISSING)
-    return styler
+    # One format call with a formatter per column: each further ``Styler.format`` call resets the
+    # formatters of the columns it is not given (pandas >= 2), so a loop would keep only the last.
+    specific = {renamed.get(column, column): spec for column, spec in (formats or {}).items()}
+    formatters = {column: _with_missing(specific[column]) if column in specific else cell
+                  for column in frame.columns}
+    return frame.style.hide(axis="index").format(formatters)
+
+
+def _with_missing(spec):
+    """``spec`` (a format string or a function) with missing values shown as :data:`MISSING`."""
+    def formatted(value):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return MISSING
+        return spec.format(value) if isinstance(spec, str) else spec(value)
+
+    return formatted

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm.auto import tqdm
+from respirelib.progressbar import progress_bar
 
 import respirelib
 from respirelib.data.names import SYNTHETIC_MARKER
@@ -189,7 +189,7 @@ def _write_audio_and_annotations(plan: DatasetPlan, settings: DifficultySettings
                                  progress: bool, workers: int | None) -> None:
     jobs = [(recording, settings, seed, folder) for recording in plan.recordings]
     workers = _worker_count(workers, len(jobs))
-    bar = tqdm(total=len(jobs), desc="synthesising recordings", unit="rec", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="synthesising recordings", unit="rec", progress=progress)
     with bar:
         if workers == 1:
             for job in jobs:
