@@ -90,22 +90,20 @@ display(page_table(pd.DataFrame(finetuned[0]["devices"]).T.rename_axis("device")
 # each seed's change (a paired difference: the same run, the same test cycles), their mean and standard
 # deviation over seeds, and the note of **every** seed (a device may be fine-tuned in one seed and keep its
 # stage-1 weights in another). The paper's column is real ICBHI, a reference, never subtracted from ours.
-# Below it, each device's 4-class Score before and after with its 95 % patient-level bootstrap interval
-# (first run): a device with few test patients has an interval tens of points wide. The figure's error
-# bars are one standard deviation over seeds.
+# Below it, each device's change is tested as the rows of Table I are: a paired patient bootstrap over
+# that device's test patients, all seeds together. A device with few test patients gets an interval tens of
+# points wide, and a device that kept its stage-1 weights in every seed changes by exactly 0. The figure's
+# error bars are one standard deviation over seeds.
 
 # %%
 table_three = tables.table_three(root, splits=splits)
 display(Markdown(f"**Table III**, score change in points ({label})"))
 display(page_table(table_three, units={"mean": "points", "std": "points", "per seed": "points",
                                        "paper": "real ICBHI, points"}))
-display(Markdown("\n".join(f"- {sentence}" for sentence in tables.device_changes_in_words(table_three))))
+device_tests = tables.device_comparisons(root, splits=splits)
+display(page_table(device_tests.drop(columns="in words"), formats={"mean (points)": "{:+.1f}"}))
+display(Markdown("\n".join(f"- {sentence}" for sentence in device_tests["in words"])))
 changes = tables.device_changes(root, splits=splits)
-for split in splits:
-    device_scores = tables.per_device_intervals(root, split=expand_splits([split])[0])
-    if not device_scores.empty:
-        display(Markdown(f"**Per-device Score with 95 % intervals**, {paper.SPLIT_NAMES.get(split, split)}"))
-        display(page_table(device_scores))
 for split in splits:
     fig = plot_device_gains(changes[changes["split"] == split_group(split)], paper.TABLE_III,
                             data_label=finetuned[0]["data"], init=finetuned[0]["init"],
@@ -131,6 +129,7 @@ display(Markdown("\n".join(f"- {sentence}" for sentence in comparisons["in words
 record_path = record_numbers(root, "05_device_finetuning.json", {
     "splits": splits, "seeds": seed_list, "label": label, "table_three": table_three.to_dict(orient="records"),
     "table_one_4class": table_one.to_dict(orient="records"), "comparisons": comparisons.to_dict(orient="records"),
+    "device_comparisons": device_tests.to_dict(orient="records"),
     "stage2_epochs": stage2.epochs, "paper_stage2_epochs": paper_stage2.epochs})
 
 # %% [markdown]

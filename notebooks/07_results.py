@@ -129,14 +129,18 @@ display(page_table(sweep, units={"mean": "%", "std": "points", "paper": "real IC
 # ## Table III: device-specific fine-tuning
 #
 # Score change per device, in points. A device with no test cycles in a split (LittC2SE in the official
-# split of the real data) has no number, and the note says why.
+# split of the real data) has no number, and the note says why. Below it, each device's change with its
+# paired patient-bootstrap interval (as in notebook 05).
 
 # %%
 devices = tables.table_three(run_dir)
 display(page_table(devices, units={"mean": "points", "std": "points", "per seed": "points",
                                    "paper": "real ICBHI, points"})
         if not devices.empty else Markdown("_stage 2 did not run_"))
-display(Markdown("\n".join(f"- {sentence}" for sentence in tables.device_changes_in_words(devices))))
+device_tests = tables.device_comparisons(run_dir)
+if not device_tests.empty:
+    display(page_table(device_tests.drop(columns="in words"), formats={"mean (points)": "{:+.1f}"}))
+    display(Markdown("\n".join(f"- {sentence}" for sentence in device_tests["in words"])))
 
 # %% [markdown]
 # ## What this run shows

@@ -90,3 +90,23 @@ def test_the_optimism_table_is_said_in_words_from_its_own_cells():
     assert "test labels moves Sp 71.0 → 91.3 %, Se 54.2 → 57.1 %, Score 62.6 → 74.2 % in seed0" in words
     assert "on the test set changes nothing in seed0" in words
     assert "Score of 63.5 against a mean of 60.0 over 3 seeds" in words
+
+
+def test_devices_are_compared_on_their_own_test_cycles(tmp_path):
+    """Fine-tuning that helps every patient of one device, and leaves the other's predictions untouched: the
+    first device's change exceeds the noise, the second's is exactly 0 and within it."""
+    hard = np.random.default_rng(2).integers(1, 7, size=N_PATIENTS)
+    metrics = _metrics(tmp_path, {"+CBA+BRC": [hard, hard, hard], "+FT": [hard + 1, hard + 1, hard + 1]})
+    devices = np.where(np.repeat(np.arange(N_PATIENTS), PER_PATIENT) < N_PATIENTS // 2, "Litt3200", "Meditron")
+    for _, run in metrics.iterrows():
+        table = pd.read_csv(run["predictions"]).assign(device=devices)
+        if run["row"] == "+FT":  # Meditron keeps its stage-1 predictions
+            stage1 = pd.read_csv(metrics.loc[(metrics["row"] == "+CBA+BRC") & (metrics["seed"] == run["seed"]),
+                                             "predictions"].iloc[0])
+            table.loc[devices == "Meditron", "pred"] = stage1.loc[devices == "Meditron", "pred"]
+        table.to_csv(run["predictions"], index=False)
+    compared = tables.compare_devices(metrics).set_index("device")
+    assert list(compared.index) == ["Meditron", "Litt3200"]  # the project's device order; no AKGC417L cycles
+    assert compared.loc["Litt3200", "exceeds the noise"] == "yes" and compared.loc["Litt3200", "mean (points)"] > 0
+    assert compared.loc["Meditron", "exceeds the noise"] == "no" and compared.loc["Meditron", "mean (points)"] == 0
+    assert compared.loc["Litt3200", "in words"].startswith("official, Litt3200, 4-class Score: +FT − +CBA+BRC")

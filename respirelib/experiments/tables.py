@@ -18,6 +18,7 @@ import pandas as pd
 
 from respirelib import paper
 from respirelib.config import CLASS_NAMES
+from respirelib.data.names import DEVICES
 from respirelib.experiments.run import diagnose_run
 from respirelib.experiments.study import collect_metrics
 from respirelib.experiments.variants import parse_run_name, split_group
@@ -119,9 +120,11 @@ def _pair_label(fold: int, seed: int, n_folds: int) -> str:
     return f"fold {fold} seed {seed}" if n_folds > 1 else f"seed {seed}"
 
 
-def _paired_sets(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list[tuple], list[str]]:
+def _paired_sets(first: pd.DataFrame, second: pd.DataFrame, *,
+                 device: str | None = None) -> tuple[list[tuple], list[str]]:
     """The runs of two rows matched by (fold, seed), as :func:`paired_bootstrap` sets (one per test set),
-    and the label of each pair in the order of the sets."""
+    and the label of each pair in the order of the sets. ``device`` keeps only that device's test cycles
+    (none: the pair is left out)."""
     matched = first.merge(second, on=["fold", "seed"], suffixes=(" first", " second")).sort_values(["fold", "seed"])
     n_folds = matched["fold"].nunique()
     grouped: dict[tuple, list] = {}
@@ -130,6 +133,10 @@ def _paired_sets(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list[tuple]
         if not np.array_equal(tables[0]["cycle_row"], tables[1]["cycle_row"]):
             raise ValueError(f"{pair['predictions first']} and {pair['predictions second']} score different test "
                              "cycles: they cannot be compared paired")
+        if device is not None:
+            tables = [table[table["device"] == device] for table in tables]
+            if tables[0].empty:
+                continue
         grouped.setdefault(tuple(tables[0]["cycle_row"]), []).append((tables, _pair_label(pair["fold"], pair["seed"],
                                                                                           n_folds)))
     sets, labels = [], []
@@ -143,13 +150,15 @@ def _paired_sets(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list[tuple]
     return sets, labels
 
 
-def _in_words(split: str, first: str, second: str, task: str, entry: dict, labels: list[str]) -> str:
+def _in_words(split: str, first: str, second: str, task: str, entry: dict, labels: list[str], *,
+              device: str | None = None) -> str:
     """One generated sentence on whether ``second − first`` exceeds the noise (:func:`exceeds_noise`)."""
     per_pair = ", ".join("–" if d is None else f"{label} {100 * d:+.1f}"
                          for label, d in zip(labels, entry["per_pair"]))
     interval = ("no interval (the Score is undefined in most resamples)" if entry["ci"] is None else
                 f"95 % paired interval over test patients [{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]")
-    head = (f"{split}, {task} Score: {second} − {first} = "
+    where = f"{split}, {device}" if device else split
+    head = (f"{where}, {task} Score: {second} − {first} = "
             + ("–" if entry["mean"] is None else f"{100 * entry['mean']:+.1f}") + f" points ({per_pair}; {interval})")
     if exceeds_noise(entry):
         return (f"{head}: **exceeds the noise**: the interval excludes 0 and all {len(labels)} seeds agree in "
@@ -186,29 +195,71 @@ def compare_rows(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples: i
         ``split``, ``compared``, ``per seed (points)``, ``mean (points)``, ``95% paired interval (points)``,
         ``exceeds the noise`` and ``in words``; empty without a pair of rows.
     """
-    key = "four_class" if task == "4-class" else "two_class"
     order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
     records = []
     for split, group in (metrics.groupby("split", sort=False) if not metrics.empty else ()):
         rows = sorted(pd.unique(group["row"]), key=lambda name: order.get(name, 9))
         for i, first in enumerate(rows):
             for second in rows[i + 1:]:
-                sets, labels = _paired_sets(group[group["row"] == first], group[group["row"] == second])
-                if not sets:
-                    continue
-                entry = paired_bootstrap(sets, n_resamples=n_resamples, seed=seed)[key]["score"]
-                records.append({
-                    "split": split, "compared": f"{second} − {first}",
-                    "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}"
-                                                   for d in entry["per_pair"]),
-                    "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 2),
-                    "95% paired interval (points)": "–" if entry["ci"] is None else
-                    f"[{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]",
-                    "exceeds the noise": "yes" if exceeds_noise(entry) else "no",
-                    "in words": _in_words(split, first, second, task, entry, labels)})
-    return pd.DataFrame(records, columns=["split", "compared", "per seed (points)", "mean (points)",
-                                          "95% paired interval (points)", "exceeds the noise", "in words"])
+                record = _comparison(group, split, first, second, task=task, n_resamples=n_resamples, seed=seed)
+                if record is not None:
+                    records.append(record)
+    return pd.DataFrame(records, columns=COMPARISON_COLUMNS)
 
+
+COMPARISON_COLUMNS = ["split", "compared", "per seed (points)", "mean (points)", "95% paired interval (points)",
+                      "exceeds the noise", "in words"]
+
+
+def _comparison(group: pd.DataFrame, split: str, first: str, second: str, *, task: str, n_resamples: int,
+                seed: int, device: str | None = None) -> dict | None:
+    """One row of :func:`compare_rows` (``second − first`` on the runs they share; ``device``: on that device's
+    test cycles only), or None where they share no run with test cycles."""
+    sets, labels = _paired_sets(group[group["row"] == first], group[group["row"] == second], device=device)
+    if not sets:
+        return None
+    key = "four_class" if task == "4-class" else "two_class"
+    entry = paired_bootstrap(sets, n_resamples=n_resamples, seed=seed)[key]["score"]
+    return {"split": split, "compared": f"{second} − {first}",
+            "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}" for d in entry["per_pair"]),
+            "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 2),
+            "95% paired interval (points)": "–" if entry["ci"] is None else
+            f"[{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]",
+            "exceeds the noise": "yes" if exceeds_noise(entry) else "no",
+            "in words": _in_words(split, first, second, task, entry, labels, device=device)}
+
+
+def compare_devices(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples: int = 1000,
+                    seed: int = 0) -> pd.DataFrame:
+    """Table III's paired view: per split and device, +FT − +CBA+BRC on that device's test cycles.
+
+    The same comparison as :func:`compare_rows` (per-seed differences, paired patient-bootstrap interval,
+    :func:`respirelib.training.metrics.exceeds_noise`), restricted to one device's test cycles: a device with
+    few test patients gets a wide interval. Devices without test cycles are left out.
+
+    Parameters
+    ----------
+    metrics : pd.DataFrame
+        :func:`respirelib.experiments.study.collect_metrics` rows; their predictions carry ``device``.
+
+    Returns
+    -------
+    table : pd.DataFrame
+        A ``device`` column, then the columns of :func:`compare_rows`.
+    """
+    records = []
+    for split, group in (metrics.groupby("split", sort=False) if not metrics.empty else ()):
+        for device in DEVICES:
+            record = _comparison(group, split, "+CBA+BRC", "+FT", task=task, n_resamples=n_resamples, seed=seed,
+                                 device=device)
+            if record is not None:
+                records.append({"device": device, **record})
+    return pd.DataFrame(records, columns=["device", *COMPARISON_COLUMNS])
+
+
+def device_comparisons(run_dir: str | Path, *, task: str = "4-class", splits=None) -> pd.DataFrame:
+    """:func:`compare_devices` for the full-model runs under ``run_dir`` (``splits``: as :func:`table_one`)."""
+    return compare_devices(_table_one_metrics(run_dir, splits=splits, stages=None, variants=["full"]), task=task)
 
 def comparisons_in_words(comparisons: pd.DataFrame, *, task: str = "4-class") -> str:
     """A closing paragraph generated from :func:`compare_rows`: which differences exceed the noise, which do not."""
@@ -351,43 +402,6 @@ def table_three(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
     table["note"] = [_notes_over_seeds(group) for _, group in grouped]
     table["paper"] = [paper.TABLE_III[device] for _, device in table.index]  # real ICBHI: a reference
     return table.reset_index()
-
-
-def device_changes_in_words(table: pd.DataFrame) -> list[str]:
-    """One generated sentence per split and device of :func:`table_three`: the change of each seed, and whether
-    every seed agrees in direction (the paired per-seed view; a device's few test patients make its own
-    interval wide, see :func:`per_device_intervals`)."""
-    sentences = []
-    for _, row in table.iterrows():
-        values = [v for v in str(row["per seed"]).split(", ") if v != "–"]
-        if not values:
-            sentences.append(f"{row['split']}, {row['device']}: no score change in any seed"
-                             + (f" ({row['note']})." if row.get("note") else "."))
-            continue
-        numbers = [float(v) for v in values]
-        agree = len(numbers) > 1 and (all(v > 0 for v in numbers) or all(v < 0 for v in numbers))
-        verdict = (f"all {len(numbers)} seeds agree in direction" if agree else
-                   "one seed only: the training noise is unknown" if len(numbers) == 1 else
-                   "not every seed moves the same way: within the training noise")
-        sentences.append(f"{row['split']}, {row['device']}: fine-tuning changed the Score by {row['per seed']} points "
-                         f"(mean {row['mean']:+.1f}); {verdict}" + (f". Notes: {row['note']}." if row.get("note")
-                                                                      else "."))
-    return sentences
-
-
-def per_device_intervals(run_dir: str | Path, *, split: str = "official") -> pd.DataFrame:
-    """Per-device 4-class Score (percent, 95% interval) before and after fine-tuning, first seed's run."""
-    runs = sorted((Path(run_dir) / "train").glob(f"{split}-full-seed*/metrics_finetuned.json"))
-    if not runs:
-        return pd.DataFrame()
-    before = json.loads(runs[0].with_name("metrics.json").read_text())["ci"]["per_device"]
-    after = json.loads(runs[0].read_text())["ci"]["per_device"]
-    rows = []
-    for device in before:
-        rows.append({"device": device, "run": runs[0].parent.name,
-                     "Score stage 1 (%)": format_entry(before[device]["four_class"]["score"]),
-                     "Score fine-tuned (%)": format_entry(after[device]["four_class"]["score"])})
-    return pd.DataFrame(rows)
 
 
 def class_recalls_per_seed(run_dir: str | Path) -> list[dict]:

@@ -10,12 +10,12 @@ import pandas as pd
 MISSING = "–"
 _METRICS = {"sp": "Sp", "se": "Se", "score": "Score"}
 # Column names of the results tables (respirelib.experiments.tables) and the unit each is in.
-_RESULT_COLUMN = re.compile(r"^(sp|se|score)(?: (ours|paper|gap))?$")
+_RESULT_COLUMN = re.compile(r"^(sp|se|score)(?: (ours|paper))?$")
 
 
 def with_units(column: str, units: dict | None = None) -> str:
-    """A column's name with its unit: ``"score ours"`` → ``"Score ours (%)"``, ``"sp gap"`` →
-    ``"Sp gap (points)"``; ``units`` names the unit of any other column (``{"change": "points"}``)."""
+    """A column's name with its unit: ``"score ours"`` → ``"Score ours (%)"``, ``"sp paper"`` →
+    ``"Sp paper (%)"``; ``units`` names the unit of any other column (``{"change": "points"}``)."""
     column = str(column)
     if units and column in units:
         return f"{column} ({units[column]})"
@@ -23,7 +23,7 @@ def with_units(column: str, units: dict | None = None) -> str:
     if not match:
         return column
     metric, kind = _METRICS[match[1]], match[2]
-    return f"{metric} gap (points)" if kind == "gap" else f"{metric}{' ' + kind if kind else ''} (%)"
+    return f"{metric}{' ' + kind if kind else ''} (%)"
 
 
 def page_table(table: pd.DataFrame, *, digits: int = 1, formats: dict | None = None, units: dict | None = None):
