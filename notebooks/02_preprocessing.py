@@ -234,28 +234,19 @@ display(Markdown(f"Smart and context padding {'differ' if smart_differs else 'ag
 import json
 
 from respirelib.runs import REPO_ROOT
-from respirelib.signal.leakage import padding_leak_summary
-
-
-def leak_sentence(leak, source):
-    return (f"On {source} ({leak['n_cycles']} test cycles, {leak['input_seconds']:g} s inputs): "
-            f"**{leak['n_differs']} of {leak['n_short']} short test cycles ({leak['share_differs']:.1%})** would "
-            f"get another input from label-aware padding; **{leak['n_normal_refused_abnormal']} of "
-            f"{leak['n_short_normal']} short normal ones ({leak['share_normal_refused_abnormal']:.1%})** would "
-            "have an abnormal neighbour hidden.")
-
+from respirelib.signal.leakage import padding_leak_in_words, padding_leak_summary
 
 leak = padding_leak_summary(dataset.cycles, part="test", sr=sr, duration=audio.cycle_duration,
                             reach=audio.smart_reach)
 leak_label = f"this notebook's {label} annotations"
-display(Markdown(leak_sentence(leak, leak_label)))
+display(Markdown(padding_leak_in_words(leak, source=leak_label)))
 recorded_leak = {}
 leak_record = REPO_ROOT / "results" / "padding_leak_icbhi.json"
 if dataset.is_synthetic and leak_record.is_file():
     record = json.loads(leak_record.read_text())
     for seconds in dict.fromkeys([f"{audio.cycle_duration:g}", "7"]):
         recorded_leak[seconds] = record["by_duration"][seconds]
-        display(Markdown(leak_sentence(recorded_leak[seconds], "the real ICBHI annotations")
+        display(Markdown(padding_leak_in_words(recorded_leak[seconds], source="the real ICBHI annotations")
                          + f" (Recorded by `{record['tool']}` at commit {record['commit'][:10]} on "
                          f"{record['made'][:10]}.)"))
 
@@ -314,7 +305,9 @@ display(Markdown(
     f"takes {padding_sources['smart']['neighbours']:.0%} of the {audio.cycle_duration:g} s input from neighbours "
     f"and context padding {padding_sources['context']['neighbours']:.0%}: the two inputs "
     f"{'differ' if smart_differs else 'are the same'}.\n"
-    f"- On this data, label-aware padding would change {leak['share_differs']:.1%} of the short test inputs.\n"
+    f"- On this data, label-aware padding would change "
+    + (f"{leak['share_differs']:.1%} of the short test inputs.\n" if leak["share_differs"] is not None
+       else "no test input: none of its test cycles is shorter than the input.\n") +
     f"- {len(long_durations)} of {len(ordered)} cycles are longer than {audio.cycle_duration:g} s and give "
     f"{long_windows} windows."))
 

@@ -82,3 +82,15 @@ def test_the_padding_example_is_one_whose_smart_and_context_inputs_differ():
         assert (chosen["recording"], chosen["cycle_index"]) == ("b", 1), seed
     differs = padding_differences(cycles, duration=7.0)
     assert differs.loc[(differs["recording"] == "b") & (differs["cycle_index"] == 1), "differs"].all()
+
+
+def test_the_leak_in_words_counts_and_says_when_there_is_nothing_to_count():
+    from respirelib.signal.leakage import padding_leak_in_words
+
+    leak = padding_leak_summary(_table([0, 2, 0, 1], [2.0] * 4), part="test", duration=5.0)
+    words = padding_leak_in_words(leak, source="these annotations")
+    assert f"**{leak['n_differs']} of 4 short test cycles ({leak['share_differs']:.1%})**" in words
+    # A part whose cycles are all longer than the input (as on a few real recordings): nothing to share out.
+    none = padding_leak_summary(_table([0, 2], [9.0, 9.0]), part="test", duration=5.0)
+    assert none["share_differs"] is None
+    assert "no short test cycles (0 of 0)" in padding_leak_in_words(none, source="x")

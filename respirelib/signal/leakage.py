@@ -88,6 +88,20 @@ def padding_leak_summary(cycles: pd.DataFrame, *, part: str | None = "test", sr:
             "share_normal_refused_abnormal": share(n_refused, len(normal))}
 
 
+def padding_leak_in_words(leak: dict, *, source: str) -> str:
+    """One sentence (Markdown) from a :func:`padding_leak_summary`: how many short test inputs the labels would
+    change. A part with no short (or no short normal) cycles says so rather than printing a share of nothing."""
+
+    def counted(n: int, total: int, share: float | None, what: str) -> str:
+        return f"**{n} of {total} {what} ({share:.1%})**" if share is not None else f"no {what} (0 of 0)"
+
+    differ = counted(leak["n_differs"], leak["n_short"], leak["share_differs"], "short test cycles")
+    hidden = counted(leak["n_normal_refused_abnormal"], leak["n_short_normal"],
+                     leak["share_normal_refused_abnormal"], "short normal ones")
+    return (f"On {source} ({leak['n_cycles']} test cycles, {leak['input_seconds']:g} s inputs): {differ} would get "
+            f"another input from label-aware padding; {hidden} would have an abnormal neighbour hidden.")
+
+
 def padding_example(cycles: pd.DataFrame, sample_rates: pd.Series, *, sr: int = 4000, duration: float = 7.0,
                     reach: int = 1, seed: int = 0) -> pd.Series:
     """A cycle that shows what padding does: short, abnormal, from a highest-rate recording, and one whose
