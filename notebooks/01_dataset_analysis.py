@@ -128,7 +128,7 @@ plt.show()
 display(Markdown("Recordings and cycles per device in each part of the split:"))
 display(page_table(split_by_device(dataset.recordings).add_suffix(" recordings")
                    .join(split_by_device(dataset.recordings, unit="cycles").add_suffix(" cycles")), digits=0))
-print("patients in both parts:", summary["overlap_patients"] or "none")
+print("patients in both parts:", ", ".join(map(str, summary["overlap_patients"])) or "none")
 
 # %% [markdown]
 # ## Patients
@@ -146,9 +146,13 @@ display(page_table(dataset.patients.groupby("diagnosis", dropna=False).size().re
 # %% [markdown]
 # ## Listen and look
 #
-# One cycle per class: its waveform, its spectrogram and a player. Crackles are short explosive clicks,
-# wheezes are musical tones (horizontal lines in the spectrogram). These cells need the audio; with an
-# annotation-only folder they say so and are skipped. The players play the cycle at 4 kHz (all the model
+# Two cycles per class (one in the smoke profile): its waveform, its spectrogram and a player. Crackles are
+# short explosive clicks, wheezes are musical tones (horizontal lines in the spectrogram). Not every click or
+# tone is the labelled sound, though: like real recordings, every synthetic one (normal ones included)
+# carries heart sounds, rumble below 100 Hz, handling clicks, sometimes mains hum or a patient's groan, and
+# short tonal blips, so a crackle cycle may show a tonal arc and a normal one a click. Telling the labelled
+# sound from this clutter is the task. These cells need the audio; with an annotation-only folder they say
+# so and are skipped. The players play the cycle at 4 kHz (all the model
 # keeps, notebook 02, and a small notebook) at the recording's own level, without rescaling each clip to full
 # scale as a player does by default: a quiet device then sounds quiet, so devices compare by ear.
 
@@ -224,6 +228,8 @@ if real_set is not None:
         for title, cycle in shown.items():
             print(title)
             display(listen(cycle.y, sr=cycle.sr))
+else:
+    print("No real ICBHI audio to listen to (see the cell above): this comparison is skipped.")
 
 # %% [markdown]
 # ## Record the numbers

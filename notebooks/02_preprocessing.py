@@ -19,7 +19,7 @@
 # *Words used here are explained in the [glossary](00_glossary.md).*
 #
 # **Goal:** follow one recording through every step RespireNet applies before the network sees it
-# (Gairola et al., 2021, §II "Pre-processing" and "Smart Padding"): resample to 4 kHz, band-pass 50–2000 Hz,
+# (Gairola et al., 2021, §II "Pre-processing" and §II-A "Smart Padding"): resample to 4 kHz, band-pass 50–2000 Hz,
 # normalise to (−1, 1), cut into breathing cycles and bring each cycle to a fixed length. Each step is shown,
 # heard and compared with what `respirelib` does in one call.
 
@@ -185,7 +185,7 @@ show(viz.plot_spectrogram(log_mel(y, sr=sr, config=features), config=features,
 # The network takes one fixed length (7 s, the best in Table II; the reference code uses 8 s). A shorter
 # cycle must be padded. The paper compares *zero* padding, *reflection*, and its **smart padding**: borrow
 # the neighbouring cycle of the same recording when it is of the same class or normal, otherwise repeat the
-# cycle (§II; smart padding beats zero padding by 5 points and reflection by 2). **Context padding** is
+# cycle (§II-A; §III reports a 5 % and a 2 % gain over zero and reflection padding). **Context padding** is
 # smart padding without the class test: it borrows the neighbours whatever their class, which is all that
 # can be done on a new recording nobody has labelled. The cycles are cut from the pre-processed recording,
 # so the filter saw the whole signal. The shading shows where each part of the padded input comes from.

@@ -191,7 +191,10 @@ row_fraction = 1.0
 stats = cycle_blank_stats(cache, audio=audio, config=features, row_fraction=row_fraction)
 fractions = blank_band_fractions(stats)
 paper_shares = {"Litt3200": 1.0, "Meditron": 0.2}
-display(page_table(fractions, formats={"band_blank": "{:.1%}", "clipped": "{:.1%}", "mean_blank_rows": "{:.1f}"}))
+display(page_table(fractions.rename(columns={"band_blank": "band blank", "clipped": "clipped (top row blank)",
+                                             "mean_blank_rows": "mean blank rows"}),
+                   formats={"band blank": "{:.1%}", "clipped (top row blank)": "{:.1%}",
+                            "mean blank rows": "{:.1f}"}))
 show(viz.plot_blank_fractions(fractions, paper=paper_shares,
                               title=f"Cycles with a blank high band, per device ({label} data)"),
      "03_blank_fraction_per_device")

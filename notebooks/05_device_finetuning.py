@@ -81,7 +81,10 @@ if finetuned[0]["synthetic"]:
 stage2, paper_stage2 = get_profile(profile).stage2, get_profile("paper").stage2
 print(f"stage 2 here (profile {profile}): {stage2.epochs} epoch{'s' if stage2.epochs != 1 else ''} per device at lr "
       f"{stage2.lr:g}; the paper: {paper_stage2.epochs} epochs at lr {paper_stage2.lr:g}")
-display(page_table(pd.DataFrame(finetuned[0]["devices"]).T.rename_axis("device")))
+display(Markdown(f"What stage 2 did per device in the first run ({runs[0].name}):"))
+display(page_table(pd.DataFrame(finetuned[0]["devices"]).T.rename_axis("device").rename(columns={
+    "best_epoch": "selected epoch (0: stage 1)", "n_train_inputs": "training inputs",
+    "n_selection_inputs": "validation inputs", "reason": "why not fine-tuned"})))
 
 # %% [markdown]
 # ## Table III: what fine-tuning changed, per device

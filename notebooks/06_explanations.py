@@ -43,6 +43,7 @@ from respirelib.config import CLASS_NAMES
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.experiments.run import load_run
 from respirelib.explain.figures import plot_blank_band_summary
+from respirelib.explain.gradcam import blank_band_in_words
 from respirelib.signal.blank_stats import blank_band_fractions, cycle_blank_stats
 from respirelib.viz.save import save_figure
 from respirelib.viz.tables import page_table
@@ -109,7 +110,7 @@ for label_id, name in enumerate(CLASS_NAMES):
 #
 # Some devices record nothing above about 1.5 kHz (the paper: all Litt3200 cycles and about 20% of the
 # Meditron ones), which leaves an empty band at the top of the spectrogram and a sharp edge below it. For
-# every test cycle whose band above 1.5 kHz is blank (the table's `blank_share`: the share of a device's
+# every test cycle whose band above 1.5 kHz is blank (the table's "blank share": the share of a device's
 # test cycles whose run of blank rows from the top reaches down to 1.5 kHz, the cycles this experiment can
 # use), we compute the map of its true class twice: on the spectrogram as it is, and after blank
 # region clipping. The number is the **share of the map's mass in
@@ -125,36 +126,30 @@ if max_per_device is not None:
     print(f"profile {profile}: at most {max_per_device} cycles with a blank band are explained per device")
 summary, per_cycle = ex.blank_band_experiment(run, run.prepared.rows("test"), max_per_device=max_per_device,
                                               seed=seed, model=model, min_blank_hz=min_blank_hz)
-display(page_table(summary, digits=3, formats={"blank_share": "{:.1%}", "mass_before": "{:.1%}",
-                                               "mass_after": "{:.1%}", "area_share": "{:.1%}"}))
+FIG3_COLUMNS = {"n_total": "test cycles", "n_blank": "with a blank band", "blank_share": "blank share",
+                "n_cycles": "explained", "mass_before": "map mass in band, before", "mass_after": "… after clipping",
+                "area_share": "band's area share (uniform map)"}
+display(page_table(summary.rename(columns=FIG3_COLUMNS), digits=3,
+                   formats={FIG3_COLUMNS[c]: "{:.1%}" for c in ("blank_share", "mass_before", "mass_after",
+                                                                "area_share")}))
 fig = plot_blank_band_summary(summary, title=f"Grad-CAM++ mass in the blank rows ({label})")
 save_figure(fig, "06_fig3_blank_band_attention", out_dir=figures_dir, data_label=data_label)
 display(fig)
-overall = summary.set_index("device").loc["all"]
-if overall["n_cycles"] > 0:
-    above = overall["mass_before"] > overall["area_share"]
-    dropped = overall["mass_after"] < overall["mass_before"]
-    display(Markdown(
-        f"Over the {int(overall['n_cycles'])} explained cycles, the maps put **{overall['mass_before']:.1%}** of "
-        f"their mass in the blank rows before clipping, {'more' if above else 'less'} than a uniform map would "
-        f"({overall['area_share']:.1%}, the rows' share of the image), and **{overall['mass_after']:.1%}** in the "
-        f"same rows after clipping. "
-        + ("This run repeats the paper's Fig. 3 story: attention on the blank band above chance, less after "
-           "clipping." if above and dropped else
-           "This run does **not** repeat the paper's Fig. 3 story (attention drawn to the blank band, released "
-           "by clipping): " + ("the blank band holds no more attention than chance before clipping"
-                               if not above else "clipping does not lower it") + ". A model trained without "
-           "clipping, the paper's 'before', may behave differently (see \"What to try next\").")))
+patients = run.prepared.dataset.cycles.loc[per_cycle["cycle_row"], "patient"].to_numpy() if len(per_cycle) else []
+fig3_words = blank_band_in_words(per_cycle, patients, seed=seed)
+display(Markdown(fig3_words))
 # Notebook 03's statistic on the same test cycles: its Mel rows wholly inside 1.5-2 kHz are blank.
 band = blank_band_fractions(cycle_blank_stats(run.prepared.cache, run.prepared.rows("test"), audio=run.profile.audio,
                                               config=run.profile.features))
 compare = summary.set_index("device")[["n_total", "blank_share"]].join(
     band["band_blank"].rename("band_blank (notebook 03)"), how="inner")
-display(Markdown("The two per-device blank shares measure different things. `blank_share` (above) asks whether the "
-                 "run of blank rows from the top reaches down to 1.5 kHz, on test cycles; notebook 03's "
-                 "`band_blank` asks whether the Mel rows wholly inside 1.5–2 kHz are blank, on all cycles "
-                 "(training and test). On this run's test cycles:"))
-display(page_table(compare, formats={"blank_share": "{:.1%}", "band_blank (notebook 03)": "{:.1%}"}))
+display(Markdown("The two per-device blank shares measure different things. The blank share above asks whether "
+                 "the run of blank rows from the top reaches down to 1.5 kHz, on test cycles; notebook 03's "
+                 "\"band blank\" asks whether the Mel rows wholly inside 1.5–2 kHz are blank, and counts all cycles "
+                 "(training and test). Both on this run's test cycles, where the cycles counted are the same:"))
+display(page_table(compare.rename(columns={"n_total": "test cycles", "blank_share": "blank share (this notebook)",
+                                           "band_blank (notebook 03)": "band blank (notebook 03's statistic)"}),
+                   formats={"blank share (this notebook)": "{:.1%}", "band blank (notebook 03's statistic)": "{:.1%}"}))
 
 # %% [markdown]
 # One cycle, as in the paper's figure: the dashed line marks where the blank band begins before clipping,
@@ -213,9 +208,7 @@ written = record_numbers(run_dir, "06_explanations.json", record)
 # %%
 accuracy = float((predictions["pred"] == predictions["label_id"]).mean())
 lines = [f"- The model classified {accuracy:.0%} of {len(predictions)} test cycles correctly ({label})."]
-if overall["n_cycles"] > 0:
-    lines.append(f"- Blank-band attention: {overall['mass_before']:.1%} before clipping, {overall['mass_after']:.1%} "
-                 f"after, against {overall['area_share']:.1%} for a uniform map.")
+lines.append(f"- Blank-band attention: {fig3_words}")
 lines += [f"- {device}: {row['blank_share']:.0%} of {int(row['n_total'])} test cycles with a blank band from 1.5 kHz "
           f"up; {row['band_blank (notebook 03)']:.0%} by notebook 03's statistic."
           for device, row in compare.iterrows() if device != "all" and row["n_total"] > 0]

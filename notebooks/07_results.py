@@ -154,7 +154,7 @@ display(Markdown(tables.comparisons_in_words(comparisons)))
 # ## Provenance
 
 # %%
-display({key: labels[key] for key in ("data", "inits", "profiles", "commit", "fingerprint", "hardware")})
+display(page_table(tables.provenance_table(labels)))
 record_path = record_numbers(run_dir, "07_results.json", gathered)
 
 # %% [markdown]

@@ -71,3 +71,23 @@ def test_rows_subset_and_row_fraction():
     strict = cycle_blank_stats(partial, audio=AudioConfig(cycle_duration=2.0))
     loose = cycle_blank_stats(partial, audio=AudioConfig(cycle_duration=2.0), row_fraction=0.3)
     assert not strict.loc[0, "band_blank"] and loose.loc[0, "band_blank"]
+
+
+def test_the_fig3_verdict_needs_both_parts_beyond_the_patient_noise():
+    from respirelib.explain.gradcam import blank_band_in_words
+
+    rng = np.random.default_rng(0)
+    patients = np.repeat(np.arange(12), 5)
+    area = np.full(60, 0.18)
+
+    def cycles(before, after):
+        return pd.DataFrame({"mass_before": before, "mass_after": after, "area_share": area})
+
+    strong = cycles(0.30 + 0.01 * rng.standard_normal(60), 0.20 + 0.01 * rng.standard_normal(60))
+    assert "this run repeats the paper's Fig. 3 story" in blank_band_in_words(strong, patients)
+    # Slightly above chance and a hair lower after clipping, well inside the patient noise: no story.
+    weak = cycles(0.19 + 0.05 * rng.standard_normal(60), 0.19 + 0.05 * rng.standard_normal(60))
+    words = blank_band_in_words(weak, patients)
+    assert "does **not** show" in words and "repeats" not in words
+    assert "12 test patients" in words and "95 % patient-bootstrap interval" in words
+    assert "cannot test" in blank_band_in_words(strong.iloc[:0], [])

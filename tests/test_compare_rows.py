@@ -42,13 +42,14 @@ def test_a_row_better_for_every_patient_and_seed_is_said_to_exceed_the_noise(tmp
     assert len(row["per seed (points)"].split(", ")) == 3
     assert "exceeds the noise" in row["in words"] and "seed 0 +" in row["in words"]
     assert "paired interval over test patients" in row["in words"]
+    assert f"= {row['mean (points)']:+.1f} points" in row["in words"]  # the table and the sentence agree
 
 
 def test_identical_rows_and_one_seed_are_within_the_noise(tmp_path):
     hard = np.random.default_rng(1).integers(1, 7, size=N_PATIENTS)
     same = tables.compare_rows(_metrics(tmp_path, {"CNN": [hard, hard + 1], "+CBA+BRC": [hard, hard + 1]})).iloc[0]
     assert same["exceeds the noise"] == "no" and same["mean (points)"] == 0
-    assert "within the noise: the interval includes 0" in same["in words"]
+    assert "no difference: both rows give the same predictions in all 2 seeds" in same["in words"]
     one = tables.compare_rows(_metrics(tmp_path, {"CNN": [hard], "+CBA+BRC": [hard + 1]})).iloc[0]
     assert one["exceeds the noise"] == "no" and "one seed only" in one["in words"]
 
@@ -110,3 +111,23 @@ def test_devices_are_compared_on_their_own_test_cycles(tmp_path):
     assert compared.loc["Litt3200", "exceeds the noise"] == "yes" and compared.loc["Litt3200", "mean (points)"] > 0
     assert compared.loc["Meditron", "exceeds the noise"] == "no" and compared.loc["Meditron", "mean (points)"] == 0
     assert compared.loc["Litt3200", "in words"].startswith("official, Litt3200, 4-class Score: +FT − +CBA+BRC")
+
+
+def test_weak_recalls_are_named_run_by_run():
+    recalls = pd.DataFrame([
+        {"split": "official", "row": "CNN", "seed": 0, "normal recall (%)": 80.0, "crackle recall (%)": 44.0,
+         "wheeze recall (%)": 40.0, "both recall (%)": 31.0, "4-class Score (%)": 60.0},
+        {"split": "official", "row": "+CBA+BRC", "seed": 1, "normal recall (%)": 83.0, "crackle recall (%)": 2.2,
+         "wheeze recall (%)": 50.0, "both recall (%)": 26.8, "4-class Score (%)": 52.0}])
+    words = tables.weak_recalls_in_words(recalls)
+    assert words.startswith("1 of the 2 runs recall some class below 30 %")
+    assert "+CBA+BRC seed 1 (official: crackle 2.2 %, both 26.8 %)" in words and "CNN seed 0" not in words
+    assert tables.weak_recalls_in_words(recalls.iloc[:1]).startswith("Every one of the 1 runs recalls every class")
+
+
+
+def test_seeds_that_disagree_are_within_the_noise(tmp_path):
+    hard = np.random.default_rng(3).integers(2, 6, size=N_PATIENTS)
+    mixed = tables.compare_rows(_metrics(tmp_path, {"CNN": [hard, hard], "+CBA+BRC": [hard + 1, hard - 1]})).iloc[0]
+    assert mixed["exceeds the noise"] == "no"
+    assert "within the noise" in mixed["in words"] and "not every seed moves the same way" in mixed["in words"]

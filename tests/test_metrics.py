@@ -420,3 +420,20 @@ def test_one_seed_or_seeds_of_both_signs_are_not_a_difference():
     with pytest.raises(ValueError, match="same runs"):
         paired_bootstrap([(_LABELS, _seeds(_row(np.ones(40, int))), _seeds(_row(np.ones(40, int)), _row(np.ones(40, int))),
                            _PATIENTS)])
+
+
+def test_patient_bootstrap_mean_resamples_patients_not_cycles():
+    from respirelib.training.metrics import patient_bootstrap_mean
+
+    # Ten patients, each with 20 identical cycles: a cycle bootstrap would see 200 values and a narrow
+    # interval; the patient bootstrap sees ten.
+    patient_values = np.linspace(-1.0, 1.0, 10)
+    values, patients = np.repeat(patient_values, 20), np.repeat(np.arange(10), 20)
+    result = patient_bootstrap_mean(values, patients, n_resamples=2000, seed=0)
+    assert result["n_patients"] == 10 and result["mean"] == pytest.approx(0.0, abs=1e-12)
+    low, high = result["ci"]
+    standard_error = patient_values.std(ddof=0) / np.sqrt(10)
+    assert low < 0 < high and high - low == pytest.approx(2 * 1.96 * standard_error, rel=0.2)
+    assert patient_bootstrap_mean([0.2, 0.3], [1, 1])["ci"] is None  # one patient: no interval
+    with pytest.raises(ValueError, match="same, non-zero length"):
+        patient_bootstrap_mean([0.1, 0.2], [1])

@@ -215,6 +215,10 @@ def test_07_results_report(smoke_pipeline):
     record = json.loads((smoke_pipeline / "07_results.json").read_text())
     labels = record["labels"]
     assert labels["synthetic"] is True and labels["random_init"] is True and labels["profiles"] == ["smoke"]
+    # Provenance says the seeds, precision and threads the runs recorded, as a table, not a raw dict.
+    runs = [json.loads(p.read_text()) for p in (smoke_pipeline / "train").glob("*-seed*/run.json")]
+    assert labels["precision"] == sorted({r["precision"]["used"] for r in runs}) and labels["seeds"] == [0]
+    assert labels["threads"] == sorted({r["provenance"]["hardware"]["torch_threads"] for r in runs})
     assert {row["row"] for row in record["table_one_4class"]} == {"CNN", "+CBA+BRC", "+FT"}
     assert {row["device"] for row in record["table_three"]} == {"AKGC417L", "Meditron", "LittC2SE", "Litt3200"}
     executed = (smoke_pipeline / "notebooks" / "07_results.ipynb").read_text()
@@ -227,6 +231,7 @@ def test_07_results_report(smoke_pipeline):
     assert "optimism table" in executed.lower() and "NaN" not in _text_outputs(executed)
     text = _text_outputs(executed)
     assert f"measured {len(optimism)} ways" in text and "five ways" not in text and "reference-notes" not in text
+    assert "torch threads" in text and "{'data'" not in text
     assert [c["compared"] for c in record["comparisons"]] == ["+CBA+BRC − CNN", "+FT − CNN", "+FT − +CBA+BRC"]
     assert "paired 4-class Score comparisons exceed the noise" in text.split("What this run shows")[-1]
     assert len(record["recalls"]) == 3 and "crackle recall (%)" in text

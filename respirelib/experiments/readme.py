@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from respirelib.config import CLASS_NAMES
-from respirelib.experiments.study import collect_metrics
+from respirelib.experiments.study import collect_metrics, training_facts
 from respirelib.experiments.tables import class_recalls_per_seed
 from respirelib.training.metrics import MAX_SCORE_STD_POINTS, MIN_CLASS_RECALL
 
@@ -32,16 +32,6 @@ def _read(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: is {path.parent} a finished pipeline run (notebooks 01-07)?")
     return json.loads(path.read_text())
-
-
-def _training_facts(run_dir: Path) -> dict:
-    """Precision and torch threads of the training runs, as their ``run.json`` recorded them."""
-    precisions, threads = set(), set()
-    for path in sorted((run_dir / "train").glob("*-seed*/run.json")):
-        request = json.loads(path.read_text())
-        precisions.add((request.get("precision") or {}).get("used") or "not recorded")
-        threads.add(request["provenance"]["hardware"].get("torch_threads"))
-    return {"precision": sorted(precisions), "threads": sorted(t for t in threads if t is not None)}
 
 
 def readme_record(run_dir: str | Path, *, command: str) -> dict:
@@ -63,7 +53,7 @@ def readme_record(run_dir: str | Path, *, command: str) -> dict:
         "created": environment.get("created"),
         "hardware": {"cpu_model": hardware.get("cpu_model"), "processor": hardware.get("processor"),
                      "cpu_count": hardware.get("cpu_count"), "gpu": hardware.get("gpu")},
-        "torch": environment["packages"].get("torch"), **_training_facts(run_dir),
+        "torch": environment["packages"].get("torch"), **training_facts(run_dir),
         "profile": request["profile"], "seeds": sorted(set(int(s) for s in metrics["seed"])) if not metrics.empty
         else [], "requested_seeds": extra.get("seeds", [request["seed"]]), "device": request.get("device"),
         "data": {"label": gathered["labels"]["data"], "synthetic": gathered["labels"]["synthetic"],

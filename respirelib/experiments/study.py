@@ -71,6 +71,16 @@ def _evaluated(run_dir: Path, stem: str) -> bool:
     return (run_dir / f"{stem}.json").is_file() and (run_dir / f"{stem}_predictions.csv").is_file()
 
 
+def training_facts(root: str | Path) -> dict:
+    """Precision and torch threads of the training runs under ``root/train``, as their ``run.json`` recorded them:
+    ``{"precision": [...], "threads": [...]}`` (sorted, each value once)."""
+    precisions, threads = set(), set()
+    for path in sorted((Path(root) / "train").glob("*-seed*/run.json")):
+        request = json.loads(path.read_text())
+        precisions.add((request.get("precision") or {}).get("used") or "not recorded")
+        threads.add(request["provenance"]["hardware"].get("torch_threads"))
+    return {"precision": sorted(precisions), "threads": sorted(t for t in threads if t is not None)}
+
 def collect_metrics(root: str | Path) -> pd.DataFrame:
     """One row per (run, stage): split, variant, seed, stage, row name, and the metrics in percent.
 

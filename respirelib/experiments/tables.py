@@ -20,7 +20,7 @@ from respirelib import paper
 from respirelib.config import CLASS_NAMES
 from respirelib.data.names import DEVICES
 from respirelib.experiments.run import diagnose_run
-from respirelib.experiments.study import collect_metrics
+from respirelib.experiments.study import collect_metrics, training_facts
 from respirelib.experiments.variants import parse_run_name, split_group
 from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets,
                                          exceeds_noise, format_entry, format_mean_std, paired_bootstrap)
@@ -163,6 +163,9 @@ def _in_words(split: str, first: str, second: str, task: str, entry: dict, label
     if exceeds_noise(entry):
         return (f"{head}: **exceeds the noise**: the interval excludes 0 and all {len(labels)} seeds agree in "
                 "sign.")
+    if entry["per_pair"] and all(d == 0 for d in entry["per_pair"]):
+        return f"{head}: no difference: both rows give the same predictions" + (
+            f" in all {len(labels)} seeds." if len(labels) > 1 else " (one seed only: the training noise is unknown).")
     reasons = []
     if entry["ci"] is None or entry["ci"][0] <= 0 <= entry["ci"][1]:
         reasons.append("the interval includes 0 (the test patients alone could give it)")
@@ -222,7 +225,7 @@ def _comparison(group: pd.DataFrame, split: str, first: str, second: str, *, tas
     entry = paired_bootstrap(sets, n_resamples=n_resamples, seed=seed)[key]["score"]
     return {"split": split, "compared": f"{second} − {first}",
             "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}" for d in entry["per_pair"]),
-            "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 2),
+            "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 1),
             "95% paired interval (points)": "–" if entry["ci"] is None else
             f"[{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]",
             "exceeds the noise": "yes" if exceeds_noise(entry) else "no",
@@ -430,6 +433,25 @@ def recall_table(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
                              if column.name == "row" else column).reset_index(drop=True)
 
 
+
+def weak_recalls_in_words(recalls: pd.DataFrame, *, threshold: float = 30.0) -> str:
+    """A generated sentence on :func:`recall_table`: which runs recall some class below ``threshold`` percent.
+
+    A run can reach a fair Score while giving up a class; this says so by name (row, seed, class, recall)."""
+    if recalls.empty:
+        return "No trained run to read recalls from."
+    columns = [f"{name} recall (%)" for name in CLASS_NAMES]
+    weak = []
+    for _, run in recalls.iterrows():
+        low = [f"{name} {run[column]:.1f} %" for name, column in zip(CLASS_NAMES, columns)
+               if pd.notna(run[column]) and run[column] < threshold]
+        if low:
+            weak.append(f"{run['row']} seed {run['seed']} ({run['split']}: {', '.join(low)})")
+    if not weak:
+        return f"Every one of the {len(recalls)} runs recalls every class at {threshold:g} % or more."
+    return (f"{len(weak)} of the {len(recalls)} runs recall some class below {threshold:g} %: {'; '.join(weak)}. "
+            "Such a run reaches its Score by giving up a class, and the mean ± std of Table I includes it.")
+
 def metrics_with_intervals(metrics: dict) -> pd.DataFrame:
     """One run's Sp, Se and Score (percent) with their 95% intervals, a row per task."""
     ci = metrics["ci"]
@@ -549,7 +571,23 @@ def run_labels(run_dir: str | Path) -> dict:
     return {"synthetic": synthetic, "data": "synthetic" if synthetic else data.get("label") or "ICBHI", "inits": inits,
             "random_init": any("random" in init for init in inits), "profiles": profiles,
             "commit": environment.get("commit"), "hardware": environment.get("hardware"),
-            "fingerprint": data.get("fingerprint"), "packages": environment.get("packages")}
+            "fingerprint": data.get("fingerprint"), "packages": environment.get("packages"),
+            "seeds": sorted(set(int(s) for s in metrics["seed"])) if not metrics.empty else [],
+            **training_facts(run_dir)}
+
+
+def provenance_table(labels: dict) -> pd.DataFrame:
+    """:func:`run_labels` as a two-column table for a reader: what the numbers stand on."""
+    hardware = labels.get("hardware") or {}
+    facts = {"data": labels["data"] + (f" (fingerprint {labels['fingerprint']})" if labels.get("fingerprint") else ""),
+             "initialisation": ", ".join(labels["inits"]) or "–", "profile": ", ".join(labels["profiles"]) or "–",
+             "seeds": ", ".join(map(str, labels.get("seeds", []))) or "–",
+             "precision": " / ".join(labels.get("precision", [])) or "–",
+             "torch threads": " / ".join(map(str, labels.get("threads", []))) or "–",
+             "CPU": f"{hardware.get('cpu_model') or hardware.get('processor') or '–'}, {hardware.get('cpu_count')} cores",
+             "GPU": hardware.get("gpu") or "none",
+             "torch": (labels.get("packages") or {}).get("torch") or "–", "commit": labels.get("commit") or "–"}
+    return pd.DataFrame({"": list(facts), "value": list(facts.values())})
 
 
 def gather_results(run_dir: str | Path) -> dict:

@@ -602,6 +602,38 @@ def paired_bootstrap(sets: Sequence[tuple], *, n_resamples: int = 1000, seed: in
     return result
 
 
+def patient_bootstrap_mean(values, patients, *, n_resamples: int = 1000, seed: int = 0,
+                           level: float = 0.95) -> dict:
+    """The mean of a per-cycle quantity with its patient-level bootstrap interval.
+
+    Cycles of one patient are alike, so patients (not cycles) are drawn with replacement, as in
+    :func:`bootstrap_intervals`. For a paired quantity, pass per-cycle differences.
+
+    Parameters
+    ----------
+    values : array-like, shape (n_cycles,)
+    patients : array-like, shape (n_cycles,)
+
+    Returns
+    -------
+    dict
+        ``mean``, ``ci`` ([low, high] at ``level``; None with fewer than two patients) and ``n_patients``.
+    """
+    values = np.asarray(values, dtype=float)
+    patients = np.asarray(patients)
+    if values.size == 0 or values.size != patients.size:
+        raise ValueError(f"values ({values.size}) and patients ({patients.size}) must be the same, non-zero length")
+    codes, inverse = np.unique(patients, return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=codes.size)
+    counts = np.bincount(inverse, minlength=codes.size).astype(float)
+    result = {"mean": float(values.mean()), "ci": None, "n_patients": int(codes.size)}
+    if codes.size > 1:
+        weights = _patient_weights(np.random.default_rng(seed), codes.size, n_resamples)
+        draws = (weights @ sums) / (weights @ counts)
+        tail = (1 - level) / 2
+        result["ci"] = [float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))]
+    return result
+
 def exceeds_noise(entry: Mapping) -> bool:
     """The rule by which a paired difference (an entry of :func:`paired_bootstrap`) is called real.
 
