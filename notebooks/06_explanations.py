@@ -45,7 +45,7 @@ from respirelib.experiments.run import load_run
 from respirelib.explain.figures import plot_blank_band_summary
 from respirelib.explain.gradcam import blank_band_in_words
 from respirelib.signal.blank_stats import blank_band_fractions, cycle_blank_stats
-from respirelib.viz.save import save_figure
+from respirelib.viz.save import inline_jpeg, save_figure
 from respirelib.viz.tables import page_table
 
 # %% [markdown]
@@ -103,7 +103,7 @@ print(f"{(predictions['pred'] == predictions['label_id']).mean():.0%} of {len(pr
 for label_id, name in enumerate(CLASS_NAMES):
     fig = ex.class_gallery_figure(run, correct, wrong, label_id, per_class=per_class, model=model)
     save_figure(fig, f"06_gallery_{name}", out_dir=figures_dir, data_label=data_label)
-    display(fig)
+    display(inline_jpeg(fig))  # heat maps: a quarter of the PNG's weight in the notebook
 
 # %% [markdown]
 # ## Fig. 3: attention on the blank band, before and after clipping

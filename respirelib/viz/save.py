@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.figure
@@ -47,3 +48,16 @@ def save_figure(fig: matplotlib.figure.Figure, name: str, *, out_dir: str | Path
         fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=metadata)
         written.append(path)
     return written
+
+
+def inline_jpeg(fig: matplotlib.figure.Figure, *, dpi: int = DEFAULT_DPI, quality: int = 85):
+    """``fig`` as a JPEG for a notebook to display, for figures that compress poorly as PNG (heat maps).
+
+    A Grad-CAM++ gallery weighs about 0.4 MB as an inline PNG and a quarter of that as a JPEG; the PNG that
+    :func:`save_figure` writes keeps every pixel. Returns an :class:`IPython.display.Image`.
+    """
+    from IPython.display import Image  # here: the command line never needs IPython
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=dpi, bbox_inches="tight", pil_kwargs={"quality": quality})
+    return Image(data=buffer.getvalue(), format="jpeg")
