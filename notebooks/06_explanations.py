@@ -208,7 +208,7 @@ written = record_numbers(run_dir, "06_explanations.json", record)
 # %%
 accuracy = float((predictions["pred"] == predictions["label_id"]).mean())
 lines = [f"- The model classified {accuracy:.0%} of {len(predictions)} test cycles correctly ({label})."]
-lines.append(f"- Blank-band attention: {fig3_words}")
+lines.append(f"- Blank-band attention (Fig. 3): {fig3_words}")
 lines += [f"- {device}: {row['blank_share']:.0%} of {int(row['n_total'])} test cycles with a blank band from 1.5 kHz "
           f"up; {row['band_blank (notebook 03)']:.0%} by notebook 03's statistic."
           for device, row in compare.iterrows() if device != "all" and row["n_total"] > 0]
