@@ -150,13 +150,18 @@ def _paired_sets(first: pd.DataFrame, second: pd.DataFrame, *,
     return sets, labels
 
 
+def _points_interval(ci) -> str:
+    """A difference's interval (fractions) in signed points: ``[+0.7, +2.3]``."""
+    return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+
+
 def _in_words(split: str, first: str, second: str, task: str, entry: dict, labels: list[str], *,
               device: str | None = None) -> str:
     """One generated sentence on whether ``second − first`` exceeds the noise (:func:`exceeds_noise`)."""
     per_pair = ", ".join("–" if d is None else f"{label} {100 * d:+.1f}"
                          for label, d in zip(labels, entry["per_pair"]))
     interval = ("no interval (the Score is undefined in most resamples)" if entry["ci"] is None else
-                f"95 % paired interval over test patients [{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]")
+                f"95 % paired interval over test patients {_points_interval(entry['ci'])}")
     where = f"{split}, {device}" if device else split
     head = (f"{where}, {task} Score: {second} − {first} = "
             + ("–" if entry["mean"] is None else f"{100 * entry['mean']:+.1f}") + f" points ({per_pair}; {interval})")
@@ -175,6 +180,11 @@ def _in_words(split: str, first: str, second: str, task: str, entry: dict, label
               or all(d is not None and d < 0 for d in entry["per_pair"])):
         reasons.append("not every seed moves the same way (training noise alone could give it)")
     return f"{head}: within the noise: {'; '.join(reasons)}."
+
+
+ROW_ORDER = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}  # Table I's rows, in the paper's order
+COMPARISON_COLUMNS = ["split", "compared", "per seed (points)", "mean (points)", "95% paired interval (points)",
+                      "exceeds the noise", "in words"]
 
 
 def compare_rows(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples: int = 1000,
@@ -198,20 +208,15 @@ def compare_rows(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples: i
         ``split``, ``compared``, ``per seed (points)``, ``mean (points)``, ``95% paired interval (points)``,
         ``exceeds the noise`` and ``in words``; empty without a pair of rows.
     """
-    order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
     records = []
     for split, group in (metrics.groupby("split", sort=False) if not metrics.empty else ()):
-        rows = sorted(pd.unique(group["row"]), key=lambda name: order.get(name, 9))
+        rows = sorted(pd.unique(group["row"]), key=lambda name: ROW_ORDER.get(name, 9))
         for i, first in enumerate(rows):
             for second in rows[i + 1:]:
                 record = _comparison(group, split, first, second, task=task, n_resamples=n_resamples, seed=seed)
                 if record is not None:
                     records.append(record)
     return pd.DataFrame(records, columns=COMPARISON_COLUMNS)
-
-
-COMPARISON_COLUMNS = ["split", "compared", "per seed (points)", "mean (points)", "95% paired interval (points)",
-                      "exceeds the noise", "in words"]
 
 
 def _comparison(group: pd.DataFrame, split: str, first: str, second: str, *, task: str, n_resamples: int,
@@ -226,8 +231,7 @@ def _comparison(group: pd.DataFrame, split: str, first: str, second: str, *, tas
     return {"split": split, "compared": f"{second} − {first}",
             "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}" for d in entry["per_pair"]),
             "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 1),
-            "95% paired interval (points)": "–" if entry["ci"] is None else
-            f"[{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]",
+            "95% paired interval (points)": "–" if entry["ci"] is None else _points_interval(entry["ci"]),
             "exceeds the noise": "yes" if exceeds_noise(entry) else "no",
             "in words": _in_words(split, first, second, task, entry, labels, device=device)}
 
@@ -263,6 +267,7 @@ def compare_devices(metrics: pd.DataFrame, *, task: str = "4-class", n_resamples
 def device_comparisons(run_dir: str | Path, *, task: str = "4-class", splits=None) -> pd.DataFrame:
     """:func:`compare_devices` for the full-model runs under ``run_dir`` (``splits``: as :func:`table_one`)."""
     return compare_devices(_table_one_metrics(run_dir, splits=splits, stages=None, variants=["full"]), task=task)
+
 
 def comparisons_in_words(comparisons: pd.DataFrame, *, task: str = "4-class") -> str:
     """A closing paragraph generated from :func:`compare_rows`: which differences exceed the noise, which do not."""
@@ -305,10 +310,9 @@ def _table_one_summary(run_dir: str | Path, *, splits, stages, variants) -> pd.D
     metrics = _table_one_metrics(run_dir, splits=splits, stages=stages, variants=variants)
     if metrics.empty:
         return pd.DataFrame()
-    order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
     summary = summarise(metrics)
     return summary.iloc[sorted(range(len(summary)), key=lambda i: (summary.index[i][0],
-                                                                     order.get(summary.index[i][1], 9)))]
+                                                                     ROW_ORDER.get(summary.index[i][1], 9)))]
 
 
 def table_one(run_dir: str | Path, *, task: str = "4-class", splits=None, stages=None,
@@ -425,11 +429,10 @@ def recall_table(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
                 **{f"{name} recall (%)": value for name, value in zip(CLASS_NAMES, r["recall"])},
                 "4-class Score (%)": r["score"]}
                for r in class_recalls_per_seed(run_dir) if groups is None or split_group(r["split"]) in groups]
-    order = {"CNN": 0, "+CBA+BRC": 1, "+FT": 2}
     frame = pd.DataFrame(records)
     if frame.empty:
         return frame
-    return frame.sort_values(["split", "row", "seed"], key=lambda column: column.map(order).fillna(9)
+    return frame.sort_values(["split", "row", "seed"], key=lambda column: column.map(ROW_ORDER).fillna(9)
                              if column.name == "row" else column).reset_index(drop=True)
 
 
