@@ -324,6 +324,43 @@ def test_difficulty_makes_events_fainter_and_noise_louder():
     assert strengths[0.0] > 2 * strengths[1.0]
 
 
+def test_wheezes_reach_down_to_short_and_faint(monkeypatch):
+    # Sound model 3: a share of wheezes lasts only 80-400 ms, and every difficulty's wheeze levels
+    # reach well below the breath sound (CORSA: wheezes are often of low intensity).
+    from respirelib.data.synth import adventitious
+
+    durations = []
+    original = adventitious.wheeze
+    monkeypatch.setattr(adventitious, "wheeze", lambda sr, duration, rng, **kw: (durations.append(duration),
+                                                                                 original(sr, duration, rng, **kw))[1])
+    rng = np.random.default_rng(0)
+    settings = difficulty_settings(0.3)
+    for _ in range(200):  # 8 s cycles: phases of 3.6 and 4.4 s, so the difficulty's coverage alone is over 1.4 s
+        adventitious.add_wheezes(np.zeros(8 * 4000), 4000, 0.0, 8.0, 0.45, 0.0, False, settings, rng)
+    durations = np.asarray(durations)
+    assert durations.min() >= adventitious.MIN_WHEEZE_SECONDS
+    # (A long wheeze broken into pieces calls wheeze() once per piece, each piece over 200 ms here.)
+    assert np.mean(durations <= 0.15) > 0.05 and durations.max() > 1.0
+    for difficulty in (0.0, 0.5, 1.0):
+        assert difficulty_settings(difficulty).wheeze_level_db[0] <= -8.0
+
+
+def test_groans_are_harmonic_stacks_whose_loudest_line_is_often_not_the_fundamental():
+    # Source-filter voice (Fant 1960): harmonics of a low f0 shaped by formants, unlike a wheeze's few lines.
+    from respirelib.data.synth.clutter import voiced_sound
+
+    sr, loudest_above_fundamental = 4000, 0
+    for seed in range(40):
+        wave = voiced_sound(sr, 0.5, np.random.default_rng(seed))
+        freqs, power = scipy.signal.welch(wave, fs=sr, nperseg=1024)
+        peaks, _ = scipy.signal.find_peaks(10 * np.log10(power + 1e-20), prominence=10)
+        assert len(peaks) >= 4, seed  # a dense stack of harmonics, not one or two tones
+        f0 = freqs[peaks[0]]
+        assert 60 <= f0 <= 320, seed
+        loudest_above_fundamental += freqs[peaks[np.argmax(power[peaks])]] > 1.5 * f0
+    assert 0.3 * 40 <= loudest_above_fundamental <= 0.95 * 40
+
+
 # ---------------------------------------------------------------- determinism and safe writing
 
 
