@@ -292,15 +292,18 @@ def test_band_limited_recordings_are_blank_above_1500_hz(tiny_synthetic):
 
 def test_crackle_cycles_carry_more_transients_than_normal_ones(tiny_synthetic):
     # Normal cycles carry friction clicks and heart-sound onsets too (sound model 2, issue 21), so the
-    # margin is smaller than the 3x of sound model 1: 2.6x measured on this set at difficulty 0.5.
+    # margin is smaller than the 3x of sound model 1: 2.6x measured on this set at difficulty 0.5 with
+    # sound model 2, 1.9x (both vs wheeze 3.1x) with sound model 3 (twice the friction clicks, heart 4 dB louder).
     strength = _cycle_measures(tiny_synthetic, _transient_strength)
-    assert np.median(strength["crackle"]) > 2 * np.median(strength["normal"])
-    assert np.median(strength["both"]) > 2 * np.median(strength["wheeze"])
+    assert np.median(strength["crackle"]) > 1.5 * np.median(strength["normal"])
+    assert np.median(strength["both"]) > 1.5 * np.median(strength["wheeze"])
 
 
 def test_wheeze_cycles_are_more_tonal_than_normal_ones(tiny_synthetic):
+    # Sound model 3 made wheezes shorter and fainter and groans (in normal cycles) longer: wheeze vs
+    # normal 1.7x measured on this set (over 2x with sound model 2), both vs crackle 2.7x.
     tonality = _cycle_measures(tiny_synthetic, _tonality)
-    assert np.median(tonality["wheeze"]) > 2 * np.median(tonality["normal"])
+    assert np.median(tonality["wheeze"]) > 1.4 * np.median(tonality["normal"])
     assert np.median(tonality["both"]) > 1.5 * np.median(tonality["crackle"])
 
 
