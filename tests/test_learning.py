@@ -22,9 +22,12 @@ pytestmark = pytest.mark.slow
 # respirelib.data.synth.difficulty). Twice the tiny set's scale, so that 167 test cycles make a
 # score that a learning model clears every time and a guessing one never reaches.
 EASY = {"scale": 0.06, "difficulty": 0.0, "seed": 0}
-# The smoke profile with the quick profile's narrow network and optimiser, trained a little longer.
+# The smoke profile with the quick profile's narrow network and optimiser, trained a little longer: 16
+# epochs since sound model 3 (issue 21), whose clutter (louder heart sounds, more clicks, longer groans)
+# is in the easy set's normal cycles too; at 8 epochs seed 0 fell to 0.69, at 16 seeds 0 and 1 reach 0.75
+# and 0.73 (Sp 0.67 and 0.58).
 LEARNS = {"model": {"width": 16, "dropout": 0.2},
-          "stage1": {"epochs": 8, "batch_size": 32, "samples_per_epoch": 256, "optimizer": "adamw", "lr": 2e-3,
+          "stage1": {"epochs": 16, "batch_size": 32, "samples_per_epoch": 256, "optimizer": "adamw", "lr": 2e-3,
                      "lr_schedule": "cosine", "eval_every": 2, "monitor_test": False}}
 CHANCE = 0.5  # the 2-class Score of any constant prediction
 CLEARLY_ABOVE_CHANCE = 0.7

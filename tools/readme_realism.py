@@ -1,7 +1,9 @@
 """The README's realism and transfer figures and tables, from the records in results/.
 
 Usage: ``.venv/bin/python tools/readme_realism.py`` (reads ``results/realism_calibration.json``,
-``results/transfer_icbhi_sample_before.json`` and ``results/transfer_icbhi_sample.json``; writes
+``results/transfer_icbhi_sample_before.json`` (sound model 1), ``results/transfer_icbhi_sample_sound2.json``,
+``results/transfer_icbhi_sample.json`` (the current sound model, seeds 0-2) and
+``results/transfer_icbhi_sample_seeds345.json`` (the same generator, other training seeds); writes
 ``figures/readme/01_realism_statistics.png`` and ``figures/readme/transfer_real_sample.png``; prints
 the Markdown tables).
 """
@@ -19,7 +21,11 @@ RESULTS, FIGURES = ROOT / "results", ROOT / "figures" / "readme"
 
 log = json.loads((RESULTS / "realism_calibration.json").read_text())
 steps = log["steps"]
-print("| statistic | " + " | ".join(f"within, {s['step'].split(':')[0]}" for s in steps) + " |")
+def model_name(step: dict) -> str:
+    return f"sound model {(step['synthetic_data'].get('synthetic_marker') or {}).get('sound_version', 1)}"
+
+
+print("| statistic | " + " | ".join(f"within, {model_name(s)}" for s in steps) + " |")
 print("| --- | " + " | ".join("---" for _ in steps) + " |")
 for name in steps[-1]["summary"]["per_statistic"]:
     print(f"| {name} | " + " | ".join(s["summary"]["per_statistic"][name] for s in steps) + " |")
@@ -35,8 +41,10 @@ fig = plot_realism_statistics(pd.DataFrame(last["comparison"]))
 save_figure(fig, "01_realism_statistics", out_dir=FIGURES)
 
 records = {}
-for name, file in (("before (sound model 1)", "transfer_icbhi_sample_before.json"),
-                   ("after (sound model 2)", "transfer_icbhi_sample.json")):
+for name, file in (("sound model 1", "transfer_icbhi_sample_before.json"),
+                   ("sound model 2", "transfer_icbhi_sample_sound2.json"),
+                   ("sound model 3", "transfer_icbhi_sample.json"),
+                   ("sound model 3, seeds 3-5", "transfer_icbhi_sample_seeds345.json")):
     path = RESULTS / file
     if path.is_file():
         records[name] = json.loads(path.read_text())

@@ -12,7 +12,13 @@ Sources, beside the code that follows them:
   in fine crackles); fine crackles fall late in inspiration, coarse ones early in inspiration
   and in expiration. A wheeze is a continuous, musical sound; monophonic wheezes carry one
   pitch (which may move), polyphonic ones several unrelated pitches that start and end
-  together, typically in expiration.
+  together, typically in expiration. Wheezes last from about 100 ms (a short wheeze, or the
+  squawk of CORSA, shorter than 200 ms) to a whole breath phase, and are often of LOW intensity
+  relative to the breath sound: many are heard only by listening for them.
+- Pasterkamp, Kraman & Wodicka, Am J Respir Crit Care Med 156 (1997) 974-987, and Meslier et
+  al., Eur Respir J 8 (1995) 1942-1948: a wheeze's spectrum shows one dominant peak, often with
+  harmonics, and wheezes may occupy only a small part of the respiratory cycle (the "wheeze
+  occupation" of a cycle ranges from a few per cent to all of it).
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ from scipy.signal.windows import tukey
 from respirelib.data.synth.clutter import add_at, db
 
 MIN_WHEEZE_SECONDS = 0.08  # the paper's §I (CORSA: about 100 ms)
+# Short wheezes (and squawks): this share of wheezes lasts only MIN_WHEEZE_SECONDS to
+# SHORT_WHEEZE_MAX_S (log-uniform), whatever share of the phase the difficulty asks of the others;
+# wheeze occupation of a cycle ranges from a few per cent to all of it (Meslier et al. 1995).
+SHORT_WHEEZE_SHARE = 0.4
+SHORT_WHEEZE_MAX_S = 0.4
 WHEEZE_HZ = (100.0, 1000.0)  # dominant frequency; the paper allows up to 2500 Hz, most lie below 1 kHz
 # Within that range more wheezes are low than high: log-normal pitch, median and spread in octaves.
 WHEEZE_MEDIAN_HZ = 300.0
@@ -112,22 +123,26 @@ def add_crackles(body, sr, start, length, inspiration, gain_db, sparse, settings
 def add_wheezes(body, sr, start, length, inspiration, gain_db, sparse, settings, rng) -> None:
     """Wheezes of one cycle, mostly expiratory, a third of them polyphonic (CORSA).
 
-    A wheeze covers the difficulty's share of its breath phase, either in one piece or, half of
-    the time, broken into 2-4 shorter pieces (each at least 80 ms) with pauses between them.
+    A wheeze is short (:data:`SHORT_WHEEZE_SHARE` of them: 80-400 ms, in one piece) or covers the
+    difficulty's share of its breath phase, either in one piece or, half of the time, broken into
+    2-4 shorter pieces (each at least 80 ms) with pauses between them.
     """
     count = 1 if sparse or rng.random() < 0.75 else 2
     for _ in range(count):
         expiratory = rng.random() < 0.7
         phase_start = start + (inspiration * length if expiratory else 0.0)
         phase_length = length * ((1.0 - inspiration) if expiratory else inspiration)
+        short = sparse or rng.random() < SHORT_WHEEZE_SHARE
         if sparse:
             duration = rng.uniform(MIN_WHEEZE_SECONDS, 0.15)
+        elif short:
+            duration = float(np.exp(rng.uniform(np.log(MIN_WHEEZE_SECONDS), np.log(SHORT_WHEEZE_MAX_S))))
         else:
             duration = min(max(MIN_WHEEZE_SECONDS, rng.uniform(*settings.wheeze_coverage) * phase_length), 2.5)
         begin = phase_start + rng.uniform(0.0, max(0.0, phase_length - duration))
         level = db(rng.uniform(*settings.wheeze_level_db) + gain_db)
         polyphonic = rng.random() < 0.33
-        pieces = 1 if sparse or rng.random() < 0.5 else int(rng.integers(2, 5))
+        pieces = 1 if short or rng.random() < 0.5 else int(rng.integers(2, 5))
         piece = max(MIN_WHEEZE_SECONDS, duration / (2 * pieces - 1))
         for k in range(pieces):
             wave = wheeze(sr, piece if pieces > 1 else duration, rng, polyphonic=polyphonic)

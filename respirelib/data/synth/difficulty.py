@@ -8,7 +8,7 @@ mislabelled-looking cycles). Every setting is a straight line in ``d``:
 setting                                                 d = 0       d = 0.5     d = 1
 =====================================================  ==========  ==========  ==========
 crackle peak level, dB over breath RMS (uniform range)  10 … 24     3 … 18      −4 … 12
-wheeze peak level, dB over breath RMS (uniform range)   −4 … 10     −12 … 4    −20 … −2
+wheeze peak level, dB over breath RMS (uniform range)   −8 … 10     −16 … 4    −24 … −2
 crackles in a 2.7 s crackle cycle (1 + Poisson mean)    1 + 10      1 + 6.5     1 + 3
 share of its breath phase a wheeze lasts                0.5 … 1     0.35 … 0.8  0.2 … 0.6
 ambient noise, dB relative to breath (50–2000 Hz)       −32         −23         −14
@@ -19,6 +19,9 @@ normal cycles with faint unlabelled events              0 %         7.5 %       
 recording-to-recording spread of event level (sd, dB)   2           4           6
 =====================================================  ==========  ==========  ==========
 
+Wheezes reach down to faint at every difficulty (sound model 3: 4 dB lower than before at the
+bottom of each range): wheezes are often of low intensity relative to the breath sound (CORSA,
+Sovijärvi et al. 2000), and a model that has only heard loud ones misses the faint ones.
 The Poisson mean grows in proportion to cycle length (up to 8 s). The clutter every real
 recording carries (heart sounds, rumble, friction clicks, mains hum, patients' voices;
 :mod:`respirelib.data.synth.clutter`, sound model 2) is the same at every difficulty: it is
@@ -64,7 +67,7 @@ def difficulty_settings(difficulty: float = DEFAULT_DIFFICULTY) -> DifficultySet
     return DifficultySettings(
         difficulty=d,
         crackle_level_db=(10.0 - 14.0 * d, 24.0 - 12.0 * d),
-        wheeze_level_db=(-4.0 - 16.0 * d, 10.0 - 12.0 * d),
+        wheeze_level_db=(-8.0 - 16.0 * d, 10.0 - 12.0 * d),
         crackles_per_cycle=10.0 - 7.0 * d,
         wheeze_coverage=(0.5 - 0.3 * d, 1.0 - 0.4 * d),
         ambient_db=-32.0 + 18.0 * d,

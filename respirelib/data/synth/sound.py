@@ -1,6 +1,6 @@
 """The sound of one synthetic recording: breathing, heart, clutter, adventitious events, device.
 
-Signal model (sound model 2, :data:`SOUND_VERSION`), in the order it is built:
+Signal model (sound model 3, :data:`SOUND_VERSION`), in the order it is built:
 
 1. Breath sound: Gaussian noise shaped in the frequency domain (a high-pass at
    100 Hz and a roll-off from 150-300 Hz at the chest wall, 600-1000 Hz at the
@@ -14,11 +14,12 @@ Signal model (sound model 2, :data:`SOUND_VERSION`), in the order it is built:
 2. Clutter that every recording carries, whatever its class and difficulty
    (:mod:`respirelib.data.synth.clutter`): heart sounds, muscle and contact rumble
    below 100 Hz, friction and handling clicks, mains hum in some recordings,
-   groans or hums of some patients.
+   groans or hums of some patients (voiced sounds: harmonic stacks shaped by formants).
 3. Adventitious sounds, per annotated cycle (:mod:`respirelib.data.synth.adventitious`):
    explosive crackles (fine: about 5 ms, late in inspiration; coarse: about 15 ms,
    early in inspiration or in expiration) and wheezes of 100-1000 Hz whose pitch
-   moves, monophonic or polyphonic, at least 80 ms long, mostly in expiration.
+   moves, monophonic or polyphonic, mostly in expiration, from short (80-400 ms)
+   to a whole breath phase, and from loud to faint under the breath sound.
    "Both" cycles get both. Levels, densities and label noise follow
    :mod:`respirelib.data.synth.difficulty`.
 4. Artifacts that the difficulty adds: more clicks, movement thumps and short
@@ -30,6 +31,10 @@ Signal model (sound model 2, :data:`SOUND_VERSION`), in the order it is built:
 Sound model 1 (before issue 21) had no clutter, heart sounds 10-20 dB too weak,
 single-sinusoid crackles and straight harmonic wheezes; ``respirenet data realism``
 measured it against real ICBHI recordings (``results/realism_calibration.json``).
+Sound model 3 (issue 21, second round) added short and fainter wheezes and formant-shaped
+groans with lower fundamentals and up to whole-phase length: model 2 taught a classifier
+to miss faint, short real wheezes and to call real groans wheezes
+(``results/transfer_icbhi_sample_sound2.json``).
 
 All of it is synthesised at the device rate, or at 11.025 kHz for 44.1 kHz
 devices, whose body sound is then up-sampled exactly by zero-padding its
@@ -55,7 +60,7 @@ from respirelib.data.synth.plan import RecordingPlan
 # Revision of the signal model: part of the default synthetic folders' names
 # (respirelib.data.data_dirs.default_synthetic_dir) and of every marker, so a set written by
 # an older model is never taken for a current one.
-SOUND_VERSION = 2
+SOUND_VERSION = 3
 AUDIO_STREAM = 1
 OBSTRUCTIVE_DIAGNOSES = ("COPD", "Asthma", "Bronchiectasis", "Bronchiolitis")
 NOISE_BAND_HZ = (50.0, 2000.0)
