@@ -52,3 +52,34 @@ def test_report_readme_regenerates_and_checks_from_a_pipeline_run(smoke_pipeline
     assert main(check) == 1 and "differ from" in capsys.readouterr().err
     assert main(["report", "readme", "--record", str(record_path), "--readme", str(readme)]) == 0  # redrawn
     assert readme.read_text() == text
+
+
+def _recall_record(scores, recalls):
+    return {"recalls": [{"split": "official", "row": "+CBA+BRC", "seed": seed, "recall": list(recall),
+                         "score": score} for seed, (score, recall) in enumerate(zip(scores, recalls))]
+            + [{"split": "official", "row": "CNN", "seed": 0, "recall": [0.0, 0.0, 0.0, 0.0], "score": 10.0}]}
+
+
+def test_learning_targets_need_five_seeds_every_class_recalled_and_a_small_spread():
+    from respirelib.experiments.readme import learning_targets
+
+    good = [50.0, 51.0, 52.0, 50.5, 51.5]
+    recalls = [[40.0, 35.0, 31.0, 60.0]] * 5
+    found = learning_targets(_recall_record(good, recalls))
+    assert found["n_seeds"] == 5 and found["seeds_met"] and found["recall_met"] and found["std_met"]
+    assert found["lowest_recall"] == 31.0  # the CNN row's zero recalls belong to another row
+    assert not learning_targets(_recall_record(good[:4], recalls[:4]))["seeds_met"]
+    assert not learning_targets(_recall_record(good, recalls[:4] + [[40.0, 29.9, 50.0, 50.0]]))["recall_met"]
+    assert not learning_targets(_recall_record(good[:4] + [58.0], recalls))["std_met"]
+
+
+@pytest.mark.slow
+def test_bench_demo_checks_the_learning_targets_of_the_run(smoke_pipeline):
+    from respirelib.apps.bench_quick import demo_learning_targets
+    from respirelib.training.metrics import MIN_DEMO_SEEDS
+
+    targets = {t["name"].split(": ")[1]: t for t in demo_learning_targets(smoke_pipeline)}
+    assert set(targets) == {"seeds trained", "lowest class recall of any seed", "std of the 4-class score over seeds"}
+    assert targets["seeds trained"]["measured"] == 1 and targets["seeds trained"]["target"] == MIN_DEMO_SEEDS
+    assert not targets["seeds trained"]["met"]  # the smoke pipeline trains one seed: no spread, too few seeds
+    assert not targets["std of the 4-class score over seeds"]["met"]
