@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shlex
 import sys
 import time
@@ -45,7 +46,9 @@ def transfer_run(data_dir, real_dir, run_dir: Path, *, profile: str, seed: int, 
     trained = time.perf_counter()
     model_file, _ = export_model(run_dir, run_dir / "export" / "model.pt")
     cycles = predict_real_cycles(load_exported_model(model_file), real_dir)
-    return {"seed": seed, "run": str(run_dir), "train_s": round(trained - started, 1),
+    precision = json.loads((run_dir / "run.json").read_text()).get("precision") or {}
+    return {"seed": seed, "run": str(run_dir), "precision": precision.get("used"),
+            "train_s": round(trained - started, 1),
             "predict_s": round(time.perf_counter() - trained, 1),
             "two_class": two_class_transfer(cycles["true_label"], cycles["class"]),
             "per_recording": per_recording_counts(cycles),
