@@ -56,7 +56,8 @@ def _thread_environment() -> dict:
 def _data_record(dataset, *, write_s: float | None) -> dict:
     synthetic = dataset.synthetic or {}
     return {"label": dataset.data_label, "path": str(dataset.root), "scale": synthetic.get("scale"),
-            "seed": synthetic.get("seed"), "fingerprint": dataset.fingerprint, "write_s": write_s}
+            "seed": synthetic.get("seed"), "difficulty": synthetic.get("difficulty"),
+            "sound_version": synthetic.get("sound_version"), "fingerprint": dataset.fingerprint, "write_s": write_s}
 
 
 def _timed(function: Callable, *args, **kwargs):
