@@ -284,7 +284,8 @@ display(Markdown(tables.comparisons_in_words(comparisons) + " " + tables.weak_re
 # %% [markdown]
 # ## What to try next
 #
-# - Run five seeds (`seeds=[0, 1, 2, 3, 4]`): how large is the spread compared with the CBA+BRC gain?
+# - Run more seeds (`seeds=list(range(10))`): does the spread over seeds shrink, or do some seeds keep giving up
+#   a class? How large is the spread compared with the CBA+BRC gain?
 # - Compare selection on validation with the reference's selection on the test set:
 #   `respirenet train --select-on test ...` and look at the gap.
 # - Add the patient-disjoint split (`splits=["official", "patient"]`): why are scores there higher than on the
