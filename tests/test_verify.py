@@ -159,6 +159,21 @@ def test_verify_names_every_defect(defective, capsys):
     assert lines[-1].startswith("ICBHI-like, 10 files differ from the release: ")
 
 
+def test_a_folder_holding_part_of_the_release_is_labelled_a_subset(genuine_folder, tmp_path):
+    """A sample or a partial download: every file present is genuine, only some are absent."""
+    folder = link_copy(genuine_folder, tmp_path / "subset")
+    for name in ("102_1b1_Ar_sc_Meditron.txt", "102_1b1_Ar_sc_Meditron.wav"):
+        (folder / RECORDINGS / name).unlink()
+    verdict = verify_icbhi(folder)
+    present = verdict.counts["genuine"] + verdict.counts["old-release name"]
+    assert verdict.counts["missing"] == 2 and verdict.counts["modified"] == verdict.counts["unexpected"] == 0
+    assert verdict.label == f"ICBHI 2017 subset ({present} genuine files, 2 of the release's absent)"
+    assert not verdict.ok and load_icbhi(folder).data_label == verdict.label
+    # One changed file makes it a differing copy again, not a subset.
+    _replace(folder / RECORDINGS / "101_1b1_Al_sc_Meditron.txt", b"0.1\t1.0\t0\t0\n")
+    assert verify_icbhi(folder).label == "ICBHI-like, 3 files differ from the release"
+
+
 def test_loader_labels_a_differing_copy_and_reports_the_verdict(defective):
     folder, _ = defective
     dataset = load_icbhi(folder, errors="skip")

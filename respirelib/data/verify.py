@@ -86,10 +86,16 @@ class Verdict:
 
     @property
     def label(self) -> str:
-        """``"ICBHI 2017, verified"``, ``"ICBHI-like, N files differ from the release"`` or, for a
-        folder ``respirenet synth`` wrote, ``"SYNTHETIC dataset (...), N files differ from the release"``."""
+        """``"ICBHI 2017, verified"``, ``"ICBHI 2017 subset (N genuine files, M of the release's absent)"``
+        when every file present is the release's but some are missing (a sample, or a partial
+        download), ``"ICBHI-like, N files differ from the release"`` when any is modified or
+        unexpected, or, for a folder ``respirenet synth`` wrote, ``"SYNTHETIC dataset (...), N files
+        differ from the release"``."""
         if self.ok:
             return VERIFIED_LABEL
+        present = self.counts["genuine"] + self.counts["old-release name"]
+        if not self.synthetic and present and self.n_differing == self.counts["missing"]:
+            return f"ICBHI 2017 subset ({present} genuine files, {self.counts['missing']} of the release's absent)"
         n = self.n_differing
         differ = f"{n} file{' differs' if n == 1 else 's differ'} from the release"
         if self.synthetic:
