@@ -86,8 +86,9 @@ class ICBHIDataset:
 
     @property
     def data_label(self) -> str:
-        """Every number reported from this data carries it: ``"synthetic"``, ``"ICBHI 2017, verified"``
-        or ``"ICBHI-like, N files differ from the release"``."""
+        """Every number reported from this data carries it: ``"synthetic"`` or the verdict's label
+        (``"ICBHI 2017, verified"``, ``"ICBHI 2017 subset (...)"``, ``"ICBHI-like, N files differ from
+        the release"``; see :attr:`respirelib.data.verify.Verdict.label`)."""
         if self.is_synthetic:
             return "synthetic"
         return self.verdict.label if self.verdict is not None else "ICBHI"
