@@ -36,9 +36,9 @@ def test_input_length_outside_table_two_is_refused(capsys):
     assert "between 1 and 9 s" in capsys.readouterr().err
 
 
-def test_the_demo_trains_three_seeds_unless_told_otherwise():
+def test_the_demo_trains_five_seeds_unless_told_otherwise():
     from respirelib.apps.launch import pipeline_seeds
 
-    assert pipeline_seeds("quick") == [0, 1, 2] and pipeline_seeds("quick", seed=4) == [4, 5, 6]
+    assert pipeline_seeds("quick") == [0, 1, 2, 3, 4] and pipeline_seeds("quick", seed=4) == [4, 5, 6, 7, 8]
     assert pipeline_seeds("quick", seeds=[7]) == [7]
     assert pipeline_seeds("smoke") == [0] and pipeline_seeds("paper", seed=2) == [2]

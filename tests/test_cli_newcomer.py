@@ -155,9 +155,11 @@ def test_the_plan_counts_every_seed_split_and_stage_the_notebooks_train(tiny_syn
 
     started = _started(monkeypatch, tmp_path, ["demo", "--data", str(tiny_synthetic)])
     seeds = dict(started["request"].extra)["seeds"]
-    assert seeds == [0, 1, 2]  # the quick profile's three seeds, as the notebooks get them
+    assert seeds == [0, 1, 2, 3, 4]  # the quick profile's five seeds, as the notebooks get them
     assert sorted({run["seed"] for run in started["plan"]["runs"]}) == seeds
-    assert [run["stage"] for run in started["plan"]["runs"]].count("stage1") == 6 and len(started["plan"]["runs"]) == 9
+    # two Table I rows of stage 1 per seed, and stage 2 of the full model per seed
+    assert [run["stage"] for run in started["plan"]["runs"]].count("stage1") == 2 * len(seeds)
+    assert len(started["plan"]["runs"]) == 3 * len(seeds)
 
     started = _started(monkeypatch, tmp_path, ["pipeline", "--profile", "smoke", "--data", str(tiny_synthetic),
                                                "--splits", "official", "patient-cv", "--seeds", "3", "--init",

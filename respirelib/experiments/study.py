@@ -37,7 +37,7 @@ from respirelib.training.metrics import class_recalls
 
 def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: str, seed: int,
                profile: str, init: str, device: str = "auto", precision: str = "auto", finetune: bool = False,
-               train: bool = True, progress: bool = True) -> Path:
+               train: bool = True, monitor_test: bool = True, progress: bool = True) -> Path:
     """A trained and evaluated run for (split, variant, seed) under ``root``; train only what is missing.
 
     A run killed at any point is continued: ``run.json`` (written before the first epoch)
@@ -45,6 +45,10 @@ def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: s
     from the start in the same directory; an evaluation counts as done only once both its
     metrics and its predictions are written. ``precision`` is the training's (``"auto"``, ``"fp32"``
     or ``"bf16"``); stage 2 and the evaluations use the precision the run recorded.
+    ``monitor_test=False`` switches off the profile's test monitoring (``TrainConfig.monitor_test``) for
+    a run that is trained here: the monitor only feeds the optimism table, which reads the full model's
+    lowest seed (:func:`respirelib.experiments.tables.optimism_table`), and costs a test evaluation per
+    validation epoch in every other run.
     """
     run_dir = model_run_dir(root, split=split, variant=variant, seed=seed)
     complete = _evaluated(run_dir, "metrics")
@@ -53,8 +57,11 @@ def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: s
     if not complete:
         scheme, fold = split_scheme(split)
         announce(root, run_dir.name, "stage1")  # "run k/N: ..., elapsed, remaining" under a pipeline's plan
+        overrides = variant_overrides(variant)
+        if not monitor_test:
+            overrides = {**overrides, "stage1": {**overrides.get("stage1", {}), "monitor_test": False}}
         train_run(data_dir, run_dir, profile=profile, seed=seed, split=scheme, fold=fold, init=init, device=device,
-                  precision=precision, resume=(run_dir / "run.json").is_file(), progress=progress, overrides=variant_overrides(variant))
+                  precision=precision, resume=(run_dir / "run.json").is_file(), progress=progress, overrides=overrides)
         # metrics.json without its predictions: what an evaluation killed half-way left
         evaluate_run(run_dir, device=device, overwrite=(run_dir / "metrics.json").exists(), progress=progress)
     if finetune and not _evaluated(run_dir, "metrics_finetuned"):
