@@ -171,7 +171,7 @@ def test_the_plan_counts_every_seed_split_and_stage_the_notebooks_train(tiny_syn
         "runs": [{**run, "projected_s": 10.0} for run in runs], "total_s": 10.0 * len(runs), "device": "cpu",
         "profile": kw["profile"], "basis": "a test", "train_samples_per_s": 1, "eval_samples_per_s": 1, "note": "-"})
     _started(monkeypatch, tmp_path, ["pipeline", "--profile", "quick", "--data", str(tiny_synthetic), "--project"])
-    assert "for 9 training runs (6 stage-1, 3 stage-2)" in capsys.readouterr().out
+    assert "for 15 training runs (10 stage-1, 5 stage-2)" in capsys.readouterr().out
 
 
 def test_a_cpu_run_projected_over_an_hour_asks_first(tiny_synthetic, tmp_path, monkeypatch):
