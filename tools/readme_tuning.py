@@ -6,7 +6,7 @@ prints the Markdown table of every candidate: its overrides, the synthetic set i
 4-class test score mean ± std over seeds with each seed's value, the lowest class recall of any seed,
 and the mean stage-1 fit time. With ``results/quick_profile_1thread.json`` (the chosen profile trained
 with one torch thread, ``OMP_NUM_THREADS=1 respirenet bench quick``) it also prints that check beside the
-same seeds' two-thread runs (the round's ``e18``), paired by seed.
+same seeds' two-thread runs (the round's ``e24``), paired by seed.
 """
 
 import json
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "results" / "quick_profile_tuning_sound3.json"
 ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
-CHOSEN = "e18"
+CHOSEN = "e24"
 
 
 def main() -> None:
