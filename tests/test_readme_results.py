@@ -83,3 +83,17 @@ def test_bench_demo_checks_the_learning_targets_of_the_run(smoke_pipeline):
     assert targets["seeds trained"]["measured"] == 1 and targets["seeds trained"]["target"] == MIN_DEMO_SEEDS
     assert not targets["seeds trained"]["met"]  # the smoke pipeline trains one seed: no spread, too few seeds
     assert not targets["std of the 4-class score over seeds"]["met"]
+
+
+def test_the_readme_tuning_tables_are_the_tools_output(capsys):
+    """Fails when the README's tuning tables differ from what tools/readme_tuning.py prints from the records."""
+    import runpy
+
+    from respirelib.apps.cmd_report import README
+
+    runpy.run_path(str(README.parent / "tools" / "readme_tuning.py"), run_name="__main__")
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    readme = README.read_text().splitlines()
+    missing = [line for line in printed if line not in readme]
+    assert len(printed) > 20 and not missing, (
+        f"README.md lacks {len(missing)} line(s) tools/readme_tuning.py prints, e.g. {missing[:1]}: paste its output")

@@ -6,7 +6,8 @@ prints the Markdown table of every candidate: its overrides, the synthetic set i
 4-class test score mean ± std over seeds with each seed's value, the lowest class recall of any seed,
 and the mean stage-1 fit time. With ``results/quick_profile_1thread.json`` (the chosen profile trained
 with one torch thread, ``OMP_NUM_THREADS=1 respirenet bench quick``) it also prints that check beside the
-same seeds' two-thread runs (the round's ``e24``), paired by seed.
+same seeds' two-thread runs (the round's ``e24``), and the same profile on a second machine where the round
+holds one (a record of ``e24`` with another CPU), each paired by seed with the first.
 """
 
 import json
@@ -20,9 +21,9 @@ CHOSEN = "e24"
 
 def main() -> None:
     records = json.loads(RECORDS.read_text())["records"]
-    print("| candidate | overrides of the quick profile | synthetic set | seeds | 4-class score (per seed) "
+    print("| candidate | overrides of the quick profile | synthetic set | CPU | seeds | 4-class score (per seed) "
           "| lowest class recall of any seed (%) | stage-1 fit per seed (s, mean) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for record in records:
         data = record["data"]
         where = (f"difficulty {data['difficulty']}, scale {data['scale']}, sound model {data['sound_version']}"
@@ -32,43 +33,68 @@ def main() -> None:
             per_seed = ", ".join(f"{100 * run['score']:.1f}" for run in candidate["runs"])
             overrides = (json.dumps(candidate["overrides"]) if candidate["overrides"]
                          else "none (the quick profile of the record's commit)")
-            print(f"| {candidate['name']} | `{overrides}` | {where} | {', '.join(map(str, record['seeds']))} | "
+            print(f"| {candidate['name']} | `{overrides}` | {where} | {_cpu(record)} | "
+                  f"{', '.join(map(str, record['seeds']))} | "
                   f"{summary['score']['mean']:.1f} ± {summary['score']['std']:.1f} ({per_seed}) | "
                   f"{summary['min_class_recall']:.0f} | {summary['fit_s_mean']:.0f} |")
-    first = records[0]
+    machines = "CPUs as they name themselves: " + ", ".join(sorted({r["hardware"]["cpu_model"] for r in records}))
+    threads = sorted({r["torch_threads"] for r in records})
     print(f"\n(`respirenet bench quick`, commits {', '.join(sorted({r['commit'][:7] for r in records}))}; "
-          f"{first['hardware'].get('cpu_count')}-core {first['hardware'].get('cpu_model')}, "
-          f"{first['torch_threads']} torch threads, precision bf16 (auto), random init, load averages "
+          f"{machines}; {', '.join(map(str, threads))} torch threads, precision bf16 (auto), random init, load averages "
           f"{min(r['load_average'][0] for r in records):.1f}-{max(r['load_average'][0] for r in records):.1f})")
 
 
-def thread_check(records: list[dict]) -> None:
-    """The chosen profile at two threads (the round's record) and at one, seed by seed."""
+def _cpu(record: dict) -> str:
+    """A short name of the record's CPU: its vendor and whether bf16 ran on AMX (read from the CPU model)."""
+    model = record["hardware"].get("cpu_model") or "unknown CPU"
+    cores = record["hardware"].get("cpu_count")
+    if "AMD" in model:
+        return f"{cores}-core AMD EPYC"
+    if "Intel" in model:
+        return f"{cores}-core Intel Xeon (AMX)"
+    return f"{cores}-core {model}"
+
+
+def setup_check(records: list[dict]) -> None:
+    """The chosen profile on the round's machine at two threads, at one thread, and on a second machine, by seed.
+
+    Every row trains the same seeds on the same synthetic set and is scored on the same test cycles, so each
+    is compared with the first row paired by seed.
+    """
     from respirelib.apps.bench_precision import paired_comparison
 
-    two = next(c for r in records for c in r["candidates"] if c["name"] == CHOSEN)
     one_record = json.loads(ONE_THREAD.read_text())
-    one = one_record["candidates"][0]
-    seeds = [run["seed"] for run in two["runs"]]
-    assert [run["seed"] for run in one["runs"]] == seeds, "the thread check must train the same seeds"
-    print(f"\n| torch threads | 4-class score (per seed {', '.join(map(str, seeds))}) | std | "
-          "lowest class recall of any seed (%) | stage-1 fit per seed (s, mean) |")
-    print("| --- | --- | --- | --- | --- |")
-    for threads, candidate in ((2, two), (one_record["torch_threads"], one)):
+    chosen = [(r, c) for r in records for c in r["candidates"]
+              if c["name"] == CHOSEN and r["data"]["fingerprint"] == one_record["data"]["fingerprint"]]
+    reference_record, reference = next((r, c) for r, c in chosen if _cpu(r) == _cpu(one_record))
+    rows = [(reference_record, reference), (one_record, one_record["candidates"][0])]
+    rows += [(r, c) for r, c in chosen if _cpu(r) != _cpu(one_record)]
+    seeds = [run["seed"] for run in reference["runs"]]
+    print(f"\n| CPU | torch threads | 4-class score (per seed {', '.join(map(str, seeds))}) | std | "
+          "lowest class recall of any seed (%) | stage-1 fit per seed (s, mean) | minus the first row, paired by seed |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    reference_scores = [100 * run["score"] for run in reference["runs"]]
+    for record, candidate in rows:
+        assert [run["seed"] for run in candidate["runs"]] == seeds, "every setup must train the same seeds"
         summary = candidate["summary"]
-        per_seed = ", ".join(f"{100 * run['score']:.1f}" for run in candidate["runs"])
-        print(f"| {threads} | {summary['score']['mean']:.1f} ({per_seed}) | "
-              f"{summary['score']['std']:.1f} | {summary['min_class_recall']:.0f} | {summary['fit_s_mean']:.0f} |")
-    paired = paired_comparison([100 * run["score"] for run in two["runs"]],
-                               [100 * run["score"] for run in one["runs"]])
-    print(f"\nOne thread minus two, paired by seed: {paired['mean']:+.1f} points on average (95 % t interval "
-          f"{paired['ci'][0]:+.1f} to {paired['ci'][1]:+.1f}; per seed "
-          f"{', '.join(f'{d:+.1f}' for d in paired['differences'])}): "
-          f"{paired['verdict'].replace('the second', 'one thread')}. (One-thread record: commit "
-          f"`{one_record['commit'][:7]}`, load average {one_record['load_average'][0]:.1f}.)")
+        scores = [100 * run["score"] for run in candidate["runs"]]
+        per_seed = ", ".join(f"{score:.1f}" for score in scores)
+        if candidate is reference:
+            paired = "—"
+        else:
+            comparison = paired_comparison(reference_scores, scores)
+            paired = (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
+                      f"{comparison['verdict'].replace('the second', 'this row')}")
+        print(f"| {_cpu(record)} | {record['torch_threads']} | {summary['score']['mean']:.1f} ({per_seed}) | "
+              f"{summary['score']['std']:.1f} | {summary['min_class_recall']:.0f} | {summary['fit_s_mean']:.0f} | "
+              f"{paired} |")
+    print(f"\n(Paired differences: mean and 95 % t interval over the {len(seeds)} seeds. One-thread record: commit "
+          f"`{one_record['commit'][:7]}`, load average {one_record['load_average'][0]:.1f}; the second machine's: "
+          + ", ".join(f"commit `{r['commit'][:7]}`, load average {r['load_average'][0]:.1f}"
+                      for r, _ in rows[2:]) + ".)")
 
 
 if __name__ == "__main__":
     main()
     if ONE_THREAD.is_file():
-        thread_check(json.loads(RECORDS.read_text())["records"])
+        setup_check(json.loads(RECORDS.read_text())["records"])
