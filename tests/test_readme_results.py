@@ -97,3 +97,17 @@ def test_the_readme_tuning_tables_are_the_tools_output(capsys):
     missing = [line for line in printed if line not in readme]
     assert len(printed) > 20 and not missing, (
         f"README.md lacks {len(missing)} line(s) tools/readme_tuning.py prints, e.g. {missing[:1]}: paste its output")
+
+
+def test_the_readme_amx_speed_table_is_the_records_own_output():
+    """Fails when the README's bf16-on-AMX table differs from what its record prints (format_precision)."""
+    from respirelib.apps.bench_precision import format_precision
+    from respirelib.apps.cmd_report import README
+
+    record = json.loads((README.parent / "results" / "bench_precision_cpu_2core_amx.json").read_text())
+    assert record["amx"] is True
+    table = format_precision(record)
+    assert f"```\n{table}\n```" in README.read_text(), "paste format_precision's table of the AMX record into README.md"
+    speedups = {target["name"].split(":")[0]: target for target in record["targets"]}
+    assert f"**{speedups['quick']['measured']:.2f}×**" in README.read_text()
+    assert f"**{speedups['paper']['measured']:.2f}×**" in README.read_text()
