@@ -169,15 +169,16 @@ else:
 #
 # Pick a part of the split, a device, a class and a cycle: hear it, and see its waveform (the cycle and
 # the padding around it), its Mel spectrogram, the clipped spectrogram, the predicted probabilities and
-# the Grad-CAM++ overlay. The widgets need a live kernel (JupyterLab or Jupyter Notebook); a saved or
-# headless run shows the first cycle only. The same figure for one cycle from a shell:
-# `respirenet explain --run RUN_DIR --cycle RECORDING:CYCLE_INDEX --out cycle.png`.
+# the Grad-CAM++ overlay. The widgets need a live kernel (JupyterLab or Jupyter Notebook). A headless run
+# (`make demo`, papermill) shows the first cycle only, without widgets: papermill's notebook client imitates
+# a front end for them in a way that can leave the run waiting forever. The same figure for one cycle from
+# a shell: `respirenet explain --run RUN_DIR --cycle RECORDING:CYCLE_INDEX --out cycle.png`.
 
 # %%
 if interactive:
-    from respirelib.explain.explorer import build_explorer
+    from respirelib.explain.explorer import show_explorer
 
-    display(build_explorer(run, parts=("test", "val"), model=model))
+    show_explorer(run, parts=("test", "val"), model=model)
 else:
     print("interactive=False: the explorer was not built")
 

@@ -257,3 +257,30 @@ def test_explorer_degrades_to_a_static_view(run, model):
     dropdowns = explorer.children[1].children
     assert [box.description for box in dropdowns] == ["part", "device", "class", "cycle"]
     assert dropdowns[3].value is not None and dropdowns[3].value == dropdowns[3].options[0][1]
+
+
+def test_a_headless_run_shows_the_explorers_first_view_without_widgets(run, model, monkeypatch):
+    """papermill's client imitates Output widgets on the kernel's shell channel, which can hang the run: a headless
+    kernel shows the same first view as the widget's static copy, and no widget is created."""
+    import ipywidgets
+    from IPython.core.formatters import DisplayFormatter
+
+    import respirelib.explain.explorer as explorer_module
+    from respirelib.progressbar import HEADLESS_ENV
+
+    widget_bundle, _ = DisplayFormatter().format(build_explorer(run, parts=("test",), model=model))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects, **kwargs: shown.append((objects, kwargs)))
+    created = []
+    monkeypatch.setattr(ipywidgets.Widget, "open", lambda self: created.append(self))
+
+    monkeypatch.setenv(HEADLESS_ENV, "1")
+    explorer_module.show_explorer(run, parts=("test",), model=model)
+    (bundle,), kwargs = shown.pop()
+    assert kwargs == {"raw": True} and not created
+    assert bundle["text/html"] == widget_bundle["text/html"] and bundle["image/png"] == widget_bundle["image/png"]
+
+    monkeypatch.delenv(HEADLESS_ENV)
+    explorer_module.show_explorer(run, parts=("test",), model=model)
+    (box,), _ = shown.pop()
+    assert isinstance(box, explorer_module.ExplorerBox) and created

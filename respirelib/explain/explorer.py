@@ -6,11 +6,17 @@ the 4 kHz cycle and the one-cycle figure (waveform, Mel spectrogram, clipped
 spectrogram, probabilities and the Grad-CAM++ overlay). The callbacks only call
 two plain functions, :func:`explorer_options` (what each dropdown offers) and
 :func:`render_cycle` (the figure), which work and are tested without a browser.
-Building the widget renders the first cycle once, so a headless run (papermill)
-records one complete view and never waits for input. The displayed explorer also
+Building the widget renders the first cycle once, and the displayed explorer also
 carries that first view as plain HTML (player and figure) and PNG beside the widget
 view: a front end with live widgets (JupyterLab) shows the widgets, anything without
 one (a saved notebook on GitHub, nbconvert, a terminal) shows the static figure.
+
+:func:`show_explorer` is what notebook 06 calls. In a kernel started by a headless run
+(papermill, :func:`respirelib.progressbar.headless`) it displays that first view alone
+and creates no widget: nbclient, which papermill drives, imitates a front end for
+``Output`` widgets by sending comm messages on the kernel's shell channel, and that send
+can swallow the wake-up of the cell's own reply, so the run then waits for it forever
+(seen on a 2-core Intel Xeon in most runs of notebook 06; a live front end is not affected).
 
 In JupyterLab the dropdowns also work from the keyboard (Tab, arrows, Home/End,
 typing a name's first letter): see :data:`KEYBOARD_SCRIPT`.
@@ -134,6 +140,46 @@ def static_view(audio_html: str, png: bytes) -> dict:
             "image/png": encoded}
 
 
+def _parts_with_cycles(run: LoadedRun, parts: Sequence[str]) -> list[str]:
+    """The parts of the split that have cycles, in the order asked; the explorer opens on the first."""
+    subset = run.prepared.subset
+    parts = [part for part in parts if (subset == part).any()]
+    if not parts:
+        raise ValueError(f"none of the parts {parts} of this run's split has cycles")
+    return parts
+
+
+def static_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), model: torch.nn.Module | None = None,
+                    layer=None) -> dict:
+    """The explorer's first view without widgets: a MIME bundle (``text/html`` player and figure, ``image/png``).
+
+    The cycle is the one :func:`build_explorer` opens on (first part, every device and class).
+    """
+    from IPython.display import Audio
+
+    parts = _parts_with_cycles(run, parts)
+    options = explorer_options(run.prepared.dataset.cycles, run.prepared.subset, part=parts[0])
+    if not options["cycles"]:
+        return {"text/plain": "no cycle matches these choices"}
+    row = options["cycles"][0][1]
+    model = load_model(run) if model is None else model
+    audio = Audio(np.asarray(run.prepared.cache.cycle(row), dtype=np.float32), rate=run.prepared.cache.sr)
+    return static_view(audio._repr_html_(), figure_png(render_cycle(run, row, model=model, layer=layer)))
+
+
+def show_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), model: torch.nn.Module | None = None,
+                  layer=None) -> None:
+    """Display the explorer: the widgets in a live kernel, its first view alone in a headless run (see the module)."""
+    from IPython.display import display
+
+    from respirelib.progressbar import headless
+
+    if headless():
+        display(static_explorer(run, parts=parts, model=model, layer=layer), raw=True)
+    else:
+        display(build_explorer(run, parts=parts, model=model, layer=layer))
+
+
 def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), model: torch.nn.Module | None = None,
                    layer=None):
     """An ipywidgets explorer of the run's cycles.
@@ -159,9 +205,7 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
     from IPython.display import Audio, Image, display
 
     subset, cycles = run.prepared.subset, run.prepared.dataset.cycles
-    parts = [part for part in parts if (subset == part).any()]
-    if not parts:
-        raise ValueError(f"none of the parts {parts} of this run's split has cycles")
+    parts = _parts_with_cycles(run, parts)
     model = load_model(run) if model is None else model
     style = {"description_width": "initial"}
     part_box = widgets.Dropdown(options=parts, value=parts[0], description="part", style=style)
