@@ -4,7 +4,8 @@ Usage: ``.venv/bin/python tools/readme_realism.py`` (reads ``results/realism_cal
 ``results/transfer_icbhi_sample_before.json`` (sound model 1), ``results/transfer_icbhi_sample_sound2.json``,
 ``results/transfer_icbhi_sample_sound3_fp32.json`` and ``..._sound3_fp32_seeds345.json`` (sound model 3 trained
 in float32, seeds 0-2 and 3-5), ``results/transfer_icbhi_sample_sound3_bf16_e12.json`` (bf16, the 12-epoch quick
-profile, seeds 0-5), ``..._sound3_bf16_e18.json`` (the 18-epoch profile) and ``results/transfer_icbhi_sample.json``
+profile, seeds 0-5), ``..._sound3_bf16_e18.json`` (the 18-epoch profile), ``..._sound3_bf16_e24_xeon.json`` (the
+24-epoch profile on a second machine, a 2-core Intel Xeon with AMX) and ``results/transfer_icbhi_sample.json``
 (the current sound model, code and quick profile, the default precision, seeds 0-5); writes
 ``figures/readme/01_realism_statistics.png`` and ``figures/readme/transfer_real_sample.png``; prints
 the Markdown tables).
@@ -49,7 +50,9 @@ for name, file in (("sound model 1", "transfer_icbhi_sample_before.json"),
                    ("sound model 3, fp32, seeds 3-5", "transfer_icbhi_sample_sound3_fp32_seeds345.json"),
                    ("sound model 3, bf16, 12 epochs, seeds 0-5", "transfer_icbhi_sample_sound3_bf16_e12.json"),
                    ("sound model 3, bf16, 18 epochs, seeds 0-5", "transfer_icbhi_sample_sound3_bf16_e18.json"),
-                   ("sound model 3, bf16, 24 epochs, seeds 0-5", "transfer_icbhi_sample.json")):
+                   ("sound model 3, bf16, 24 epochs, seeds 0-5, Intel Xeon (AMX)",
+                    "transfer_icbhi_sample_sound3_bf16_e24_xeon.json"),
+                   ("sound model 3, bf16, 24 epochs, seeds 0-5, AMD EPYC (the record)", "transfer_icbhi_sample.json")):
     path = RESULTS / file
     if path.is_file():
         records[name] = json.loads(path.read_text())

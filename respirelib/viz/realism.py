@@ -6,6 +6,8 @@ Every function returns a new ``matplotlib.figure.Figure``; the numbers come from
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -73,7 +75,8 @@ def plot_transfer(records: dict[str, dict], *, title: str | None = None) -> Figu
                      else f"{scores['true_positive']}/{scores['n_abnormal']}")
             ax.text(x, min(high, 1.0) + 0.02, count, ha="center", fontsize="small")
     ax.axhline(0.5, color="grey", ls="--", lw=1, label="target 0.5")
-    ax.set_xticks(range(len(records)), list(records))
+    # Wrapped to the width of a group: long setting names would run into each other.
+    ax.set_xticks(range(len(records)), [textwrap.fill(name, 22) for name in records])
     ax.set_ylim(0, 1.3)
     ax.set_ylabel("fraction of real cycles")
     ax.legend(fontsize="small", loc="upper left", ncols=3)
