@@ -19,8 +19,7 @@ ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
 CHOSEN = "e24"
 
 
-def main() -> None:
-    records = json.loads(RECORDS.read_text())["records"]
+def main(records: list[dict]) -> None:
     print("| candidate | overrides of the quick profile | synthetic set | CPU | seeds | 4-class score (per seed) "
           "| lowest class recall of any seed (%) | stage-1 fit per seed (s, mean) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -95,6 +94,7 @@ def setup_check(records: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    round_records = json.loads(RECORDS.read_text())["records"]
+    main(round_records)
     if ONE_THREAD.is_file():
-        setup_check(json.loads(RECORDS.read_text())["records"])
+        setup_check(round_records)

@@ -142,11 +142,18 @@ def static_view(audio_html: str, png: bytes) -> dict:
 
 def _parts_with_cycles(run: LoadedRun, parts: Sequence[str]) -> list[str]:
     """The parts of the split that have cycles, in the order asked; the explorer opens on the first."""
-    subset = run.prepared.subset
-    parts = [part for part in parts if (subset == part).any()]
-    if not parts:
-        raise ValueError(f"none of the parts {parts} of this run's split has cycles")
-    return parts
+    present = [part for part in parts if (run.prepared.subset == part).any()]
+    if not present:
+        raise ValueError(f"none of the parts {list(parts)} of this run's split has cycles")
+    return present
+
+
+def _cycle_view(run: LoadedRun, row: int, *, model: torch.nn.Module, layer=None):
+    """The explorer's view of one cycle: an audio player of it and its figure as PNG bytes."""
+    from IPython.display import Audio
+
+    audio = Audio(np.asarray(run.prepared.cache.cycle(row), dtype=np.float32), rate=run.prepared.cache.sr)
+    return audio, figure_png(render_cycle(run, row, model=model, layer=layer))
 
 
 def static_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), model: torch.nn.Module | None = None,
@@ -155,16 +162,13 @@ def static_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), m
 
     The cycle is the one :func:`build_explorer` opens on (first part, every device and class).
     """
-    from IPython.display import Audio
-
     parts = _parts_with_cycles(run, parts)
     options = explorer_options(run.prepared.dataset.cycles, run.prepared.subset, part=parts[0])
     if not options["cycles"]:
         return {"text/plain": "no cycle matches these choices"}
-    row = options["cycles"][0][1]
-    model = load_model(run) if model is None else model
-    audio = Audio(np.asarray(run.prepared.cache.cycle(row), dtype=np.float32), rate=run.prepared.cache.sr)
-    return static_view(audio._repr_html_(), figure_png(render_cycle(run, row, model=model, layer=layer)))
+    audio, png = _cycle_view(run, options["cycles"][0][1], model=load_model(run) if model is None else model,
+                             layer=layer)
+    return static_view(audio._repr_html_(), png)
 
 
 def show_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), model: torch.nn.Module | None = None,
@@ -202,7 +206,7 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
         of the chosen cycle and the hidden :func:`keyboard_output`; its ``static``
         bundle is the first view without widgets.
     """
-    from IPython.display import Audio, Image, display
+    from IPython.display import Image, display
 
     subset, cycles = run.prepared.subset, run.prepared.dataset.cycles
     parts = _parts_with_cycles(run, parts)
@@ -222,9 +226,7 @@ def build_explorer(run: LoadedRun, *, parts: Sequence[str] = ("test", "val"), mo
             if row is None:
                 print("no cycle matches these choices")
                 return
-            shown["audio"] = Audio(np.asarray(run.prepared.cache.cycle(row), dtype=np.float32),
-                                   rate=run.prepared.cache.sr)
-            shown["png"] = figure_png(render_cycle(run, row, model=model, layer=layer))
+            shown["audio"], shown["png"] = _cycle_view(run, row, model=model, layer=layer)
             display(shown["audio"])
             display(Image(data=shown["png"], format="png"))
 
