@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from respirelib.signal.clipping import (BLANK_FRACTION, BLANK_THRESHOLD, band_is_blank, band_rows, blank_rows,
-                                 blank_rows_batch, clip_blank_region, clip_blank_region_batch, clip_rows_batch)
+                                 blank_cut_batch, blank_rows_batch, clip_blank_region, clip_blank_region_batch,
+                                 clip_rows_batch)
 from respirelib.config import FeatureConfig
 from respirelib.signal.features import log_mel, mel_band_edges
 
@@ -184,3 +185,25 @@ def test_training_clips_the_rows_of_the_unaugmented_input(monkeypatch, tmp_path)
     assert len(seen) == 1 and len(set(expected.tolist())) > 2
     # Each batch input is clipped by its own un-augmented rows (the noisy inputs would give 0).
     assert set(seen[0].tolist()) <= set(expected.tolist()) and (seen[0] >= 5).all()
+
+
+def test_standardised_spectrograms_lose_the_rows_blank_on_the_min_max_scale():
+    """The blank threshold is a grey level of the min-max scale: with standard scaling (mean 0) the
+    quiet upper rows of a full-band sound, below its spectrogram's mean, must not count as blank."""
+    from respirelib.signal.frontend import FeatureFrontend
+
+    # Brown noise: full band, about 30 dB quieter at 2 kHz than at 50 Hz, nothing blank.
+    full_band = torch.as_tensor(np.stack([np.cumsum(np.random.default_rng(seed).standard_normal(3 * SR))
+                                          for seed in (3, 4)]), dtype=torch.float32)
+    full_band = full_band - full_band.mean(dim=1, keepdim=True)
+    waves = torch.cat([_band_limited_batch(), full_band])
+    minmax = FeatureFrontend(FeatureConfig(image_scale=1.0))
+    standard = FeatureFrontend(FeatureConfig(image_scale=1.0, scaling="standard", image_mode="replicate"))
+    cut = minmax.blank_cut(waves)
+    assert (cut[:-2] >= 5).all() and (cut[-2:] == 0).all()
+    torch.testing.assert_close(standard.blank_cut(waves), cut, rtol=0, atol=0)
+    torch.testing.assert_close(standard.blank_rows(waves), minmax.blank_rows(waves), rtol=0, atol=0)
+    unclipped = standard.spectrogram(waves, clip=False)
+    # What a grey-level rule applied to the standardised values would cut from the full-band sounds:
+    assert (blank_cut_batch(unclipped[-2:]) > 0).all()
+    torch.testing.assert_close(standard.spectrogram(waves), clip_rows_batch(unclipped, cut))

@@ -468,7 +468,7 @@ def blank_rows_of(run: LoadedRun, rows, *, batch_size: int = 64) -> np.ndarray:
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
             waves = _waves(run, rows[start:start + batch_size])
-            counts.append(blank_rows_batch(frontend.spectrogram(waves, clip=False)).cpu().numpy())
+            counts.append(frontend.blank_rows(waves).cpu().numpy())
     return np.concatenate(counts)
 
 

@@ -189,14 +189,25 @@ class TorchMelFrontend(torch.nn.Module):
             db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.config.top_db)
         return db
 
+    @staticmethod
+    def minmax(db: torch.Tensor) -> torch.Tensor:
+        """Per-sample min-max scaling to [0, 1] over the last two axes."""
+        low = db.amin(dim=(1, 2), keepdim=True)
+        span = db.amax(dim=(1, 2), keepdim=True) - low
+        return (db - low) / torch.where(span > 0, span, torch.ones_like(span))
+
     def scale(self, db: torch.Tensor) -> torch.Tensor:
         """Per-sample scaling (``config.scaling``) over the last two axes."""
         if self.config.scaling == "minmax":
-            low = db.amin(dim=(1, 2), keepdim=True)
-            span = db.amax(dim=(1, 2), keepdim=True) - low
-            return (db - low) / torch.where(span > 0, span, torch.ones_like(span))
+            return self.minmax(db)
         std, mean = torch.std_mean(db, dim=(1, 2), keepdim=True, correction=0)
         return (db - mean) / torch.where(std > 0, std, torch.ones_like(std))
+
+    def db(self, wave: torch.Tensor) -> torch.Tensor:
+        """Unscaled dB Mel spectrogram (0 dB at each signal's peak) [shape=(batch, n_mels, n_frames)]."""
+        if wave.ndim != 2:
+            raise ValueError(f"expected a (batch, n) tensor, got shape {tuple(wave.shape)}")
+        return self.to_db(self.power(wave))
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """Scaled dB Mel spectrogram of each signal.
@@ -209,9 +220,7 @@ class TorchMelFrontend(torch.nn.Module):
         -------
         spec : torch.Tensor [shape=(batch, n_mels, 1 + n // hop_length)]
         """
-        if wave.ndim != 2:
-            raise ValueError(f"expected a (batch, n) tensor, got shape {tuple(wave.shape)}")
-        return self.scale(self.to_db(self.power(wave)))
+        return self.scale(self.db(wave))
 
 
 def colormap_table(name: str = "magma", *, dtype: torch.dtype = torch.float32,

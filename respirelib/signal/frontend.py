@@ -50,24 +50,28 @@ class FeatureFrontend(torch.nn.Module):
         ``cut`` (from :meth:`blank_cut`) fixes how many top rows each sample loses, instead of
         deciding it on ``wave`` itself: training decides on the un-augmented input.
         """
-        spec = self.mel(wave)
+        db = self.mel.db(wave)
+        spec = self.mel.scale(db)
         if self.clip_blank if clip is None else clip:
             if cut is None:
-                cut = blank_cut_batch(spec, reference_off_by_one=self.reference_off_by_one)
+                cut = self._cut(db)
             spec = clip_rows_batch(spec, cut)
         return spec
+
+    def _cut(self, db: torch.Tensor) -> torch.Tensor:
+        # Blank rows are found on the min-max scale whatever the network's scaling: the paper's
+        # threshold (10/255) is a grey level, which a standardised spectrogram does not have.
+        return blank_cut_batch(self.mel.minmax(db), reference_off_by_one=self.reference_off_by_one)
 
     @torch.no_grad()
     def blank_cut(self, wave: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
         """Top rows blank region clipping cuts from each input [shape=(batch,), int64], in batches."""
-        cuts = [blank_cut_batch(self.mel(wave[start:start + batch_size]),
-                                reference_off_by_one=self.reference_off_by_one)
-                for start in range(0, len(wave), batch_size)]
+        cuts = [self._cut(self.mel.db(wave[start:start + batch_size])) for start in range(0, len(wave), batch_size)]
         return torch.cat(cuts) if cuts else torch.zeros(0, dtype=torch.int64, device=wave.device)
 
     def blank_rows(self, wave: torch.Tensor) -> torch.Tensor:
-        """Number of blank top rows of each sample's spectrogram [shape=(batch,)]."""
-        return blank_rows_batch(self.mel(wave))
+        """Number of blank top rows of each sample's spectrogram [shape=(batch,)], on the min-max scale."""
+        return blank_rows_batch(self.mel.minmax(self.mel.db(wave)))
 
     def image(self, spec: torch.Tensor) -> torch.Tensor:
         """Normalised 3-channel image of scaled spectrograms [shape=(batch, 3, H, W)]."""
