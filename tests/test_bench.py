@@ -26,6 +26,8 @@ def test_bench_prep_record(tiny_synthetic):
     dataset = load_icbhi(tiny_synthetic)
     assert record["benchmark"] == "prep" and record["format_version"] == 1
     assert record["hardware"]["cpu_count"] >= 1 and len(record["load_average"]) == 3
+    from respirelib.precision import cpu_bf16_support
+    assert record["hardware"]["cpu_native_bf16"] == dict(zip(("native", "reason"), cpu_bf16_support()))
     assert record["data"]["label"] == "synthetic" and record["data"]["scale"] == pytest.approx(0.03)
     assert record["data"]["fingerprint"] == dataset.fingerprint
     assert record["counts"]["cycles"] == len(dataset.cycles) and not record["full_size"]

@@ -38,20 +38,32 @@ def main(records: list[dict]) -> None:
                   f"{summary['min_class_recall']:.0f} | {summary['fit_s_mean']:.0f} |")
     machines = "CPUs as they name themselves: " + ", ".join(sorted({r["hardware"]["cpu_model"] for r in records}))
     threads = sorted({r["torch_threads"] for r in records})
+    precisions = " or ".join(sorted(_precisions(records)))
     print(f"\n(`respirenet bench quick`, commits {', '.join(sorted({r['commit'][:7] for r in records}))}; "
-          f"{machines}; {', '.join(map(str, threads))} torch threads, precision bf16 (auto), random init, load averages "
+          f"{machines}; {', '.join(map(str, threads))} torch threads, precision auto ({precisions}, as the CPU column "
+          f"says), random init, load averages "
           f"{min(r['load_average'][0] for r in records):.1f}-{max(r['load_average'][0] for r in records):.1f})")
 
 
+def _precisions(records: list[dict]) -> set[str]:
+    return {run["precision"] for record in records for candidate in record["candidates"] for run in candidate["runs"]}
+
+
 def _cpu(record: dict) -> str:
-    """A short name of the record's CPU: its vendor and whether bf16 ran on AMX (read from the CPU model)."""
+    """A short name of the record's CPU and the precision its runs trained in.
+
+    Records made before they stored the CPU's bf16 flags are named from the CPU model and from what the
+    precision ``auto`` resolved to there: an AMD EPYC that ran bf16 has AVX-512 BF16 (AMD has no AMX).
+    """
     model = record["hardware"].get("cpu_model") or "unknown CPU"
     cores = record["hardware"].get("cpu_count")
+    precision = " and ".join(sorted(_precisions([record])))
     if "AMD" in model:
-        return f"{cores}-core AMD EPYC"
+        return f"{cores}-core AMD EPYC, " + ("bf16 (AVX-512 BF16)" if precision == "bf16" else
+                                               f"{precision} (no native bf16)")
     if "Intel" in model:
-        return f"{cores}-core Intel Xeon (AMX)"
-    return f"{cores}-core {model}"
+        return f"{cores}-core Intel Xeon (AMX), {precision}"
+    return f"{cores}-core {model}, {precision}"
 
 
 def setup_check(records: list[dict]) -> None:

@@ -39,7 +39,7 @@ def cpu_model() -> str | None:
 
 
 def hardware_record() -> dict:
-    """CPU (architecture and model), core count and GPU (if torch sees one) of this machine."""
+    """CPU (architecture, model, whether it computes bf16 natively and why), core count and GPU (if torch sees one)."""
     record = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
               "cpu_model": cpu_model(), "cpu_count": os.cpu_count()}
     try:
@@ -47,6 +47,10 @@ def hardware_record() -> dict:
 
         record["torch"] = torch.__version__
         record["torch_threads"] = torch.get_num_threads()
+        from respirelib.precision import cpu_bf16_support
+
+        native, reason = cpu_bf16_support()
+        record["cpu_native_bf16"] = {"native": native, "reason": reason}
         if torch.cuda.is_available():
             record["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:
