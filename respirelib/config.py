@@ -103,6 +103,10 @@ class AudioConfig:
         return int(round(self.cycle_duration * self.sample_rate))
 
 
+# What blank region clipping counts as blank (FeatureConfig.blank_level).
+BLANK_LEVELS = ("floor", "mean")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Mel spectrogram and the image fed to an ImageNet CNN.
@@ -130,6 +134,14 @@ class FeatureConfig:
     image_scale : float
         Resize factor of the image in both directions (reference: 3, giving
         192 x 657 for 7 s inputs). 1 means no resize.
+    blank_level : str
+        What blank region clipping counts as blank (:mod:`respirelib.signal.clipping`: a row is
+        blank when 80 % of its cells are, and the unbroken run of blank rows from the top is cut).
+        ``"floor"`` (paper): a cell below 10/255 of its min-max scaled spectrogram, about 3 dB
+        above the 80 dB floor, so only an empty band is cut. ``"mean"``: the same threshold read
+        on the standardised spectrogram, so a cell less than 0.04 standard deviations above the
+        spectrogram's mean level counts: the quiet top band is cut too and the louder rest
+        stretched to the full height (a per-input frequency zoom; not the paper's).
 
     Notes
     -----
@@ -150,8 +162,11 @@ class FeatureConfig:
     image_mode: str = "colormap"
     colormap: str = "magma"
     image_scale: float = 3.0
+    blank_level: str = "floor"
 
     def __post_init__(self):
+        if self.blank_level not in BLANK_LEVELS:
+            raise ValueError(f"blank_level must be one of {BLANK_LEVELS}, got {self.blank_level!r}")
         if self.scaling not in ("minmax", "standard"):
             raise ValueError(f"scaling must be 'minmax' or 'standard', got {self.scaling!r}")
         if self.image_mode not in ("colormap", "replicate"):

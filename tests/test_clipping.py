@@ -129,6 +129,14 @@ def test_clipping_figure_reports_the_cut():
     assert f"{blank_rows(spec)} blank rows" in before.get_title()
     assert 1300 < after.get_ylim()[1] < 1600  # the cut-off plus the window's leakage
     assert after.get_ylabel() == "Frequency (Hz)"
+    # The mean blank level cuts what the frontend cuts: the quiet top rows of full-band brown noise too.
+    from respirelib.signal.frontend import FeatureFrontend
+
+    brown = np.cumsum(np.random.default_rng(7).standard_normal(3 * SR))
+    config = FeatureConfig(image_scale=1.0, blank_level="mean")
+    cut = int(FeatureFrontend(config).blank_cut(torch.as_tensor(brown - brown.mean(), dtype=torch.float32)[None])[0])
+    fig = plot_clipping(log_mel(brown - brown.mean(), sr=SR, config=config), config=config)
+    assert cut > 5 and f"before: {cut} rows below the mean level" in fig.axes[0].get_title()
 
 
 # ----------------------------------------------------------------------------- clipping under augmentation
@@ -207,3 +215,27 @@ def test_standardised_spectrograms_lose_the_rows_blank_on_the_min_max_scale():
     # What a grey-level rule applied to the standardised values would cut from the full-band sounds:
     assert (blank_cut_batch(unclipped[-2:]) > 0).all()
     torch.testing.assert_close(standard.spectrogram(waves), clip_rows_batch(unclipped, cut))
+
+
+def test_the_mean_blank_level_also_cuts_a_quiet_top_band():
+    """blank_level="mean" reads the grey-level rule on the standardised spectrogram: the quiet upper rows of a
+    full-band sound (below its mean level) are cut and the rest stretched; the paper's rule cuts nothing there."""
+    from respirelib.signal.frontend import FeatureFrontend
+
+    with pytest.raises(ValueError, match="blank_level"):
+        FeatureConfig(blank_level="median")
+    brown = torch.as_tensor(np.stack([np.cumsum(np.random.default_rng(seed).standard_normal(3 * SR))
+                                      for seed in (5, 6)]), dtype=torch.float32)
+    waves = torch.cat([_band_limited_batch(2), brown - brown.mean(dim=1, keepdim=True)])
+    floor = FeatureFrontend(FeatureConfig(image_scale=1.0))
+    mean = FeatureFrontend(FeatureConfig(image_scale=1.0, blank_level="mean"))
+    floor_cut, mean_cut = floor.blank_cut(waves), mean.blank_cut(waves)
+    assert (floor_cut[2:] == 0).all() and (mean_cut[2:] > 5).all()
+    assert (mean_cut >= floor_cut).all()  # a blank row is below the mean level too
+    standardised = mean.mel.standardize(mean.mel.db(waves))
+    expected = [int(np.argmin(rows_blank_by_definition(s)[::-1])) for s in standardised.numpy()]
+    assert mean_cut.tolist() == expected
+    spec, cut, n_blank = mean.unclipped(waves)
+    assert cut.tolist() == expected and n_blank.tolist() == floor.blank_rows(waves).tolist()
+    torch.testing.assert_close(mean.spectrogram(waves), clip_rows_batch(spec, cut))
+    torch.testing.assert_close(spec, floor.spectrogram(waves, clip=False))  # the network's scale is unchanged

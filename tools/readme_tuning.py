@@ -13,10 +13,14 @@ holds one (a record of ``e24`` with another CPU), each paired by seed with the f
 import json
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "results" / "quick_profile_tuning_sound3.json"
 ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
 CHOSEN = "e24"
+# The fifth round's candidate, under the names its records give it (see zoom_check).
+ZOOM_NAMES = {"stdrep", "stdzoom"}
 
 
 def main(records: list[dict]) -> None:
@@ -76,7 +80,8 @@ def setup_check(records: list[dict]) -> None:
 
     one_record = json.loads(ONE_THREAD.read_text())
     chosen = [(r, c) for r in records for c in r["candidates"]
-              if c["name"] == CHOSEN and r["data"]["fingerprint"] == one_record["data"]["fingerprint"]]
+              if c["name"] == CHOSEN and r["data"]["fingerprint"] == one_record["data"]["fingerprint"]
+              and r["seeds"] == one_record["seeds"]]
     reference_record, reference = next((r, c) for r, c in chosen if _cpu(r) == _cpu(one_record))
     rows = [(reference_record, reference), (one_record, one_record["candidates"][0])]
     rows += [(r, c) for r, c in chosen if _cpu(r) != _cpu(one_record)]
@@ -100,9 +105,52 @@ def setup_check(records: list[dict]) -> None:
               f"{summary['score']['std']:.1f} | {summary['min_class_recall']:.0f} | {summary['fit_s_mean']:.0f} | "
               f"{paired} |")
     print(f"\n(Paired differences: mean and 95 % t interval over the {len(seeds)} seeds. One-thread record: commit "
-          f"`{one_record['commit'][:7]}`, load average {one_record['load_average'][0]:.1f}; the second machine's: "
+          f"`{one_record['commit'][:7]}`, load average {one_record['load_average'][0]:.1f}; the other machines': "
           + ", ".join(f"commit `{r['commit'][:7]}`, load average {r['load_average'][0]:.1f}"
                       for r, _ in rows[2:]) + ".)")
+
+
+def _runs_by_seed(records: list[dict], names: set[str], cpu: str) -> dict[int, tuple[dict, dict]]:
+    """``{seed: (record, run)}`` of the candidates named ``names`` on the CPU named ``cpu``, over every record."""
+    found = {}
+    for record in records:
+        if _cpu(record) != cpu:
+            continue
+        for candidate in record["candidates"]:
+            if candidate["name"] in names:
+                for run in candidate["runs"]:
+                    assert run["seed"] not in found, f"seed {run['seed']} of {sorted(names)} is recorded twice"
+                    found[run["seed"]] = (record, run)
+    return found
+
+
+def zoom_check(records: list[dict]) -> None:
+    """The fifth round: the quick profile (e24) against standard scaling with the mean blank level, ten seeds each,
+    on the CPU that measured both, paired by seed."""
+    from respirelib.apps.bench_precision import paired_comparison
+
+    cpus = {_cpu(r) for r in records for c in r["candidates"] if c["name"] in ZOOM_NAMES}
+    assert len(cpus) == 1, f"the zoom candidates were measured on {sorted(cpus)}: one CPU expected"
+    cpu = cpus.pop()
+    base, zoom = _runs_by_seed(records, {CHOSEN}, cpu), _runs_by_seed(records, ZOOM_NAMES, cpu)
+    seeds = sorted(set(base) & set(zoom))
+    print(f"\n| setting | 4-class score, mean ± std over seeds {seeds[0]}–{seeds[-1]} | per seed | lowest class recall "
+          "of any seed (%) | mean recall normal / crackle / wheeze / both (%) |")
+    print("| --- | --- | --- | --- | --- |")
+    scores = {}
+    for label, runs in (("e24: the paper's blank level, min-max colormap images", base),
+                        ("standard scaling, grey images, the mean blank level", zoom)):
+        values = np.array([100 * runs[seed][1]["score"] for seed in seeds])
+        recalls = np.array([runs[seed][1]["class_recall"] for seed in seeds], dtype=float)
+        scores[label] = values
+        print(f"| {label} | {values.mean():.1f} ± {values.std(ddof=1):.1f} | "
+              f"{', '.join(f'{v:.1f}' for v in values)} | {100 * recalls.min():.0f} | "
+              f"{' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} |")
+    first, second = scores.values()
+    comparison = paired_comparison(list(first), list(second))
+    print(f"\n(Both on the {cpu}; {len(seeds)} seeds each, the same synthetic set and test cycles. Paired by seed, the "
+          f"second minus the first: {comparison['mean']:+.1f} points, 95 % t interval {comparison['ci'][0]:+.1f} to "
+          f"{comparison['ci'][1]:+.1f}: {comparison['verdict'].replace('the second', 'the second setting')}.)")
 
 
 if __name__ == "__main__":
@@ -110,3 +158,5 @@ if __name__ == "__main__":
     main(round_records)
     if ONE_THREAD.is_file():
         setup_check(round_records)
+    if any(c["name"] in ZOOM_NAMES for r in round_records for c in r["candidates"]):
+        zoom_check(round_records)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from respirelib.signal.clipping import blank_rows_batch, clip_blank_region_batch
+from respirelib.signal.clipping import clip_rows_batch
 from respirelib.config import CLASS_NAMES, DEFAULT_INIT
 from respirelib.training.evaluate import cycle_predictions, predict_probabilities
 from respirelib.experiments.run import LoadedRun, load_run
@@ -157,11 +157,8 @@ def make_images_for(run: LoadedRun, stage=None) -> Callable:
 
     def make_images(cycles, clip: bool) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            spec = frontend.spectrogram(_waves(run, cycles), clip=False)
-            n_blank = blank_rows_batch(spec)
-            if clip:
-                spec = clip_blank_region_batch(spec, reference_off_by_one=frontend.reference_off_by_one)
-            return frontend.image(spec), n_blank
+            spec, cut, n_blank = frontend.unclipped(_waves(run, cycles))
+            return frontend.image(clip_rows_batch(spec, cut) if clip else spec), n_blank
 
     return make_images
 
@@ -277,11 +274,11 @@ def explain_cycles(run: LoadedRun, rows, *, clip: bool | None = None, layer=None
     specs, clipped, n_blank, images = [], [], [], []
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
-            spec = frontend.spectrogram(waves[start:start + batch_size].to(run.device), clip=False)
-            cut = clip_blank_region_batch(spec, reference_off_by_one=frontend.reference_off_by_one)
+            spec, cut, blank = frontend.unclipped(waves[start:start + batch_size].to(run.device))
+            cut = clip_rows_batch(spec, cut)
             specs.append(spec.cpu())
             clipped.append(cut.cpu())
-            n_blank.append(blank_rows_batch(spec).cpu())
+            n_blank.append(blank.cpu())
             images.append(frontend.image(cut if clip else spec).cpu())
     config = run.profile.features
     spec_shape = (config.n_mels, config.n_frames(waves.shape[1]))

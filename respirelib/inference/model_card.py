@@ -196,8 +196,10 @@ def render_model_card(payload: Mapping) -> str:
         f"normalisation to [-1, 1]; inputs of {audio['cycle_duration']:g} s ({audio['padding']} padding, windows "
         f"every {audio['window_hop'] * audio['cycle_duration']:g} s for longer cycles); Mel spectrogram "
         f"({features['n_mels']} bands, n_fft {features['n_fft']}, hop {features['hop_length']}, "
-        f"{features['fmin']:g}-{features['fmax']:g} Hz), {features['image_mode']} image; blank region clipping "
-        f"stage 1: {clipping['stage1']['clip_blank']}, stage 2: {clipping['stage2']['clip_blank']}.")
+        f"{features['fmin']:g}-{features['fmax']:g} Hz, {features['scaling']} scaling), {features['image_mode']} "
+        f"image; blank region clipping stage 1: {clipping['stage1']['clip_blank']}, stage 2: "
+        f"{clipping['stage2']['clip_blank']}, blank meaning below the spectrogram's "
+        f"{'mean level' if features.get('blank_level') == 'mean' else 'floor (the paper)'}.")
     usage = ("```\nrespirenet predict REC.wav --model MODEL.pt --annotations REC.txt   # per cycle\n"
              "respirenet predict REC.wav --model MODEL.pt --json out.json          # sliding windows + timeline\n"
              "```\n\n```python\nfrom respirelib.inference.export import load_exported_model\n"

@@ -196,12 +196,15 @@ class TorchMelFrontend(torch.nn.Module):
         span = db.amax(dim=(1, 2), keepdim=True) - low
         return (db - low) / torch.where(span > 0, span, torch.ones_like(span))
 
-    def scale(self, db: torch.Tensor) -> torch.Tensor:
-        """Per-sample scaling (``config.scaling``) over the last two axes."""
-        if self.config.scaling == "minmax":
-            return self.minmax(db)
+    @staticmethod
+    def standardize(db: torch.Tensor) -> torch.Tensor:
+        """Per-sample standardisation (zero mean, unit variance) over the last two axes."""
         std, mean = torch.std_mean(db, dim=(1, 2), keepdim=True, correction=0)
         return (db - mean) / torch.where(std > 0, std, torch.ones_like(std))
+
+    def scale(self, db: torch.Tensor) -> torch.Tensor:
+        """Per-sample scaling (``config.scaling``) over the last two axes."""
+        return self.minmax(db) if self.config.scaling == "minmax" else self.standardize(db)
 
     def db(self, wave: torch.Tensor) -> torch.Tensor:
         """Unscaled dB Mel spectrogram (0 dB at each signal's peak) [shape=(batch, n_mels, n_frames)]."""

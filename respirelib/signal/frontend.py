@@ -59,9 +59,10 @@ class FeatureFrontend(torch.nn.Module):
         return spec
 
     def _cut(self, db: torch.Tensor) -> torch.Tensor:
-        # Blank rows are found on the min-max scale whatever the network's scaling: the paper's
-        # threshold (10/255) is a grey level, which a standardised spectrogram does not have.
-        return blank_cut_batch(self.mel.minmax(db), reference_off_by_one=self.reference_off_by_one)
+        # The threshold (10/255) is read on the scale FeatureConfig.blank_level names, whatever the
+        # network's own scaling: the paper's is a grey level of the min-max scale.
+        scaled = self.mel.standardize(db) if self.config.blank_level == "mean" else self.mel.minmax(db)
+        return blank_cut_batch(scaled, reference_off_by_one=self.reference_off_by_one)
 
     @torch.no_grad()
     def blank_cut(self, wave: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
@@ -69,8 +70,16 @@ class FeatureFrontend(torch.nn.Module):
         cuts = [self._cut(self.mel.db(wave[start:start + batch_size])) for start in range(0, len(wave), batch_size)]
         return torch.cat(cuts) if cuts else torch.zeros(0, dtype=torch.int64, device=wave.device)
 
+    def unclipped(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """From one Mel pass: the scaled spectrogram before clipping [shape=(batch, n_mels, n_frames)], the
+        rows blank region clipping cuts from it [shape=(batch,)] and its blank rows by the paper's rule
+        (:meth:`blank_rows`) [shape=(batch,)], for figures that show the input before and after clipping."""
+        db = self.mel.db(wave)
+        return self.mel.scale(db), self._cut(db), blank_rows_batch(self.mel.minmax(db))
+
     def blank_rows(self, wave: torch.Tensor) -> torch.Tensor:
-        """Number of blank top rows of each sample's spectrogram [shape=(batch,)], on the min-max scale."""
+        """Number of blank top rows of each sample's spectrogram [shape=(batch,)], by the paper's rule
+        (the min-max scale, whatever ``blank_level``: the statistic of the paper's Fig. 3)."""
         return blank_rows_batch(self.mel.minmax(self.mel.db(wave)))
 
     def image(self, spec: torch.Tensor) -> torch.Tensor:

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 import librosa
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from respirelib.signal.clipping import BLANK_FRACTION, BLANK_THRESHOLD, blank_rows, clip_blank_region
+from respirelib.signal.clipping import BLANK_FRACTION, BLANK_THRESHOLD, blank_rows, clip_rows_batch
 from respirelib.config import CLASS_NAMES, PADDING_METHODS, AudioConfig, FeatureConfig
 from respirelib.signal.features import log_mel
 from respirelib.signal.padding import pad_cycle
@@ -227,24 +228,28 @@ def plot_clipping(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
     Parameters
     ----------
     spec : np.ndarray [shape=(n_mels, n_frames)]
-        Scaled spectrogram, row 0 the lowest band.
+        Min-max scaled spectrogram, row 0 the lowest band.
     config : FeatureConfig
+        Its ``blank_level`` says what counts as blank: ``"mean"`` reads the threshold on the
+        standardised spectrogram (quiet rows count), as :class:`~respirelib.signal.frontend.FeatureFrontend` does.
     threshold, min_fraction, reference_off_by_one :
         As in :func:`respirelib.signal.clipping.clip_blank_region`.
     title : str or None
     """
     n_rows = spec.shape[0]
-    n_blank = blank_rows(spec, threshold=threshold, min_fraction=min_fraction)
+    # Standardising a min-max scaled spectrogram gives the standardised dB spectrogram (both are affine in dB).
+    detect = spec if config.blank_level == "floor" else (spec - spec.mean()) / (spec.std() or 1.0)
+    n_blank = blank_rows(detect, threshold=threshold, min_fraction=min_fraction)
     cut = n_blank + 1 if reference_off_by_one and n_blank + 1 < n_rows else n_blank
-    clipped = clip_blank_region(spec, threshold=threshold, min_fraction=min_fraction,
-                                reference_off_by_one=reference_off_by_one)
+    clipped = clip_rows_batch(torch.as_tensor(spec)[None], torch.tensor([cut]))[0].numpy()
     cut_hz = _row_edges_hz(n_rows, fmin=config.fmin, fmax=config.fmax)[n_rows - cut]
     fig = Figure(figsize=(10, 3.2), layout="constrained")
     before, after = fig.subplots(1, 2, sharex=True)
     mesh = _draw_spectrogram(before, spec, config=config)
     if cut:
         before.axhline(cut_hz, color="cyan", linestyle="--", linewidth=1.2)
-    before.set_title(f"before: {n_blank} blank rows" + (f", cut above {cut_hz:.0f} Hz" if cut else ""))
+    what = "blank rows" if config.blank_level == "floor" else "rows below the mean level"
+    before.set_title(f"before: {n_blank} {what}" + (f", cut above {cut_hz:.0f} Hz" if cut else ""))
     _draw_spectrogram(after, clipped, config=config, fmax=cut_hz)
     after.set_title(f"after: {n_rows - cut} rows stretched to {n_rows}")
     fig.colorbar(mesh, ax=[before, after], label=LEVEL_LABEL)
