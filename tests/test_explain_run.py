@@ -15,7 +15,7 @@ from respirelib.config import CLASS_NAMES
 from respirelib.experiments.run import load_run, train_run
 from respirelib.explain.gradcam import map_axes
 from respirelib.explain.cycles import (
-    STAGE1_CHECKPOINT, blank_band_experiment, explain_cycle_to_file, explain_cycles,
+    STAGE1_CHECKPOINT, blank_band_experiment, cycle_figure, explain_cycle_to_file, explain_cycles,
     find_cycle_row, gallery_rows, load_model, make_images_for, model_inputs, run_predictions,
 )
 from respirelib.signal.samples import evaluation_set
@@ -134,6 +134,24 @@ def test_clipped_cycles_get_their_own_frequency_axis(run, model):
     assert explained.n_blank_rows[0] > 0
     assert explained.freqs_hz[0, -1] < explained.spec_freqs_hz[-1] - 100  # the blank top was cut
     assert not np.array_equal(explained.clipped[0], explained.spectrograms[0])
+
+
+def test_the_frequency_axis_follows_the_rows_the_profiles_clipping_cut(run, model):
+    """Under blank_level="mean" clipping cuts a quiet band as well as a blank one: the clipped image's rows
+    are labelled by the rows actually cut, while n_blank_rows stays the paper's count."""
+    import dataclasses
+
+    zoomed = dataclasses.replace(run, profile=run.profile.with_overrides({"features": {"blank_level": "mean"}}))
+    rows = run.prepared.rows("test")[:6]
+    paper, mean = (explain_cycles(r, rows, model=model, clip=True) for r in (run, zoomed))
+    np.testing.assert_array_equal(mean.n_blank_rows, paper.n_blank_rows)
+    np.testing.assert_array_equal(paper.cut_rows, paper.n_blank_rows)
+    assert (mean.cut_rows >= mean.n_blank_rows).all() and (mean.cut_rows > mean.n_blank_rows).any()
+    for index, cut in enumerate(mean.cut_rows):
+        _, expected = map_axes(mean.images.shape, feature_config=zoomed.profile.features,
+                               n_samples=run.profile.audio.n_samples, n_blank_rows=int(cut))
+        np.testing.assert_allclose(mean.freqs_hz[index], expected)
+    assert cycle_figure(zoomed, mean, int(np.argmax(mean.cut_rows - mean.n_blank_rows))) is not None
 
 
 def fake_predictions(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

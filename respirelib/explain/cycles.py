@@ -179,8 +179,12 @@ class CycleExplanations:
     spectrograms : np.ndarray [shape=(n, n_mels, n_frames)]
         Scaled Mel spectrograms, unclipped (row 0 the lowest band).
     clipped : np.ndarray [shape=(n, n_mels, n_frames)]
-        After blank region clipping (equal to ``spectrograms`` without a blank band).
+        After blank region clipping (equal to ``spectrograms`` where nothing is cut).
     n_blank_rows : np.ndarray [shape=(n,)]
+        Blank top rows by the paper's rule (the Fig. 3 statistic).
+    cut_rows : np.ndarray [shape=(n,)]
+        Top rows clipping cuts: the blank rows at the profile's ``blank_level`` (more than
+        ``n_blank_rows`` where the ``"mean"`` level cuts a quiet band too).
     clip : bool
         Whether the model was shown the clipped spectrograms.
     images : np.ndarray [shape=(n, 3, height, width)]
@@ -207,6 +211,7 @@ class CycleExplanations:
     spectrograms: np.ndarray
     clipped: np.ndarray
     n_blank_rows: np.ndarray
+    cut_rows: np.ndarray
     clip: bool
     images: np.ndarray
     maps: np.ndarray
@@ -271,15 +276,16 @@ def explain_cycles(run: LoadedRun, rows, *, clip: bool | None = None, layer=None
     inputs = model_inputs(run, rows)
     waves = torch.from_numpy(inputs.waves)
     labels = np.array(run.prepared.dataset.cycles.loc[rows, "label_id"], dtype=np.int64)
-    specs, clipped, n_blank, images = [], [], [], []
+    specs, clipped, n_blank, cut_rows, images = [], [], [], [], []
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
             spec, cut, blank = frontend.unclipped(waves[start:start + batch_size].to(run.device))
-            cut = clip_rows_batch(spec, cut)
+            cut_spec = clip_rows_batch(spec, cut)
             specs.append(spec.cpu())
-            clipped.append(cut.cpu())
+            clipped.append(cut_spec.cpu())
             n_blank.append(blank.cpu())
-            images.append(frontend.image(cut if clip else spec).cpu())
+            cut_rows.append(cut.cpu())
+            images.append(frontend.image(cut_spec if clip else spec).cpu())
     config = run.profile.features
     spec_shape = (config.n_mels, config.n_frames(waves.shape[1]))
     images = torch.cat(images) if images else torch.zeros((0, 3, *spec_shape))
@@ -291,16 +297,17 @@ def explain_cycles(run: LoadedRun, rows, *, clip: bool | None = None, layer=None
     probabilities = predict_probabilities(model, FeatureFrontend(config, clip_blank=clip).to(run.device), samples,
                                           batch_size=batch_size, precision=run.precision)
     n_blank = torch.cat(n_blank).numpy() if n_blank else np.zeros(0, dtype=np.int64)
+    cut_rows = torch.cat(cut_rows).numpy() if cut_rows else np.zeros(0, dtype=np.int64)
     times_s, _ = map_axes(images.shape, feature_config=config, n_samples=waves.shape[1])
     freqs_hz = np.stack([map_axes(images.shape, feature_config=config, n_samples=waves.shape[1],
-                                  n_blank_rows=int(b) if clip else 0)[1] for b in n_blank]) \
+                                  n_blank_rows=int(c) if clip else 0)[1] for c in cut_rows]) \
         if len(rows) else np.zeros((0, images.shape[-2]))
     spec_times_s, spec_freqs_hz = map_axes(spec_shape, feature_config=config, n_samples=waves.shape[1])
     return CycleExplanations(
         rows=rows, labels=labels, inputs=inputs, sr=config.sample_rate,
         spectrograms=torch.cat(specs).numpy() if specs else np.zeros((0, *spec_shape), np.float32),
         clipped=torch.cat(clipped).numpy() if clipped else np.zeros((0, *spec_shape), np.float32),
-        n_blank_rows=n_blank, clip=clip, images=images.numpy(), maps=maps,
+        n_blank_rows=n_blank, cut_rows=cut_rows, clip=clip, images=images.numpy(), maps=maps,
         targets=np.asarray(targets) if targets is not None else probabilities.argmax(axis=1),
         probabilities=probabilities, times_s=times_s, freqs_hz=freqs_hz, spec_times_s=spec_times_s,
         spec_freqs_hz=spec_freqs_hz)
@@ -316,10 +323,10 @@ def cycle_figure(run: LoadedRun, explanations: CycleExplanations, index: int = 0
     e, i = explanations, index
     cycles = run.prepared.dataset.cycles
     row = int(e.rows[i])
-    n_blank = int(e.n_blank_rows[i])
-    show_clipped = e.clip or n_blank > 0
+    n_cut = int(e.cut_rows[i])  # the rows the model's clipping cuts (its blank_level)
+    show_clipped = e.clip or n_cut > 0
     config = run.profile.features
-    _, clipped_freqs = map_axes(e.spectrograms.shape, feature_config=config, n_blank_rows=n_blank)
+    _, clipped_freqs = map_axes(e.spectrograms.shape, feature_config=config, n_blank_rows=n_cut)
     window = f", first of {e.inputs.n_windows[i]} windows" if e.inputs.n_windows[i] > 1 else ""
     title = (f"{cycle_name(cycles, row)} ({cycles.at[row, 'device']}{window}): true "
              f"{CLASS_NAMES[e.labels[i]]}, predicted {CLASS_NAMES[e.predicted[i]]}\n{run_label(run)}")
@@ -328,7 +335,7 @@ def cycle_figure(run: LoadedRun, explanations: CycleExplanations, index: int = 0
         spec_times_s=e.spec_times_s, spec_freqs_hz=e.spec_freqs_hz, cam=e.maps[i], cam_background=e.seen[i],
         times_s=e.times_s, freqs_hz=e.freqs_hz[i], probabilities=e.probabilities[i], class_names=CLASS_NAMES,
         clipped=e.clipped[i] if show_clipped else None, clipped_freqs_hz=clipped_freqs if show_clipped else None,
-        n_blank_rows=n_blank, true_class=int(e.labels[i]), target=int(e.targets[i]), title=title)
+        n_blank_rows=n_cut, true_class=int(e.labels[i]), target=int(e.targets[i]), title=title)
 
 
 def run_predictions(run: LoadedRun, *, part: str = "test", model: torch.nn.Module | None = None,
