@@ -166,8 +166,11 @@ display(listen(y, sr, max_seconds=3.0))
 # the model keeps is not a sliver), then after pre-processing, as the network's Mel spectrogram sees it
 # (64 Mel bands, 50–2000 Hz, 64 ms windows with a 32 ms hop: the reference implementation's settings, as the
 # paper gives none). Energy above 2 kHz and below 50 Hz is gone; what remains fills the whole image. The
-# colour is the level in dB, scaled to 0–1 per spectrogram (0: 80 dB or more below its loudest cell, 1: its
-# loudest cell), the scaling the network's input gets.
+# colour is the level in dB (at most 80 dB below the loudest cell), scaled per spectrogram as the profile's
+# network input is, and the colour bar says how: to 0–1 for the paper's colormap images (1: the loudest
+# cell), or standardised (0: the spectrogram's mean level, in standard deviations) where a profile sets
+# `scaling="standard"`, as `quick` does (**departure**: its narrow network starts from random weights, so the
+# colormap that imitates an ImageNet photograph buys it nothing; README, "Choosing the quick profile").
 
 # %%
 raw_view = replace(features, sample_rate=int(sr_raw), n_mels=128, fmin=0.0, fmax=sr_raw / 2,

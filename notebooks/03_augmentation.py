@@ -213,7 +213,8 @@ show(viz.plot_blank_fractions(fractions, paper=paper_shares,
 # the image is made, and remove nothing when nothing is blank (`reference_off_by_one=True` reproduces it).
 
 # %%
-paper_level = replace(features, blank_level="floor")  # the paper's rule, whatever this profile uses
+# Figures show the min-max scale (the paper's images), and the paper's blank rule, whatever this profile uses.
+paper_level = replace(features, scaling="minmax", image_mode="colormap", blank_level="floor")
 clipping_example = None
 if stats["blank_rows"].max() > 0:
     blank_row = stats["blank_rows"].idxmax()
@@ -223,7 +224,7 @@ if stats["blank_rows"].max() > 0:
     samples = evaluation_set(cache, same_recording, config=audio)
     windows = np.flatnonzero(samples.cycle_rows == blank_row)
     with torch.inference_mode():
-        specs = TorchMelFrontend(features)(samples.waves[windows])
+        specs = TorchMelFrontend(paper_level)(samples.waves[windows])
     spec = specs[int(blank_rows_batch(specs).argmin())].numpy()
     show(viz.plot_clipping(spec, config=paper_level, title=f"the cycle with the most blank rows: "
                                                          f"{stats.loc[blank_row, 'recording']} "
@@ -266,8 +267,8 @@ quiet = int(np.argmax(cut_by_level["mean"] - cut_by_level["floor"]))
 quiet_row = int(sample_inputs.cycle_rows[quiet])
 quiet_name = f"{dataset.cycles.at[quiet_row, 'recording']}:{int(dataset.cycles.at[quiet_row, 'cycle_index'])}"
 with torch.inference_mode():
-    quiet_spec = TorchMelFrontend(replace(features, scaling="minmax"))(sample_inputs.waves[quiet:quiet + 1])[0]
-show(viz.plot_clipping(quiet_spec.numpy(), config=replace(features, blank_level="mean"),
+    quiet_spec = TorchMelFrontend(paper_level)(sample_inputs.waves[quiet:quiet + 1])[0]
+show(viz.plot_clipping(quiet_spec.numpy(), config=replace(paper_level, blank_level="mean"),
                        title=f"one input at the mean level: {quiet_name} "
                              f"({sample_inputs.devices[quiet]}, {label} data)"), "03_mean_level_clipping")
 print(f"this profile ({profile}) clips at the {features.blank_level!r} level")

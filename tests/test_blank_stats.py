@@ -91,3 +91,18 @@ def test_the_fig3_verdict_needs_both_parts_beyond_the_patient_noise():
     assert "does **not** show" in words and "repeats" not in words
     assert "12 test patients" in words and "95 % patient-bootstrap interval" in words
     assert "cannot test" in blank_band_in_words(strong.iloc[:0], [])
+
+
+def test_the_statistic_reads_the_min_max_scale_whatever_the_network_scaling():
+    """The paper's blank band is a level near the floor: with standardised network inputs the quiet (not blank)
+    top rows of a brown-noise cycle must not count, and the statistic must equal the min-max one."""
+    from respirelib.config import FeatureConfig
+
+    brown = np.cumsum(np.random.default_rng(8).standard_normal(2 * SR))
+    brown = ((brown - brown.mean()) / np.abs(brown - brown.mean()).max()).astype(np.float32)
+    cache = _cache([("r1_brown", "AKGC417L", brown), ("r2_limited", "Litt3200", _noise(2.0, cutoff_hz=1300, seed=9))])
+    audio = AudioConfig(cycle_duration=3.0)
+    paper = cycle_blank_stats(cache, audio=audio)
+    standard = cycle_blank_stats(cache, audio=audio, config=FeatureConfig(scaling="standard", image_mode="replicate"))
+    pd.testing.assert_frame_equal(standard, paper)
+    assert standard["blank_rows"].tolist()[0] == 0 and standard["blank_rows"].tolist()[1] > 0

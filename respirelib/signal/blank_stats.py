@@ -90,7 +90,7 @@ def cycle_blank_stats(cache: CycleCache, rows=None, *, audio: AudioConfig = Audi
         for chunk in _recording_chunks(cycles, rows, chunk_cycles):
             samples = evaluation_set(cache, chunk, config=audio)
             for wave in torch.split(samples.waves, batch_size):
-                spec = mel(wave)
+                spec = mel.minmax(mel.db(wave))  # the paper's statistic reads the min-max scale, whatever config.scaling
                 n_blank.append(blank_rows_batch(spec, threshold=threshold, min_fraction=min_fraction).numpy())
                 band.append(np.atleast_1d(band_is_blank(spec, config=config, low_hz=low_hz, high_hz=high_hz,
                                                         threshold=threshold, min_fraction=min_fraction,

@@ -32,7 +32,11 @@ def _row_edges_hz(n_rows: int, *, fmin: float, fmax: float) -> np.ndarray:
 
 # The colour of every spectrogram: dB relative to the spectrogram's loudest cell, scaled to 0-1 per spectrogram
 # (respirelib.signal.features.log_mel), so 1 is its loudest cell and 0 its quietest (at most top_db below).
-LEVEL_LABEL = "level: dB scaled to 0–1 (1 = loudest)"
+def level_label(config: FeatureConfig) -> str:
+    """The colour bar's label for spectrograms scaled as ``config.scaling`` says."""
+    if config.scaling == "standard":
+        return "level: dB standardised (0 = mean, in std)"
+    return "level: dB scaled to 0–1 (1 = loudest)"
 
 
 def mel_frequency_axis(ax) -> None:
@@ -135,7 +139,7 @@ def plot_spectrogram(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(
     mesh = _draw_spectrogram(ax, spec, config=config)
     if mel_axis:
         mel_frequency_axis(ax)
-    fig.colorbar(mesh, ax=ax, label=LEVEL_LABEL)
+    fig.colorbar(mesh, ax=ax, label=level_label(config))
     if title:
         ax.set_title(title)
     return fig
@@ -216,7 +220,7 @@ def plot_concatenation(first: np.ndarray, second: np.ndarray, *, sr: int,
     mesh = _draw_spectrogram(ax, log_mel(joined, sr=sr, config=config), config=config)
     ax.axvline(len(first) / sr, color="white", linestyle="--", linewidth=1.2)
     ax.set_title(f"new sample: {names[0]} + {names[1]}")
-    fig.colorbar(mesh, ax=fig.axes, label=LEVEL_LABEL, shrink=0.8)
+    fig.colorbar(mesh, ax=fig.axes, label=level_label(config), shrink=0.8)
     return fig
 
 
@@ -252,7 +256,7 @@ def plot_clipping(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
     before.set_title(f"before: {n_blank} {what}" + (f", cut above {cut_hz:.0f} Hz" if cut else ""))
     _draw_spectrogram(after, clipped, config=config, fmax=cut_hz)
     after.set_title(f"after: {n_rows - cut} rows stretched to {n_rows}")
-    fig.colorbar(mesh, ax=[before, after], label=LEVEL_LABEL)
+    fig.colorbar(mesh, ax=[before, after], label=level_label(config))
     if title:
         fig.suptitle(title)
     return fig
@@ -282,7 +286,7 @@ def plot_spectrogram_grid(spectrograms: dict[str, np.ndarray], *, config: Featur
     for ax in axes[len(spectrograms):]:
         ax.set_axis_off()
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes.tolist(), label=LEVEL_LABEL, shrink=0.8)
+        fig.colorbar(mesh, ax=axes.tolist(), label=level_label(config), shrink=0.8)
     if title:
         fig.suptitle(title)
     return fig
