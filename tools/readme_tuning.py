@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "results" / "quick_profile_tuning_sound3.json"
 ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
 CHOSEN = "e24"
-# The fifth round's candidate, under the names its records give it (see zoom_check).
-ZOOM_NAMES = {"stdrep", "stdzoom"}
+# The fifth round's candidates, under the names their records give them (see zoom_check).
+ZOOM_GROUPS = {"**the mean blank level, standard scaling, grey images (the quick profile now)**": {"stdrep", "stdzoom"},
+               "the mean blank level, the min-max colormap images": {"mmzoom"}}
 
 
 def main(records: list[dict]) -> None:
@@ -125,32 +126,37 @@ def _runs_by_seed(records: list[dict], names: set[str], cpu: str) -> dict[int, t
 
 
 def zoom_check(records: list[dict]) -> None:
-    """The fifth round: the quick profile (e24) against standard scaling with the mean blank level, ten seeds each,
-    on the CPU that measured both, paired by seed."""
+    """The fifth round: the quick profile of round four (e24) against the blank level "mean", with the
+    colormap images and with standard scaling and grey images, on the CPU that measured them, paired by seed."""
     from respirelib.apps.bench_precision import paired_comparison
 
-    cpus = {_cpu(r) for r in records for c in r["candidates"] if c["name"] in ZOOM_NAMES}
-    assert len(cpus) == 1, f"the zoom candidates were measured on {sorted(cpus)}: one CPU expected"
+    cpus = {_cpu(r) for r in records for c in r["candidates"] if c["name"] in set().union(*ZOOM_GROUPS.values())}
+    assert len(cpus) == 1, f"the fifth round was measured on {sorted(cpus)}: one CPU expected"
     cpu = cpus.pop()
-    base, zoom = _runs_by_seed(records, {CHOSEN}, cpu), _runs_by_seed(records, ZOOM_NAMES, cpu)
-    seeds = sorted(set(base) & set(zoom))
-    print(f"\n| setting | 4-class score, mean ± std over seeds {seeds[0]}–{seeds[-1]} | per seed | lowest class recall "
-          "of any seed (%) | mean recall normal / crackle / wheeze / both (%) |")
-    print("| --- | --- | --- | --- | --- |")
-    scores = {}
-    for label, runs in (("e24: the paper's blank level, min-max colormap images", base),
-                        ("standard scaling, grey images, the mean blank level", zoom)):
+    base = _runs_by_seed(records, {CHOSEN}, cpu)
+    print("\n| setting | seeds | 4-class score, mean ± std | per seed | lowest class recall of any seed (%) | "
+          "mean recall normal / crackle / wheeze / both (%) | minus e24, paired by seed |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, names in {"e24 (round four's quick profile: the paper's blank level)": {CHOSEN}, **ZOOM_GROUPS}.items():
+        runs = _runs_by_seed(records, names, cpu)
+        seeds = sorted(runs)
         values = np.array([100 * runs[seed][1]["score"] for seed in seeds])
         recalls = np.array([runs[seed][1]["class_recall"] for seed in seeds], dtype=float)
-        scores[label] = values
-        print(f"| {label} | {values.mean():.1f} ± {values.std(ddof=1):.1f} | "
+        if names == {CHOSEN}:
+            paired = "—"
+        else:
+            shared = [seed for seed in seeds if seed in base]
+            comparison = paired_comparison([100 * base[seed][1]["score"] for seed in shared],
+                                           [100 * runs[seed][1]["score"] for seed in shared])
+            paired = (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
+                      f"{comparison['verdict'].replace('the second', 'this row')}")
+        print(f"| {label} | {seeds[0]}–{seeds[-1]} | {values.mean():.1f} ± {values.std(ddof=1):.1f} | "
               f"{', '.join(f'{v:.1f}' for v in values)} | {100 * recalls.min():.0f} | "
-              f"{' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} |")
-    first, second = scores.values()
-    comparison = paired_comparison(list(first), list(second))
-    print(f"\n(Both on the {cpu}; {len(seeds)} seeds each, the same synthetic set and test cycles. Paired by seed, the "
-          f"second minus the first: {comparison['mean']:+.1f} points, 95 % t interval {comparison['ci'][0]:+.1f} to "
-          f"{comparison['ci'][1]:+.1f}: {comparison['verdict'].replace('the second', 'the second setting')}.)")
+              f"{' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} | {paired} |")
+    commits = sorted({r["commit"][:7] + ("-dirty" if r["commit"].endswith("-dirty") else "") for r in records
+                      if _cpu(r) == cpu})
+    print(f"\n(All on the {cpu}, 2 torch threads, the same synthetic set and test cycles; `respirenet bench quick`, "
+          f"commits {', '.join(commits)}. Paired differences: mean and 95 % t interval over the shared seeds.)")
 
 
 if __name__ == "__main__":
@@ -158,5 +164,5 @@ if __name__ == "__main__":
     main(round_records)
     if ONE_THREAD.is_file():
         setup_check(round_records)
-    if any(c["name"] in ZOOM_NAMES for r in round_records for c in r["candidates"]):
+    if any(c["name"] in set().union(*ZOOM_GROUPS.values()) for r in round_records for c in r["candidates"]):
         zoom_check(round_records)
