@@ -93,6 +93,27 @@ def test_a_transfer_run_records_its_counts_and_the_precision_it_trained_in(tiny_
     assert sum(r["cycles"] for r in record["per_recording"]) == 49
 
 
+def test_the_command_passes_profile_overrides_to_every_seed(monkeypatch, capsys):
+    import argparse
+
+    from respirelib.apps import bench_transfer as module
+    from respirelib.apps.bench_common import _add_output_arguments
+
+    parser = argparse.ArgumentParser()
+    module.add_bench_transfer_arguments(parser)
+    _add_output_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--real", "x", "--base", '{"features": {"blank_levle": "floor"}}'])
+    assert "blank_levle" in capsys.readouterr().err
+    args = parser.parse_args(["--real", "x", "--base", '{"features": {"blank_level": "floor"}}', "--quiet"])
+    seen = {}
+    monkeypatch.setattr(module, "bench_transfer", lambda real, **kwargs: seen.update(kwargs) or {"stop": True})
+    monkeypatch.setattr(module, "_emit", lambda record, args: 0)
+    monkeypatch.setattr(module, "format_transfer", lambda record: "")
+    assert module.run_bench_transfer(args) == 0
+    assert seen["overrides"] == {"features": {"blank_level": "floor"}}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("RESPIRENET_TRANSFER_CHECK") != "1",
                     reason="the transfer target trains the quick profile six times (2-9 min on 2 cores): set "

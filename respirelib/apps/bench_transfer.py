@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from respirelib.apps.bench_common import _data_record, _emit, bench_record, target
+from respirelib.apps.bench_quick import _parse_overrides
 from respirelib.runs import REPO_ROOT
 
 TARGET_SPECIFICITY = 0.5
@@ -124,13 +125,15 @@ def add_bench_transfer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds, each scored on its own")
     parser.add_argument("--root", type=Path, default=None, help="where the runs go (default: a new runs/bench-*)")
     parser.add_argument("--device", default="cpu", help="where the networks train and run: cpu, cuda or auto")
+    parser.add_argument("--base", type=_parse_overrides, default=None, metavar="JSON",
+                        help="profile overrides for every seed, as `bench quick --base` takes them (default: none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run_bench_transfer(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         record = bench_transfer(args.real, profile=args.profile, seeds=args.seeds, root=args.root,
-                                device=args.device, progress=not args.quiet)
+                                device=args.device, overrides=args.base, progress=not args.quiet)
     code = _emit(record, args)
     if not args.json:
         print(format_transfer(record))
