@@ -132,7 +132,10 @@ print(f"{model_config.backbone}, first stage {model_config.width} channels, head
 # and trains on class-balanced batches with the standard augmentations, computing Mel-spectrogram images
 # batch by batch. The optimiser and its schedule are the profile's, printed below (the paper: SGD with
 # momentum 0.9 at a fixed lr 1e-3 for 200 epochs). Blank region clipping decides
-# each input's blank rows before augmentation, so added noise cannot hide a blank band from it.
+# each input's blank rows before augmentation, so added noise cannot hide a blank band from it. In the
+# `quick` profile it clips at the *mean* blank level (notebook 03), a quiet top band as well as an empty
+# one, on standardised grey images: so there "+BRC" means more than the paper's clipping (**departure**,
+# chosen by measurement on the synthetic set; README, "Choosing the quick profile").
 # Validation and test inputs are padded **without labels** (context padding, notebook 02), exactly as a new
 # recording would be. A run that already finished is only read; an interrupted one resumes from its last
 # checkpoint.
