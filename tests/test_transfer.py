@@ -6,7 +6,7 @@ record is) needs six quick-profile trainings, 20-90 s each on two cores, more th
 budget allows; one seed alone is no cheaper honest stand-in, since single seeds swing from 0.2 to
 1.0 in sensitivity on five abnormal cycles. It runs when ``RESPIRENET_TRANSFER_CHECK=1`` is set
 (``respirenet bench transfer --seeds 0 1 2 3 4 5`` is the same check, with its record in
-``results/transfer_icbhi_sample.json``; today it fails on both targets, as the README says). Every
+``results/transfer_icbhi_sample.json``; today it fails on the specificity target, as the README says). Every
 ``make test`` runs the rest: the counting on fixed inputs, a transfer run's record, and the prediction
 path on the real sample with the session's smoke model.
 """

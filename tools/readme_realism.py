@@ -4,9 +4,11 @@ Usage: ``.venv/bin/python tools/readme_realism.py`` (reads ``results/realism_cal
 ``results/transfer_icbhi_sample_before.json`` (sound model 1), ``results/transfer_icbhi_sample_sound2.json``,
 ``results/transfer_icbhi_sample_sound3_fp32.json`` and ``..._sound3_fp32_seeds345.json`` (sound model 3 trained
 in float32, seeds 0-2 and 3-5), ``results/transfer_icbhi_sample_sound3_bf16_e12.json`` (bf16, the 12-epoch quick
-profile, seeds 0-5), ``..._sound3_bf16_e18.json`` (the 18-epoch profile), ``..._sound3_bf16_e24_xeon.json`` (the
-24-epoch profile on a second machine, a 2-core Intel Xeon with AMX) and ``results/transfer_icbhi_sample.json``
-(the current sound model, code and quick profile, the default precision, seeds 0-5); writes
+profile, seeds 0-5), ``..._sound3_bf16_e18.json`` (the 18-epoch profile), ``..._sound3_bf16_e24_xeon.json`` and
+``..._sound3_bf16_e24.json`` (the 24-epoch profile on a 2-core Intel Xeon with AMX and on an AMD EPYC with
+AVX-512 BF16), ``..._sound3_fp32_e24_noavx512.json`` (the same profile on an AMD EPYC without AVX-512, in fp32)
+and ``results/transfer_icbhi_sample.json`` (the current code and quick profile, the default precision,
+seeds 0-5); writes
 ``figures/readme/01_realism_statistics.png`` and ``figures/readme/transfer_real_sample.png``; prints
 the Markdown tables).
 """
@@ -52,7 +54,12 @@ for name, file in (("sound model 1", "transfer_icbhi_sample_before.json"),
                    ("sound model 3, bf16, 18 epochs, seeds 0-5", "transfer_icbhi_sample_sound3_bf16_e18.json"),
                    ("sound model 3, bf16, 24 epochs, seeds 0-5, Intel Xeon (AMX)",
                     "transfer_icbhi_sample_sound3_bf16_e24_xeon.json"),
-                   ("sound model 3, bf16, 24 epochs, seeds 0-5, AMD EPYC (the record)", "transfer_icbhi_sample.json")):
+                   ("sound model 3, bf16, 24 epochs, seeds 0-5, AMD EPYC with AVX-512 BF16",
+                    "transfer_icbhi_sample_sound3_bf16_e24.json"),
+                   ("sound model 3, fp32, 24 epochs, seeds 0-5, AMD EPYC without AVX-512",
+                    "transfer_icbhi_sample_sound3_fp32_e24_noavx512.json"),
+                   ("sound model 3, fp32, 24 epochs, the mean blank level on standardised grey images (the quick "
+                    "profile now), seeds 0-5, AMD EPYC without AVX-512 (the record)", "transfer_icbhi_sample.json")):
     path = RESULTS / file
     if path.is_file():
         records[name] = json.loads(path.read_text())
