@@ -50,6 +50,7 @@ from respirelib.errors import DataError
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.signal.features import TorchMelFrontend, log_mel
 from respirelib.signal.frontend import FeatureFrontend
+from respirelib.explain.cycles import cycle_name
 from respirelib.data.icbhi import load_icbhi
 from respirelib.signal.padding import pad_to_length
 from respirelib.training.profiles import get_profile
@@ -248,8 +249,9 @@ else:
 # of its cells are quieter than the spectrogram's mean level. That cuts a quiet top band as well as an empty
 # one and stretches the louder rest to the full height: each input is zoomed onto the band that holds its
 # sound. **Departure:** the `quick` profile uses `"mean"` (`paper` keeps `"floor"`). Trained on the
-# synthetic set over ten seeds, it scored higher and its seeds agreed more closely than with the paper's
-# level (README, "Choosing the quick profile", fifth round); it has not been measured on real ICBHI.
+# synthetic set over ten seeds, the quick profile with it (on standardised grey images) scored higher and its
+# seeds agreed more closely than with the paper's level (README, "Choosing the quick profile", fifth round);
+# it has not been measured on real ICBHI.
 # Below: rows cut from a sample of this data's inputs at each level, per device, then one input at this
 # profile's level.
 
@@ -264,8 +266,7 @@ levels = (pd.DataFrame({"device": sample_inputs.devices, **cut_by_level})
           .rename(columns={"floor": "rows cut, paper's level (floor)", "mean": "rows cut, mean level"}))
 display(page_table(levels, formats={column: "{:.1f}" for column in levels.columns}))
 quiet = int(np.argmax(cut_by_level["mean"] - cut_by_level["floor"]))
-quiet_row = int(sample_inputs.cycle_rows[quiet])
-quiet_name = f"{dataset.cycles.at[quiet_row, 'recording']}:{int(dataset.cycles.at[quiet_row, 'cycle_index'])}"
+quiet_name = cycle_name(dataset.cycles, int(sample_inputs.cycle_rows[quiet]))
 with torch.inference_mode():
     quiet_spec = TorchMelFrontend(paper_level)(sample_inputs.waves[quiet:quiet + 1])[0]
 show(viz.plot_clipping(quiet_spec.numpy(), config=replace(paper_level, blank_level="mean"),

@@ -18,7 +18,7 @@ from matplotlib.patches import Patch
 
 from respirelib.signal.clipping import BLANK_FRACTION, BLANK_THRESHOLD, blank_rows, clip_rows_batch
 from respirelib.config import CLASS_NAMES, PADDING_METHODS, AudioConfig, FeatureConfig
-from respirelib.signal.features import log_mel
+from respirelib.signal.features import log_mel, scale_spectrogram
 from respirelib.signal.padding import pad_cycle
 from respirelib.signal.preprocess import filter_sos, preprocess_recording, zero_phase_response
 from respirelib.viz.colours import CLASS_COLOURS
@@ -30,10 +30,10 @@ def _row_edges_hz(n_rows: int, *, fmin: float, fmax: float) -> np.ndarray:
     return librosa.mel_to_hz(mels)
 
 
-# The colour of every spectrogram: dB relative to the spectrogram's loudest cell, scaled to 0-1 per spectrogram
-# (respirelib.signal.features.log_mel), so 1 is its loudest cell and 0 its quietest (at most top_db below).
 def level_label(config: FeatureConfig) -> str:
-    """The colour bar's label for spectrograms scaled as ``config.scaling`` says."""
+    """The colour bar's label for spectrograms scaled as ``config.scaling`` says (see
+    :func:`respirelib.signal.features.log_mel`): dB relative to each spectrogram's loudest cell, scaled to
+    0-1 per spectrogram (1 its loudest cell, 0 its quietest, at most top_db below) or standardised."""
     if config.scaling == "standard":
         return "level: dB standardised (0 = mean, in std)"
     return "level: dB scaled to 0–1 (1 = loudest)"
@@ -242,7 +242,7 @@ def plot_clipping(spec: np.ndarray, *, config: FeatureConfig = FeatureConfig(),
     """
     n_rows = spec.shape[0]
     # Standardising a min-max scaled spectrogram gives the standardised dB spectrogram (both are affine in dB).
-    detect = spec if config.blank_level == "floor" else (spec - spec.mean()) / (spec.std() or 1.0)
+    detect = spec if config.blank_level == "floor" else scale_spectrogram(spec, method="standard")
     n_blank = blank_rows(detect, threshold=threshold, min_fraction=min_fraction)
     cut = n_blank + 1 if reference_off_by_one and n_blank + 1 < n_rows else n_blank
     clipped = clip_rows_batch(torch.as_tensor(spec)[None], torch.tensor([cut]))[0].numpy()
