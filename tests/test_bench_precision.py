@@ -25,7 +25,7 @@ def test_paired_comparison_by_hand():
 
 def test_bench_precision_side_by_side_on_a_tiny_network(monkeypatch):
     monkeypatch.setitem(bench_precision_module.NETWORKS, "quick",
-                        ("smoke", {"width": 4}, 4, "width-4 ResNet-18 (test), batch 4"))
+                        ("smoke", {"width": 8}, 4, "width-8 ResNet-18 (test), batch 4"))
     record = bench_precision(networks=("quick",), threads=1, rounds=2, steps=1)
     json.dumps(record)
     result = record["networks"]["quick"]

@@ -172,7 +172,7 @@ def test_a_narrow_resnet_has_no_imagenet_weights():
     with pytest.raises(ValueError, match="no ImageNet weights exist.*width 16"):
         build_model(ModelConfig(backbone="resnet18", width=16))
     with pytest.raises(ValueError, match="width"):
-        ModelConfig(width=0)
+        ModelConfig(width=7)
 
 
 def test_network_summary_accounts_for_every_parameter_and_says_where_transfer_reaches():

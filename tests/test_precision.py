@@ -48,7 +48,11 @@ def test_auto_resolves_by_the_hardware(monkeypatch, native):
     # An explicit choice is kept whatever the hardware; other device types get fp32.
     assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     assert resolve_precision("auto", "meta") == "fp32"
-    assert memory_format("auto", "cpu") == (torch.channels_last if native else torch.contiguous_format)
+    # On a CPU oneDNN's channels-last layout is used in both precisions; fp32 on CUDA stays contiguous.
+    assert memory_format("auto", "cpu") == torch.channels_last
+    assert memory_format("fp32", "cpu") == torch.channels_last
+    assert memory_format("bf16", "cuda") == torch.channels_last
+    assert memory_format("fp32", "cuda") == torch.contiguous_format
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("fp16", "cpu")
 
@@ -83,7 +87,7 @@ def _tiny_fit(out_dir, precision: str):
     from respirelib.training.train import fit
 
     train, selection = _tiny_sets()
-    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=4), seed=0)
+    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=8), seed=0)
     config = TrainConfig(epochs=2, batch_size=8, lr=1e-2, optimizer="adamw", samples_per_epoch=16,
                          eval_batch_size=8, augment=False, precision=precision)
     seen = set()  # (training?, dtype of the last convolution's output) of every forward pass
@@ -127,7 +131,7 @@ def test_a_resumed_run_keeps_the_precision_it_started_in(tmp_path, monkeypatch):
     from respirelib.training.train import fit
 
     train, selection = _tiny_sets()
-    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=4), seed=0)
+    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=8), seed=0)
     config = TrainConfig(epochs=3, batch_size=8, lr=1e-2, optimizer="adamw", samples_per_epoch=16,
                          eval_batch_size=8, augment=False, precision="auto")
     resumed = fit(model, FeatureFrontend(FeatureConfig(image_scale=1.0)), train, selection, config=config,

@@ -171,7 +171,7 @@ def test_cached_selection_images_give_exactly_the_uncached_probabilities():
     samples = SampleSet(torch.randn(5, 4000, generator=generator), torch.tensor([0, 1, 2, 3, 0]),
                         np.arange(5), np.array(["AKGC417L"] * 5, dtype=object))
     frontend = FeatureFrontend(FeatureConfig(image_scale=1.0))
-    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=4), seed=0)
+    model = build_model(ModelConfig(backbone="resnet18", pretrained="random", width=8), seed=0)
     cached_frontend, cached = cached_selection(frontend, samples, device=torch.device("cpu"), batch_size=2)
     assert isinstance(cached_frontend, torch.nn.Identity) and cached.waves.shape == (5, 3, 64, 32)
     assert torch.equal(cached.labels, samples.labels) and (cached.cycle_rows == samples.cycle_rows).all()

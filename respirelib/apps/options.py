@@ -14,6 +14,6 @@ def add_precision_argument(parser: argparse.ArgumentParser, *, of_run: bool = Fa
     """
     default = None if of_run else "auto"
     parser.add_argument("--precision", choices=PRECISIONS, default=default,
-                        help="bf16 (autocast, channels-last) or fp32; auto: bf16 on CUDA and on a CPU with native "
+                        help="bf16 (autocast, channels-last) or fp32 (channels-last on a CPU); auto: bf16 on CUDA and on a CPU with native "
                              "bf16 (AMX or AVX-512 BF16), else fp32 "
                              + ("(default: the precision the run trained in)" if of_run else "(default auto)"))

@@ -25,6 +25,7 @@ from respirelib.model.weights import SUPPORTED_BACKBONES, WeightsSpec, load_imag
 
 PRETRAINED_CHOICES = ("imagenet", "random")
 IMAGENET_WIDTH = 64
+MIN_WIDTH = 8  # see ModelConfig.width: narrower crashes oneDNN's channels-last backward on some CPUs
 _RESNET_LAYOUTS = {"resnet18": ("BasicBlock", (2, 2, 2, 2)), "resnet34": ("BasicBlock", (3, 4, 6, 3)),
                    "resnet50": ("Bottleneck", (3, 4, 6, 3))}
 
@@ -49,7 +50,10 @@ class ModelConfig:
         Channels of the first residual stage (torchvision's and the paper's: 64; the later
         stages double it). Narrower networks (the ``quick`` profile's 16 costs about a sixth
         of the time per step on CPU) exist only from random initialisation: no ImageNet
-        weights fit them.
+        weights fit them. At least 8 (``MIN_WIDTH``): on an AMD EPYC without AVX-512, torch
+        2.13's oneDNN crashes (segmentation fault) in the backward pass of a channels-last,
+        stride-2 1x1 convolution with fewer than 8 input channels, the layout
+        :func:`respirelib.precision.memory_format` uses on a CPU.
     """
 
     backbone: str = "resnet34"
@@ -68,8 +72,8 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.hidden < 1 or self.n_classes < 2:
             raise ValueError(f"need hidden >= 1 and n_classes >= 2, got {self.hidden} and {self.n_classes}")
-        if self.width < 1:
-            raise ValueError(f"width must be positive, got {self.width}")
+        if self.width < MIN_WIDTH:
+            raise ValueError(f"width must be at least {MIN_WIDTH}, got {self.width}")
 
     @property
     def has_imagenet_weights(self) -> bool:

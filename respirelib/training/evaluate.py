@@ -18,9 +18,10 @@ def predict_probabilities(model: torch.nn.Module, frontend: torch.nn.Module, sam
                           batch_size: int = 128, precision: str = "auto") -> np.ndarray:
     """Softmax probabilities of every input [shape=(n, n_classes)], in eval mode; modes restored after.
 
-    ``precision`` (:mod:`respirelib.precision`): under bf16 the model and images are put in the
-    channels-last layout (the model in place; its values do not change) and the forward pass runs
-    in bf16 autocast; the softmax is computed in float32.
+    ``precision`` (:mod:`respirelib.precision`): the model and images are put in the layout
+    :func:`~respirelib.precision.memory_format` chooses (channels-last on a CPU and under bf16; the
+    model in place, its values do not change) and under bf16 the forward pass runs in autocast;
+    the softmax is computed in float32.
     """
     device = next(model.parameters()).device
     precision = resolve_precision(precision, device)

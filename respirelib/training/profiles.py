@@ -73,7 +73,8 @@ class TrainConfig:
         to select anything. Costs one test-set evaluation per validation epoch.
     precision : {"auto", "fp32", "bf16"}
         Numeric precision of training and validation (:mod:`respirelib.precision`): bf16
-        autocast with channels-last memory, or float32. ``"auto"`` (default) is bf16 on CUDA and
+        autocast with channels-last memory, or float32 (channels-last on a CPU,
+        :func:`respirelib.precision.memory_format`). ``"auto"`` (default) is bf16 on CUDA and
         on a CPU with native bf16, fp32 elsewhere; a run records what it resolved to. The paper
         trained in float32 on a GPU; fp32 vs bf16 on the quick profile is measured in
         ``results/bench_precision_accuracy_*.json``.
