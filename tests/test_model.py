@@ -1,6 +1,7 @@
 """RespireNet: shapes, the reference head, ImageNet loading, random-init refusal."""
 
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -42,6 +43,26 @@ def test_head_is_the_reference_head():
     linears = [(layer.in_features, layer.out_features) for layer in head if isinstance(layer, nn.Linear)]
     assert linears == [(512, 128), (128, 128), (128, 4)]
     assert [layer.p for layer in head if isinstance(layer, nn.Dropout)] == [0.5, 0.5]
+
+
+def test_presence_head_gives_the_four_classes_probabilities():
+    from respirelib.model.network import PresenceToClasses
+
+    head = build_head(512, output="presence")
+    assert isinstance(head[-1], PresenceToClasses) and head[-2].out_features == 2
+    # Logits (crackle, wheeze) = (log 3, 0): c = 0.75, w = 0.5, so normal 0.125, crackle 0.375, wheeze 0.125,
+    # both 0.375; (0, -log 4): c = 0.5, w = 0.2.
+    presence = torch.tensor([[np.log(3.0), 0.0], [0.0, -np.log(4.0)]])
+    probabilities = PresenceToClasses()(presence).exp()
+    expected = torch.tensor([[0.125, 0.375, 0.125, 0.375], [0.4, 0.4, 0.1, 0.1]])
+    assert torch.allclose(probabilities, expected, atol=1e-6)
+    # Used as logits, the softmax gives the same probabilities back; extreme logits stay finite.
+    assert torch.allclose(PresenceToClasses()(presence).softmax(-1), expected, atol=1e-6)
+    assert torch.isfinite(PresenceToClasses()(torch.tensor([[80.0, -80.0]]))).all()
+    with pytest.raises(ValueError, match="output must be one of"):
+        ModelConfig(output="sigmoid")
+    with pytest.raises(ValueError, match="needs the 4 classes"):
+        ModelConfig(output="presence", n_classes=2)
 
 
 def test_resnet34_forward_shape(small_input):

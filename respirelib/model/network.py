@@ -24,6 +24,7 @@ from respirelib.errors import DataError
 from respirelib.model.weights import SUPPORTED_BACKBONES, WeightsSpec, load_imagenet_state_dict
 
 PRETRAINED_CHOICES = ("imagenet", "random")
+HEAD_OUTPUTS = ("classes", "presence")
 IMAGENET_WIDTH = 64
 MIN_WIDTH = 8  # see ModelConfig.width: narrower crashes oneDNN's channels-last backward on some CPUs
 _RESNET_LAYOUTS = {"resnet18": ("BasicBlock", (2, 2, 2, 2)), "resnet34": ("BasicBlock", (3, 4, 6, 3)),
@@ -46,6 +47,12 @@ class ModelConfig:
         Width of the two fully connected layers.
     n_classes : int
         Output classes (normal, crackle, wheeze, both).
+    output : {"classes", "presence"}
+        ``"classes"`` (paper): the head's last layer gives one logit per class. ``"presence"`` (a
+        departure, for the ``quick`` profile): it gives two, crackle present and wheeze present,
+        each a sigmoid, and :class:`PresenceToClasses` turns them into the four classes'
+        log-probabilities, so "both" is learnt from every crackle and every wheeze cycle rather
+        than from the few cycles that carry both. Needs the four ICBHI classes.
     width : int
         Channels of the first residual stage (torchvision's and the paper's: 64; the later
         stages double it). Narrower networks (the ``quick`` profile's 16 costs about a sixth
@@ -62,8 +69,14 @@ class ModelConfig:
     hidden: int = 128
     n_classes: int = 4
     width: int = IMAGENET_WIDTH
+    output: str = "classes"
 
     def __post_init__(self):
+        if self.output not in HEAD_OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(HEAD_OUTPUTS)}, got {self.output!r}")
+        if self.output == "presence" and self.n_classes != 4:
+            raise ValueError(f"output='presence' needs the 4 classes (normal, crackle, wheeze, both), "
+                             f"got n_classes={self.n_classes}")
         if self.backbone not in SUPPORTED_BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(SUPPORTED_BACKBONES)}, got '{self.backbone}'")
         if self.pretrained not in PRETRAINED_CHOICES:
@@ -80,17 +93,34 @@ class ModelConfig:
         return self.width == IMAGENET_WIDTH
 
 
-def build_head(n_features: int, *, hidden: int = 128, dropout: float = 0.5, n_classes: int = 4) -> nn.Sequential:
-    """The reference code's classifier head, mapping pooled features to logits."""
-    return nn.Sequential(
-        nn.Dropout(dropout),
-        nn.Linear(n_features, hidden),
-        nn.ReLU(inplace=True),
-        nn.Dropout(dropout),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(inplace=True),
-        nn.Linear(hidden, n_classes),
-    )
+class PresenceToClasses(nn.Module):
+    """Two presence logits (crackle, wheeze) to the log-probabilities of normal, crackle, wheeze and both.
+
+    With ``c`` and ``w`` the sigmoids of the two logits, taken as independent: normal ``(1-c)(1-w)``,
+    crackle ``c(1-w)``, wheeze ``(1-c)w``, both ``cw``. The four sum to one, so they serve as logits
+    wherever the model's output goes (cross-entropy, softmax, Grad-CAM++ targets) unchanged.
+    Input ``[shape=(batch, 2)]``, output ``[shape=(batch, 4)]``, computed in float32.
+    """
+
+    def forward(self, presence: torch.Tensor) -> torch.Tensor:
+        crackle, wheeze = presence.float().unbind(-1)
+        log_c, log_not_c = nn.functional.logsigmoid(crackle), nn.functional.logsigmoid(-crackle)
+        log_w, log_not_w = nn.functional.logsigmoid(wheeze), nn.functional.logsigmoid(-wheeze)
+        return torch.stack([log_not_c + log_not_w, log_c + log_not_w, log_not_c + log_w, log_c + log_w], dim=-1)
+
+
+def build_head(n_features: int, *, hidden: int = 128, dropout: float = 0.5, n_classes: int = 4,
+               output: str = "classes") -> nn.Sequential:
+    """The reference code's classifier head, mapping pooled features to logits.
+
+    ``output="presence"`` (see :class:`ModelConfig`): the last layer gives two presence logits and
+    :class:`PresenceToClasses` turns them into the four classes' log-probabilities.
+    """
+    layers = [nn.Dropout(dropout), nn.Linear(n_features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+              nn.Linear(hidden, hidden), nn.ReLU(inplace=True)]
+    if output == "presence":
+        return nn.Sequential(*layers, nn.Linear(hidden, 2), PresenceToClasses())
+    return nn.Sequential(*layers, nn.Linear(hidden, n_classes))
 
 
 class RespireNet(nn.Module):
@@ -216,7 +246,7 @@ def build_model(config: ModelConfig = ModelConfig(), *, weights_dir: str | Path 
         backbone = (torchvision.models.get_model(config.backbone, weights=None) if config.has_imagenet_weights
                     else _narrow_resnet(config.backbone, config.width))
         head = build_head(backbone.fc.in_features, hidden=config.hidden,
-                          dropout=config.dropout, n_classes=config.n_classes)
+                          dropout=config.dropout, n_classes=config.n_classes, output=config.output)
 
     weights_file = None
     if config.pretrained == "imagenet":
@@ -261,6 +291,8 @@ def network_summary(model: RespireNet) -> list[dict]:
             layers = f"fully connected {module.in_features} → {module.out_features}"
         elif isinstance(module, nn.Dropout):
             layers = f"dropout p={module.p:g} (training only)"
+        elif isinstance(module, PresenceToClasses):
+            layers = "crackle and wheeze presence (sigmoids) → log-probabilities of the 4 classes"
         else:
             layers = type(module).__name__
         rows.append({"part": f"head.{index}", "layers": layers,
