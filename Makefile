@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# librosa compiles its numba functions on first import (about 20 s on 2 cores) and caches them in
+	@# the venv: done here once, not inside the first notebook of every fresh demo.
+	$(PY) -c "import librosa.util.utils, librosa.core.audio, librosa.effects, librosa.display"
 	@# On a machine without an NVIDIA GPU, CUDA wheels mean a pin went wrong (gigabytes for nothing).
 	@command -v nvidia-smi >/dev/null || ! $(PY) -m pip list 2>/dev/null | grep -i nvidia \
 		|| { echo "CUDA wheels were installed on a machine without a GPU: check constraints.txt"; exit 1; }
