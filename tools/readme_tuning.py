@@ -7,7 +7,9 @@ prints the Markdown table of every candidate: its overrides, the synthetic set i
 and the mean stage-1 fit time. With ``results/quick_profile_1thread.json`` (the chosen profile trained
 with one torch thread, ``OMP_NUM_THREADS=1 respirenet bench quick``) it also prints that check beside the
 same seeds' two-thread runs (the round's ``e24``), and the same profile on a second machine where the round
-holds one (a record of ``e24`` with another CPU), each paired by seed with the first.
+holds one (a record of ``e24`` with another CPU), each paired by seed with the first. With
+``results/quick_profile_tuning_round6.json`` it prints the sixth round: the quick profile at two threads
+(candidate ``quick``), its candidates and the same profile at one thread, paired by seed with the first.
 """
 
 import json
@@ -18,6 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "results" / "quick_profile_tuning_sound3.json"
 ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
+ROUND_SIX = ROOT / "results" / "quick_profile_tuning_round6.json"
+ROUND_SIX_BASE = "quick"  # the quick profile as it stands, at 2 torch threads, in the sixth round's records
 CHOSEN = "e24"
 # The fifth round's candidates, under the names their records give them (see zoom_check).
 ZOOM_GROUPS = {"**the mean blank level, standard scaling, grey images (the quick profile now)**": {"stdrep", "stdzoom"},
@@ -159,6 +163,41 @@ def zoom_check(records: list[dict]) -> None:
           f"commits {', '.join(commits)}. Paired differences: mean and 95 % t interval over the shared seeds.)")
 
 
+def round_six(records: list[dict]) -> None:
+    """The sixth round: the quick profile (channels-last fp32) against the presence head and half the frames,
+    and the same profile at one torch thread, each paired by seed with the profile at two threads."""
+    from respirelib.apps.bench_precision import paired_comparison
+
+    rows = [(record, candidate) for record in records for candidate in record["candidates"]]
+    base = next(c for r, c in rows if c["name"] == ROUND_SIX_BASE and r["torch_threads"] == 2)
+    base_scores = {run["seed"]: 100 * run["score"] for run in base["runs"]}
+    print("\n| setting | overrides of the quick profile | torch threads | 4-class score, mean ± std (per seed) | "
+          "lowest class recall of any seed (%) | mean recall normal / crackle / wheeze / both (%) | "
+          "stage-1 fit per seed (s, mean) | minus the quick profile at 2 threads, paired by seed |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for record, candidate in rows:
+        runs = candidate["runs"]
+        assert sorted(base_scores) == [run["seed"] for run in runs], "every row must train the base's seeds"
+        scores = [100 * run["score"] for run in runs]
+        recalls = np.array([run["class_recall"] for run in runs], dtype=float)
+        if candidate is base:
+            paired = "—"
+        else:
+            comparison = paired_comparison([base_scores[run["seed"]] for run in runs], scores)
+            paired = (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
+                      f"{comparison['verdict'].replace('the second', 'this row')}")
+        overrides = f"`{json.dumps(candidate['overrides'])}`" if candidate["overrides"] else "none"
+        print(f"| {candidate['name']} | {overrides} | {record['torch_threads']} | "
+              f"{np.mean(scores):.1f} ± {np.std(scores, ddof=1):.1f} ({', '.join(f'{v:.1f}' for v in scores)}) | "
+              f"{100 * recalls.min():.0f} | {' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} | "
+              f"{candidate['summary']['fit_s_mean']:.0f} | {paired} |")
+    commits = sorted({r["commit"][:7] for r in records})
+    print(f"\n(All on the {_cpu(records[0])}, seeds {', '.join(map(str, sorted(base_scores)))}, the same synthetic set and "
+          f"test cycles; `respirenet bench quick`, commits {', '.join(commits)}; load averages "
+          f"{min(r['load_average'][0] for r in records):.1f}-{max(r['load_average'][0] for r in records):.1f}. "
+          "Paired differences: mean and 95 % t interval over the seeds.)")
+
+
 if __name__ == "__main__":
     round_records = json.loads(RECORDS.read_text())["records"]
     main(round_records)
@@ -166,3 +205,5 @@ if __name__ == "__main__":
         setup_check(round_records)
     if any(c["name"] in set().union(*ZOOM_GROUPS.values()) for r in round_records for c in r["candidates"]):
         zoom_check(round_records)
+    if ROUND_SIX.is_file():
+        round_six(json.loads(ROUND_SIX.read_text())["records"])
