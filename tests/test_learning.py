@@ -31,6 +31,10 @@ LEARNS = {"model": {"width": 16, "dropout": 0.2},
 CHANCE = 0.5  # the 2-class Score of any constant prediction
 # A guessing loop scores 0.5 give or take about 0.04 on these test cycles; a learning one clears 0.65.
 CLEARLY_ABOVE_CHANCE = 0.65
+# One class for everything gives Sp or Se of 0. A model that learned can still lean one way on the test
+# patients: seed 0 in fp32 with the channels-last layout (AMD EPYC without AVX-512) selected a checkpoint
+# with a validation 2-class Score of 0.85 and scored Sp 0.44, Se 0.92 (Score 0.68) on the test cycles.
+NOT_ONE_CLASS = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +52,7 @@ def test_a_small_model_learns_an_easy_synthetic_set(easy_synthetic, tmp_path):
     assert two_class["score"] >= CLEARLY_ABOVE_CHANCE > CHANCE, (
         f"2-class Score {two_class['score']:.3f} (Sp {two_class['sp']:.3f}, Se {two_class['se']:.3f}) on an easy "
         "synthetic set: the training loop does not learn")
-    assert two_class["sp"] > CHANCE and two_class["se"] > CHANCE  # not one class for everything
+    assert two_class["sp"] >= NOT_ONE_CLASS and two_class["se"] >= NOT_ONE_CLASS, (
+        f"Sp {two_class['sp']:.3f}, Se {two_class['se']:.3f}: the model gives (almost) one class for everything")
     history = [json.loads(line) for line in (run_dir / "stage1" / "history.jsonl").read_text().splitlines()]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
