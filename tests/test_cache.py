@@ -137,3 +137,34 @@ def test_a_recording_with_nan_samples_stops_the_build_naming_it(tiny_icbhi, tmp_
     with pytest.raises(AudioError, match=f"{name}.wav: 1 of {len(y)} samples are not finite"):
         build_cycle_cache(load_icbhi(tiny_icbhi), cache_dir=tmp_path / "cache", workers=1, progress=False)
     assert not list((tmp_path / "cache").glob("cycles-*"))
+
+
+def test_a_cache_another_process_discards_mid_load_is_built_again(built, capsys, monkeypatch):
+    """The two-process race, made deterministic: the first check meets a file that vanishes as it reads it (another
+    process set the folder aside), and the cache built next is discarded by that process before this one loads it."""
+    import respirelib.signal.cache as cache_module
+    from respirelib.storage import discard_directory
+
+    dataset, path, original = built
+    file_record, build = cache_module._file_record, cache_module._build
+    vanish = {"reads": 1, "builds": 1}
+
+    def vanishing_file_record(file_path):
+        if vanish["reads"]:
+            vanish["reads"] -= 1
+            raise FileNotFoundError(2, "No such file or directory", str(file_path))
+        return file_record(file_path)
+
+    def build_then_discarded(*args, **kwargs):
+        build(*args, **kwargs)
+        if vanish["builds"]:
+            vanish["builds"] -= 1
+            discard_directory(path)
+
+    monkeypatch.setattr(cache_module, "_file_record", vanishing_file_record)
+    monkeypatch.setattr(cache_module, "_build", build_then_discarded)
+    capsys.readouterr()
+    cache = build_cycle_cache(dataset, cache_dir=path.parent, workers=1, progress=False)
+    assert "cannot be read" in capsys.readouterr().err and vanish == {"reads": 0, "builds": 0}
+    assert np.array_equal(cache.waves, original[0]) and np.array_equal(cache.offsets, original[1])
+    assert [p.name for p in path.parent.iterdir()] == [path.name]

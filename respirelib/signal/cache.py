@@ -43,6 +43,7 @@ CACHE_VERSION = 1
 PREPROCESSING_FIELDS = ("sample_rate", "low_hz", "high_hz", "filter_order", "resample_type", "normalize")
 CACHE_FILES = ("waves.npy", "offsets.npy")
 RECORD_FILE = "info.json"
+BUILD_ATTEMPTS = 3  # builds of one cache by one process while others discard or publish it (see build_cycle_cache)
 # The content check hashes this many fixed slices of a file (all of a smaller file): a few
 # hundred kilobytes read however large the cache, so a load stays in milliseconds.
 _CHECKED_SLICES, _SLICE_BYTES = 65, 1 << 12
@@ -132,13 +133,17 @@ def build_cycle_cache(dataset: ICBHIDataset, *, config: AudioConfig = AudioConfi
     path = cache_dir / f"cycles-{key}"
     if cache_dir.is_dir():  # what builds of this cache killed half-way left behind
         remove_stale_temporaries(cache_dir, path.name)
-    if path.exists():
-        cache, problem = _load(path, dataset, config)
-        if cache is not None:
-            return cache
-        print(f"cycle cache {path} is damaged or incomplete ({problem}): rebuilding it", file=sys.stderr, flush=True)
-        discard_directory(path)
-    _build(dataset, config, path, workers=workers, progress=progress)
+    # Another process may discard or publish the same cache at any moment (each one that meets a damaged
+    # cache replaces it): a cache that vanishes or fails its check between two steps is built again.
+    for _ in range(BUILD_ATTEMPTS):
+        if path.exists():
+            cache, problem = _load(path, dataset, config)
+            if cache is not None:
+                return cache
+            print(f"cycle cache {path} is damaged or incomplete ({problem}): rebuilding it", file=sys.stderr,
+                  flush=True)
+            discard_directory(path)
+        _build(dataset, config, path, workers=workers, progress=progress)
     cache, problem = _load(path, dataset, config)
     if cache is None:
         raise DataError(path, f"the cycle cache just built fails its own check ({problem})")
@@ -177,7 +182,10 @@ def _problem(path: Path, n_cycles: int) -> str | None:
             return f"{name} is missing"
         if not isinstance(expected, dict):
             return f"its record says nothing of {name}"
-        found = _file_record(path / name)
+        try:
+            found = _file_record(path / name)
+        except OSError as error:  # e.g. another process discarded the folder while this one read it
+            return f"{name} cannot be read ({error})"
         if found["bytes"] != expected.get("bytes"):
             return f"{name} holds {found['bytes']} bytes, its record {expected.get('bytes')} (truncated or incomplete)"
         if found["digest"] != expected.get("digest"):
