@@ -117,6 +117,6 @@ def memory_format(precision: str, device: str | torch.device) -> torch.memory_fo
     machine trains in bf16 under ``"auto"``). ``respirenet bench precision`` records both precisions.
     """
     device = torch.device(device)
-    if precision == "auto":
-        precision = resolve_precision(precision, device)
-    return torch.channels_last if precision == "bf16" or device.type == "cpu" else torch.contiguous_format
+    if device.type == "cpu" or resolve_precision(precision, device) == "bf16":
+        return torch.channels_last
+    return torch.contiguous_format

@@ -75,14 +75,21 @@ def _cpu(record: dict) -> str:
     return f"{cores}-core {model}, {precision}"
 
 
+def _paired(reference: list[float], scores: list[float]) -> str:
+    """A row's paired difference from the reference row, by seed: mean, 95 % t interval and verdict."""
+    from respirelib.apps.bench_precision import paired_comparison
+
+    comparison = paired_comparison(reference, scores)
+    return (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
+            f"{comparison['verdict'].replace('the second', 'this row')}")
+
+
 def setup_check(records: list[dict]) -> None:
     """The chosen profile on the round's machine at two threads, at one thread, and on a second machine, by seed.
 
     Every row trains the same seeds on the same synthetic set and is scored on the same test cycles, so each
     is compared with the first row paired by seed.
     """
-    from respirelib.apps.bench_precision import paired_comparison
-
     one_record = json.loads(ONE_THREAD.read_text())
     chosen = [(r, c) for r in records for c in r["candidates"]
               if c["name"] == CHOSEN and r["data"]["fingerprint"] == one_record["data"]["fingerprint"]
@@ -103,9 +110,7 @@ def setup_check(records: list[dict]) -> None:
         if candidate is reference:
             paired = "—"
         else:
-            comparison = paired_comparison(reference_scores, scores)
-            paired = (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
-                      f"{comparison['verdict'].replace('the second', 'this row')}")
+            paired = _paired(reference_scores, scores)
         print(f"| {_cpu(record)} | {record['torch_threads']} | {summary['score']['mean']:.1f} ({per_seed}) | "
               f"{summary['score']['std']:.1f} | {summary['min_class_recall']:.0f} | {summary['fit_s_mean']:.0f} | "
               f"{paired} |")
@@ -132,8 +137,6 @@ def _runs_by_seed(records: list[dict], names: set[str], cpu: str) -> dict[int, t
 def zoom_check(records: list[dict]) -> None:
     """The fifth round: the quick profile of round four (e24) against the blank level "mean", with the
     colormap images and with standard scaling and grey images, on the CPU that measured them, paired by seed."""
-    from respirelib.apps.bench_precision import paired_comparison
-
     cpus = {_cpu(r) for r in records for c in r["candidates"] if c["name"] in set().union(*ZOOM_GROUPS.values())}
     assert len(cpus) == 1, f"the fifth round was measured on {sorted(cpus)}: one CPU expected"
     cpu = cpus.pop()
@@ -150,10 +153,8 @@ def zoom_check(records: list[dict]) -> None:
             paired = "—"
         else:
             shared = [seed for seed in seeds if seed in base]
-            comparison = paired_comparison([100 * base[seed][1]["score"] for seed in shared],
-                                           [100 * runs[seed][1]["score"] for seed in shared])
-            paired = (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
-                      f"{comparison['verdict'].replace('the second', 'this row')}")
+            paired = _paired([100 * base[seed][1]["score"] for seed in shared],
+                             [100 * runs[seed][1]["score"] for seed in shared])
         print(f"| {label} | {seeds[0]}–{seeds[-1]} | {values.mean():.1f} ± {values.std(ddof=1):.1f} | "
               f"{', '.join(f'{v:.1f}' for v in values)} | {100 * recalls.min():.0f} | "
               f"{' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} | {paired} |")
@@ -166,8 +167,6 @@ def zoom_check(records: list[dict]) -> None:
 def round_six(records: list[dict]) -> None:
     """The sixth round: the quick profile (channels-last fp32) against the presence head and half the frames,
     and the same profile at one torch thread, each paired by seed with the profile at two threads."""
-    from respirelib.apps.bench_precision import paired_comparison
-
     rows = [(record, candidate) for record in records for candidate in record["candidates"]]
     base = next(c for r, c in rows if c["name"] == ROUND_SIX_BASE and r["torch_threads"] == 2)
     base_scores = {run["seed"]: 100 * run["score"] for run in base["runs"]}
@@ -183,9 +182,7 @@ def round_six(records: list[dict]) -> None:
         if candidate is base:
             paired = "—"
         else:
-            comparison = paired_comparison([base_scores[run["seed"]] for run in runs], scores)
-            paired = (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
-                      f"{comparison['verdict'].replace('the second', 'this row')}")
+            paired = _paired([base_scores[run["seed"]] for run in runs], scores)
         overrides = f"`{json.dumps(candidate['overrides'])}`" if candidate["overrides"] else "none"
         print(f"| {candidate['name']} | {overrides} | {record['torch_threads']} | "
               f"{np.mean(scores):.1f} ± {np.std(scores, ddof=1):.1f} ({', '.join(f'{v:.1f}' for v in scores)}) | "
