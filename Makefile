@@ -48,8 +48,11 @@ RUN ?=
 book: $(STAMP)
 	$(VENV)/bin/respirenet report book $(RUN) --replace
 
+# Two pytest-xdist workers: much of the suite waits on subprocesses, imports and notebook kernels,
+# which two cores overlap; tests/conftest.py decides what runs together. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

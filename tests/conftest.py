@@ -17,8 +17,40 @@ SHARED_AUDIO_SAMPLE = REPO_ROOT.parent / "shared" / "icbhi-audio-sample"
 SPLIT_FILE = "ICBHI_challenge_train_test.txt"
 
 
+# `make test` runs the suite on two pytest-xdist workers (much of it waits on subprocesses, imports
+# and notebook kernels). The notebook pipeline behind the ``smoke_pipeline`` fixture takes about two
+# minutes, so the modules that use it run on one worker and it is built once; every other module
+# is a unit of its own. (pytest-xdist's own --dist loadgroup cannot do this under pytest 9: it
+# marks a group by rewriting a node id that pytest 9 no longer reads.)
+PIPELINE_MODULES = frozenset({"test_book.py", "test_notebook_06.py", "test_notebooks.py",
+                              "test_notebooks_02_03.py", "test_readme_results.py"})
+
+
+def worker_scope(nodeid: str) -> str:
+    """The unit of tests that one xdist worker runs together: the pipeline's modules, or one module."""
+    module = nodeid.split("::", 1)[0]
+    return "smoke_pipeline" if Path(module).name in PIPELINE_MODULES else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PipelineOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_scope(nodeid)
+
+    return PipelineOnOneWorker(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``cuda`` skip, saying why, where torch sees no GPU."""
+    """Tests marked ``cuda`` skip, saying why, where torch sees no GPU; pipeline users are where
+    :data:`PIPELINE_MODULES` says."""
+    strays = sorted({item.path.name for item in items if "smoke_pipeline" in getattr(item, "fixturenames", ())}
+                    - PIPELINE_MODULES)
+    if strays:
+        raise pytest.UsageError(f"{', '.join(strays)} use(s) the smoke_pipeline fixture: add them to "
+                                "PIPELINE_MODULES in tests/conftest.py, or two test workers build it twice")
     cuda_items = [item for item in items if item.get_closest_marker("cuda")]
     if not cuda_items:
         return

@@ -74,3 +74,15 @@ def test_each_notebook_and_its_jupytext_twin_agree(notebook):
     drift = [i for i, (a, b) in enumerate(zip(cells(notebook), cells(twin))) if a != b]
     assert len(cells(notebook)) == len(cells(twin)) and not drift, (
         f"{notebook.name} and {twin.name} have drifted apart (cells {drift}): run `jupytext --sync {twin}`")
+
+
+def test_the_notebook_pipelines_users_run_on_one_test_worker():
+    """`make test`'s two workers build the two-minute smoke pipeline once: its modules share one scope."""
+    from tests.conftest import PIPELINE_MODULES, worker_scope
+
+    scopes = {worker_scope(f"tests/{module}::test_x") for module in PIPELINE_MODULES}
+    assert len(scopes) == 1
+    assert worker_scope("tests/test_faults.py::test_x") == "tests/test_faults.py"
+    assert worker_scope("tests/test_faults.py::test_x") != worker_scope("tests/test_cache.py::test_y")
+    assert scopes.isdisjoint({worker_scope("tests/test_faults.py::test_x")})
+    assert "-n $(TEST_WORKERS)" in (REPO_ROOT / "Makefile").read_text()
