@@ -22,6 +22,7 @@ SPLIT_FILE = "ICBHI_challenge_train_test.txt"
 # minutes, so the modules that use it run on one worker and it is built once; every other module
 # is a unit of its own. (pytest-xdist's own --dist loadgroup cannot do this under pytest 9: it
 # marks a group by rewriting a node id that pytest 9 no longer reads.)
+PIPELINE_FIXTURE = "smoke_pipeline"
 PIPELINE_MODULES = frozenset({"test_book.py", "test_notebook_06.py", "test_notebooks.py",
                               "test_notebooks_02_03.py", "test_readme_results.py"})
 
@@ -29,7 +30,7 @@ PIPELINE_MODULES = frozenset({"test_book.py", "test_notebook_06.py", "test_noteb
 def worker_scope(nodeid: str) -> str:
     """The unit of tests that one xdist worker runs together: the pipeline's modules, or one module."""
     module = nodeid.split("::", 1)[0]
-    return "smoke_pipeline" if Path(module).name in PIPELINE_MODULES else module
+    return PIPELINE_FIXTURE if Path(module).name in PIPELINE_MODULES else module
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -44,12 +45,12 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``cuda`` skip, saying why, where torch sees no GPU; pipeline users are where
-    :data:`PIPELINE_MODULES` says."""
-    strays = sorted({item.path.name for item in items if "smoke_pipeline" in getattr(item, "fixturenames", ())}
+    """Tests marked ``cuda`` skip, saying why, where torch sees no GPU; a module that uses the pipeline
+    fixture outside :data:`PIPELINE_MODULES` stops the run."""
+    strays = sorted({item.path.name for item in items if PIPELINE_FIXTURE in getattr(item, "fixturenames", ())}
                     - PIPELINE_MODULES)
     if strays:
-        raise pytest.UsageError(f"{', '.join(strays)} use(s) the smoke_pipeline fixture: add them to "
+        raise pytest.UsageError(f"{', '.join(strays)} use(s) the {PIPELINE_FIXTURE} fixture: add them to "
                                 "PIPELINE_MODULES in tests/conftest.py, or two test workers build it twice")
     cuda_items = [item for item in items if item.get_closest_marker("cuda")]
     if not cuda_items:
