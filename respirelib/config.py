@@ -27,6 +27,8 @@ CONCAT_SCHEMES = ("paper", "reference")
 # else random initialisation, said loudly (respirelib.experiments.run).
 INIT_CHOICES = ("imagenet", "random", "imagenet-if-available")
 DEFAULT_INIT = "imagenet-if-available"
+# Numeric precisions (respirelib.precision); here, without torch, so the command line parses in a blink.
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-PRECISIONS = ("fp32", "bf16", "auto")
+from respirelib.config import PRECISIONS  # noqa: F401 (defined without torch; imported from here too)
 CPUINFO = Path("/proc/cpuinfo")
 _X86_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 

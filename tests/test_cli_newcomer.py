@@ -105,6 +105,15 @@ def test_help_shows_every_default():
     assert f"said loudly (default: {DEFAULT_INIT})" in help_text and "(0-4) (default: 0)" in help_text
 
 
+def test_help_and_argument_errors_come_without_loading_torch():
+    """`respirenet --help` and a refused argument answer at once: building the parser imports no torch (seconds)."""
+    probe = ("import sys\nfrom respirelib.apps.cli import build_parser\nbuild_parser()\n"
+             "print(sorted(name for name in ('torch', 'torchvision', 'librosa', 'matplotlib') if name in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "[]", (loaded.stdout, loaded.stderr)
+
+
 # ----------------------------------------------------------------------------- defaults that work
 
 

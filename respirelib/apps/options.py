@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from respirelib.precision import PRECISIONS
+from respirelib.config import PRECISIONS
 
 
 def add_precision_argument(parser: argparse.ArgumentParser, *, of_run: bool = False) -> None:

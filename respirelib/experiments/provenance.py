@@ -14,8 +14,6 @@ import subprocess
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from respirelib.data.icbhi import load_icbhi
-from respirelib.precision import cpu_info_fields
 from respirelib.runs import REPO_ROOT
 
 KEY_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "librosa", "pandas", "soundfile", "grad-cam")
@@ -35,6 +33,8 @@ def git_commit() -> str | None:
 
 def cpu_model() -> str | None:
     """The CPU's model name (``model name`` of ``/proc/cpuinfo``, as ``lscpu`` shows it), or None where unknown."""
+    from respirelib.precision import cpu_info_fields  # here: the command line imports this module, torch loads slowly
+
     return (cpu_info_fields() or {}).get("model name") or None
 
 
@@ -97,4 +97,6 @@ def environment_record(data_dir: str | Path) -> dict:
     The data is loaded as the notebooks load it for a summary (``errors="skip"``); within one
     process the load is shared with every other (:func:`respirelib.data.icbhi.load_icbhi`).
     """
+    from respirelib.data.icbhi import load_icbhi
+
     return {**environment(), "data": data_record(load_icbhi(data_dir, errors="skip"))}

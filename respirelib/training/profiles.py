@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from respirelib.config import AudioConfig, AugmentConfig, FeatureConfig
 from respirelib.model.network import ModelConfig
-from respirelib.precision import PRECISIONS
+from respirelib.config import PRECISIONS
 
 SELECTION_SPLITS = ("val", "test")
 OVERRIDE_SECTIONS = ("stage1", "stage2", "audio", "features", "augment", "model")
