@@ -149,8 +149,9 @@ display(page_table(dataset.patients.groupby("diagnosis", dropna=False).size().re
 # Two cycles per class (one in the smoke profile): its waveform, its spectrogram and a player. Crackles are
 # short explosive clicks, wheezes are musical tones (horizontal lines in the spectrogram). Not every click or
 # tone is the labelled sound, though: like real recordings, every synthetic one (normal ones included)
-# carries heart sounds, rumble below 100 Hz, handling clicks, sometimes mains hum or a patient's groan, and
-# short tonal blips, so a crackle cycle may show a tonal arc and a normal one a click. Telling the labelled
+# carries heart sounds, rumble below 100 Hz, handling clicks and rubs, sometimes mains hum, a steady noise
+# band or a patient's groan or grunt, and short tonal blips, so a crackle cycle may show a tonal arc and a
+# normal one a click that fades upward just as a crackle does. Telling the labelled
 # sound from this clutter is the task. These cells need the audio; with an annotation-only folder they say
 # so and are skipped. The players play the cycle at 4 kHz (all the model
 # keeps, notebook 02, and a small notebook) at the recording's own level, without rescaling each clip to full
@@ -179,7 +180,8 @@ else:
 # (`real_dir`; by default `data/ICBHI`, where `respirenet data download` puts the database, or the six
 # recordings in `../shared/icbhi-audio-sample` beside this repository), the realism report measures the
 # normal cycles of both, device by device: where their power lies, how loud the breath is against the floor
-# between breaths, how strong the heart sounds are, how many clicks and tones they carry. Each synthetic
+# between breaths, how strong the heart sounds are and how far up the band they reach, how many clicks and
+# tones they carry. Each synthetic
 # statistic's distance from the real median stands beside the real recordings' own spread; a handful of real
 # recordings makes that spread a rough guide, not a verdict (`respirenet data realism REAL_DIR` prints the
 # same table).

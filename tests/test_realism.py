@@ -54,6 +54,17 @@ def test_breath_to_noise_and_heart_follow_their_bands(rng):
     assert recording_statistics(breathing + 10 * beats, sr=SR)["heart_db"] > stats["heart_db"] + 15.0
 
 
+def test_heart_reach_tells_a_low_beat_from_one_with_a_full_band_step(rng):
+    t = np.arange(20 * SR) / SR
+    floor = 0.001 * rng.standard_normal(len(t))
+    on = np.mod(t, 1.0) < 0.1
+    low_beats = floor + np.sin(2 * np.pi * 80.0 * t) * np.sin(np.pi * np.mod(t, 1.0) / 0.1) * on
+    phase = np.mod(t, 1.0)
+    stepped = low_beats + 0.05 * rng.standard_normal(len(t)) * (np.abs(phase - 0.05) < 0.005)  # at the beat's peak
+    low, step = (recording_statistics(y, sr=SR)["heart_reach_db"] for y in (low_beats, stepped))
+    assert low < 3.0 and step > low + 10.0
+
+
 def test_spans_measure_only_their_part(rng):
     quiet = _noise(5.0, rng)
     t = np.arange(5 * SR) / SR

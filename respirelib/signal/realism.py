@@ -22,6 +22,9 @@ statistic            what it measures
                      the floor (10th percentile), in dB
 ``heart_db``         heart-sound energy: loud heart-band frames (95th percentile, 50-150 Hz)
                      over loud breath-band frames (90th percentile), in dB
+``heart_reach_db``   how far up the band the loudest low-frequency events reach: at the
+                     loudest heart-band frames (top 5 %), the power of 600-2000 Hz over its
+                     median, in dB (real heart sounds stay low; a full-band step does not)
 ``impulses_per_s``   short broadband transients (clicks, crackles) per second: 5 ms frames
                      above 300 Hz at least 12 dB over the median of their 0.4 s surroundings
 ``tonal_share``      share of 128 ms frames holding a narrow spectral peak (a tone: hum,
@@ -76,6 +79,8 @@ class RealismConfig:
         Frame length of the breath- and heart-band energies.
     breath_band_hz, heart_band_hz : (float, float)
         Where breath sound and heart sounds carry their energy at the chest wall.
+    reach_band_hz : (float, float)
+        The upper band whose rise at the loudest heart-band frames is ``heart_reach_db``.
     impulse_band_hz : float
         Transients are detected above this frequency, away from heart sounds.
     impulse_frame_seconds, impulse_context_seconds, impulse_threshold_db : float
@@ -95,6 +100,7 @@ class RealismConfig:
     frame_seconds: float = 0.05
     breath_band_hz: tuple[float, float] = (150.0, 1000.0)
     heart_band_hz: tuple[float, float] = (50.0, 150.0)
+    reach_band_hz: tuple[float, float] = (600.0, 2000.0)
     impulse_band_hz: float = 300.0
     impulse_frame_seconds: float = 0.005
     impulse_context_seconds: float = 0.4
@@ -108,7 +114,7 @@ class RealismConfig:
     def statistics(self) -> tuple[str, ...]:
         """Names of the statistics, in report order."""
         return (*(band_name(b) for b in self.bands_hz), "level_dbfs", "crest_db", "noise_floor_db",
-                "breath_noise_db", "heart_db", "impulses_per_s", "tonal_share")
+                "breath_noise_db", "heart_db", "heart_reach_db", "impulses_per_s", "tonal_share")
 
 
 # Floor tolerance of each statistic's distance (its unit): a few dB for levels and shares,
@@ -217,7 +223,9 @@ def measure_recording(y: np.ndarray, *, sr: int, spans: Iterable[tuple[float, fl
     frame = int(round(config.frame_seconds * rate))
     breath = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.breath_band_hz) for p in parts])
     heart = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.heart_band_hz) for p in parts])
+    reach = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.reach_band_hz) for p in parts])
     floor, loud = np.percentile(breath, [10, 90])
+    heart_peaks = heart >= np.percentile(heart, 95)
     sos = scipy.signal.butter(4, config.impulse_band_hz, btype="highpass", fs=rate, output="sos")
     high = scipy.signal.sosfiltfilt(sos, x)
     impulses = sum(_impulse_count(high[int(round(a * rate)):int(round(b * rate))], sr=rate, config=config)
@@ -229,6 +237,7 @@ def measure_recording(y: np.ndarray, *, sr: int, spans: Iterable[tuple[float, fl
         "noise_floor_db": float(_db(floor) - _db(np.mean(breath))),
         "breath_noise_db": float(_db(loud) - _db(floor)),
         "heart_db": float(_db(np.percentile(heart, 95)) - _db(loud)),
+        "heart_reach_db": float(_db(np.median(reach[heart_peaks])) - _db(np.median(reach))),
         "impulses_per_s": float(impulses / seconds),
         "tonal_share": float(np.mean(np.concatenate([_tonal_frames(p, sr=rate, config=config) for p in parts]))),
         "seconds": float(seconds),

@@ -19,6 +19,7 @@ STATISTIC_LABELS = {
     "band_1200_2000_db": "power 1200-2000 Hz (dB of total)", "level_dbfs": "level (dBFS, as recorded)",
     "crest_db": "crest factor (dB)", "noise_floor_db": "floor between breaths (dB re mean)",
     "breath_noise_db": "breath-to-noise ratio (dB)", "heart_db": "heart over breath (dB)",
+    "heart_reach_db": "600-2000 Hz rise at heart sounds (dB)",
     "impulses_per_s": "transients per second", "tonal_share": "share of tonal frames",
 }
 

@@ -1,6 +1,6 @@
 """The sound of one synthetic recording: breathing, heart, clutter, adventitious events, device.
 
-Signal model (sound model 3, :data:`SOUND_VERSION`), in the order it is built:
+Signal model (sound model 4, :data:`SOUND_VERSION`), in the order it is built:
 
 1. Breath sound: Gaussian noise shaped in the frequency domain (a high-pass at
    100 Hz and a roll-off from 150-300 Hz at the chest wall, 600-1000 Hz at the
@@ -13,8 +13,10 @@ Signal model (sound model 3, :data:`SOUND_VERSION`), in the order it is built:
    (1981) 307-314); the tracheal sound is louder and brighter.
 2. Clutter that every recording carries, whatever its class and difficulty
    (:mod:`respirelib.data.synth.clutter`): heart sounds, muscle and contact rumble
-   below 100 Hz, friction and handling clicks, mains hum in some recordings,
-   groans or hums of some patients (voiced sounds: harmonic stacks shaped by formants).
+   below 100 Hz, friction and handling clicks and rubs (each through its own low-pass,
+   so most fade upward), mains hum and steady noise bands in some recordings, groans,
+   hums or grunts of some patients (voiced sounds: harmonic stacks shaped by formants;
+   grunts short, abrupt and breathy).
 3. Adventitious sounds, per annotated cycle (:mod:`respirelib.data.synth.adventitious`):
    explosive crackles (fine: about 5 ms, late in inspiration; coarse: about 15 ms,
    early in inspiration or in expiration) and wheezes of 100-1000 Hz whose pitch
@@ -35,6 +37,13 @@ Sound model 3 (issue 21, second round) added short and fainter wheezes and forma
 groans with lower fundamentals and up to whole-phase length: model 2 taught a classifier
 to miss faint, short real wheezes and to call real groans wheezes
 (``results/transfer_icbhi_sample_sound2.json``).
+Sound model 4 (issue 21, third round) took the full-band step out of each heart sound's onset
+and gave clicks a low-pass of their own: in model 3 every heart beat and every click drew a
+line across the whole band, so the only transients that faded upward were crackles, and a
+classifier called a real COPD patient's normal cycles crackles
+(``results/transfer_icbhi_sample_sound3_quick.json``). It also adds steady noise bands, like
+the one that runs through the real healthy Meditron recording 102_1b1_Ar, and grunts: short
+broadband voiced bursts, which model 3's smooth groans did not teach a classifier to ignore.
 
 All of it is synthesised at the device rate, or at 11.025 kHz for 44.1 kHz
 devices, whose body sound is then up-sampled exactly by zero-padding its
@@ -60,7 +69,7 @@ from respirelib.data.synth.plan import RecordingPlan
 # Revision of the signal model: part of the default synthetic folders' names
 # (respirelib.data.data_dirs.default_synthetic_dir) and of every marker, so a set written by
 # an older model is never taken for a current one.
-SOUND_VERSION = 3
+SOUND_VERSION = 4
 AUDIO_STREAM = 1
 OBSTRUCTIVE_DIAGNOSES = ("COPD", "Asthma", "Bronchiectasis", "Bronchiolitis")
 NOISE_BAND_HZ = (50.0, 2000.0)
@@ -101,6 +110,8 @@ def synthesize_recording(recording: RecordingPlan, *, settings: DifficultySettin
     clutter.add_clicks(body, sr, rng)
     if rng.random() < profile.hum_share:
         body += clutter.hum(n, sr, rng)
+    if rng.random() < clutter.NOISE_BAND_SHARE:
+        body += clutter.noise_band(n, sr, rng)
     clutter.add_voice(body, sr, breathing.segments(), rng)
     _add_adventitious_sounds(body, sr, breathing, recording, settings, rng)
     _add_artifacts(body, sr, settings, rng)
