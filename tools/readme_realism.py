@@ -6,9 +6,10 @@ Usage: ``.venv/bin/python tools/readme_realism.py`` (reads ``results/realism_cal
 in float32, seeds 0-2 and 3-5), ``results/transfer_icbhi_sample_sound3_bf16_e12.json`` (bf16, the 12-epoch quick
 profile, seeds 0-5), ``..._sound3_bf16_e18.json`` (the 18-epoch profile), ``..._sound3_bf16_e24_xeon.json`` and
 ``..._sound3_bf16_e24.json`` (the 24-epoch profile on a 2-core Intel Xeon with AMX and on an AMD EPYC with
-AVX-512 BF16), ``..._sound3_fp32_e24_noavx512.json`` (the same profile on an AMD EPYC without AVX-512, in fp32)
-and ``results/transfer_icbhi_sample.json`` (the current code and quick profile, the default precision,
-seeds 0-5); writes
+AVX-512 BF16), ``..._sound3_fp32_e24_noavx512.json`` (the same profile on an AMD EPYC without AVX-512, in fp32),
+``..._sound3_quick.json`` (sound model 3 with the current quick profile), ``..._sound4_step1.json`` (sound
+model 4's first step) and ``results/transfer_icbhi_sample.json`` (the current code and quick profile, the
+default precision, seeds 0-5); writes
 ``figures/readme/01_realism_statistics.png`` and ``figures/readme/transfer_real_sample.png``; prints
 the Markdown tables).
 """
@@ -33,7 +34,8 @@ def model_name(step: dict) -> str:
 print("| statistic | " + " | ".join(f"within, {model_name(s)}" for s in steps) + " |")
 print("| --- | " + " | ".join("---" for _ in steps) + " |")
 for name in steps[-1]["summary"]["per_statistic"]:
-    print(f"| {name} | " + " | ".join(s["summary"]["per_statistic"][name] for s in steps) + " |")
+    # A statistic added later (heart_reach_db, with sound model 4) was not measured in the earlier steps.
+    print(f"| {name} | " + " | ".join(s["summary"]["per_statistic"].get(name, "not measured") for s in steps) + " |")
 print("| all | " + " | ".join(f"{s['summary']['within']} of {s['summary']['compared']}" for s in steps) + " |")
 for s in steps:
     marker = s["synthetic_data"].get("synthetic_marker") or {}
@@ -59,7 +61,12 @@ for name, file in (("sound model 1", "transfer_icbhi_sample_before.json"),
                    ("sound model 3, fp32, 24 epochs, seeds 0-5, AMD EPYC without AVX-512",
                     "transfer_icbhi_sample_sound3_fp32_e24_noavx512.json"),
                    ("sound model 3, fp32, 24 epochs, the mean blank level on standardised grey images (the quick "
-                    "profile now), seeds 0-5, AMD EPYC without AVX-512 (the record)", "transfer_icbhi_sample.json")):
+                    "profile now), seeds 0-5, AMD EPYC without AVX-512", "transfer_icbhi_sample_sound3_quick.json"),
+                   ("sound model 4, first step (heart onsets and clicks that fade upward, noise bands 0.2-0.6 "
+                    "octave; no grunts), the quick profile, fp32, seeds 0-5, AMD EPYC without AVX-512",
+                    "transfer_icbhi_sample_sound4_step1.json"),
+                   ("sound model 4 (grunts, noise bands 0.4-0.9 octave), the quick profile, fp32, seeds 0-5, "
+                    "AMD EPYC without AVX-512 (the record)", "transfer_icbhi_sample.json")):
     path = RESULTS / file
     if path.is_file():
         records[name] = json.loads(path.read_text())
