@@ -189,22 +189,33 @@ def add_clicks(body: np.ndarray, sr: int, rng: np.random.Generator) -> None:
         at = int(rng.integers(len(body)))
         level = rng.uniform(*CLICK_LEVEL_DB)
         corner = float(np.exp(rng.uniform(*np.log(CLICK_CORNER_HZ))))
+        # One filter design per event: designing it costs more than filtering a click.
+        lowpass = _click_lowpass(sr, corner)
         if rng.random() < RUB_SHARE:
             span = rng.uniform(*RUB_SECONDS)
             for offset in np.sort(rng.uniform(0.0, span, int(rng.integers(RUB_CLICKS[0], RUB_CLICKS[1] + 1)))):
-                add_at(body, at + int(offset * sr), _click(sr, corner, rng) * db(level - rng.uniform(0.0, 10.0)))
+                add_at(body, at + int(offset * sr),
+                       _click(sr, corner, rng, lowpass=lowpass) * db(level - rng.uniform(0.0, 10.0)))
         else:
-            add_at(body, at, _click(sr, corner, rng) * db(level))
+            add_at(body, at, _click(sr, corner, rng, lowpass=lowpass) * db(level))
 
 
-def _click(sr: int, corner_hz: float, rng: np.random.Generator) -> np.ndarray:
-    """A decaying noise burst through a fourth-order low-pass at ``corner_hz``, peak 1."""
+def _click_lowpass(sr: int, corner_hz: float) -> np.ndarray | None:
+    """Second-order sections of the clicks' fourth-order low-pass; None when the corner is near Nyquist."""
+    return scipy.signal.butter(4, corner_hz, fs=sr, output="sos") if corner_hz < 0.45 * sr else None
+
+
+def _click(sr: int, corner_hz: float, rng: np.random.Generator, *, lowpass: np.ndarray | None = None) -> np.ndarray:
+    """A decaying noise burst through a fourth-order low-pass at ``corner_hz``, peak 1.
+
+    ``lowpass`` is that filter (:func:`_click_lowpass`), designed here when not given.
+    """
     n = max(2, int(rng.uniform(0.0005, 0.003) * sr))
     burst = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.3 * n))
-    if corner_hz < 0.45 * sr:
+    lowpass = _click_lowpass(sr, corner_hz) if lowpass is None else lowpass
+    if lowpass is not None:
         # Room for the filter's ring-down: about two periods of the corner.
-        burst = scipy.signal.sosfilt(scipy.signal.butter(4, corner_hz, fs=sr, output="sos"),
-                                     np.concatenate([burst, np.zeros(int(2 * sr / corner_hz))]))
+        burst = scipy.signal.sosfilt(lowpass, np.concatenate([burst, np.zeros(int(2 * sr / corner_hz))]))
     return burst / max(float(np.max(np.abs(burst))), 1e-12)
 
 
