@@ -61,9 +61,9 @@ CLICK_LEVEL_DB = (-14.0, 8.0)
 # Corner of the low-pass that each click (or each rub) passes through, log-uniform. In the real
 # sample few transients reach the top of the 2 kHz band at full strength: most fade above a few
 # hundred hertz, like crackles do, because the chest and the chest piece damp their high
-# frequencies. Sound model 4: model 3's clicks were white, full-height lines, so a classifier
-# learned "a transient that fades upward is a crackle" and called a real COPD patient's normal
-# cycles crackles (results/transfer_icbhi_sample_sound3_quick.json).
+# frequencies. Sound model 4: model 3's clicks were white, full-height lines, so a classifier could
+# learn "a transient that fades upward is a crackle"; trained on model 3, it called most real normal
+# cycles abnormal (results/transfer_icbhi_sample_sound3_quick.json).
 CLICK_CORNER_HZ = (150.0, 3000.0)
 RUB_SHARE = 0.2
 RUB_CLICKS = (4, 20)

@@ -40,7 +40,7 @@ to miss faint, short real wheezes and to call real groans wheezes
 Sound model 4 (issue 21, third round) took the full-band step out of each heart sound's onset
 and gave clicks a low-pass of their own: in model 3 every heart beat and every click drew a
 line across the whole band, so the only transients that faded upward were crackles, and a
-classifier called a real COPD patient's normal cycles crackles
+classifier called most real normal cycles abnormal
 (``results/transfer_icbhi_sample_sound3_quick.json``). It also adds steady noise bands, like
 the one that runs through the real healthy Meditron recording 102_1b1_Ar, and grunts: short
 broadband voiced bursts, which model 3's smooth groans did not teach a classifier to ignore.
