@@ -131,13 +131,19 @@ def _db(x) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(np.asarray(x, dtype=np.float64), EPS))
 
 
-def _band_frames(y: np.ndarray, *, sr: int, n_fft: int, band: tuple[float, float]) -> np.ndarray:
-    """Power in ``band`` of frames of ``n_fft`` samples, hop half a frame [shape=(n_frames,)]."""
+def _band_frames(y: np.ndarray, *, sr: int, n_fft: int, bands: tuple[tuple[float, float], ...]) -> list[np.ndarray]:
+    """Power in each of ``bands`` of frames of ``n_fft`` samples, hop half a frame, from one STFT.
+
+    Returns
+    -------
+    frames : list of np.ndarray [shape=(n_frames,)]
+        One per band, in order.
+    """
     if len(y) < n_fft:
-        return np.zeros(0)
+        return [np.zeros(0) for _ in bands]
     freqs, _, stft = scipy.signal.stft(y, fs=sr, nperseg=n_fft, noverlap=n_fft // 2, boundary=None, padded=False)
-    rows = (freqs >= band[0]) & (freqs < band[1])
-    return np.sum(np.abs(stft[rows]) ** 2, axis=0)
+    power = np.abs(stft) ** 2
+    return [np.sum(power[(freqs >= low) & (freqs < high)], axis=0) for low, high in bands]
 
 
 def _impulse_count(high: np.ndarray, *, sr: int, config: RealismConfig) -> int:
@@ -221,9 +227,9 @@ def measure_recording(y: np.ndarray, *, sr: int, spans: Iterable[tuple[float, fl
     stats = {band_name(band): float(_db(power[(freqs >= band[0]) & (freqs < band[1])].sum()))
              for band in config.bands_hz}
     frame = int(round(config.frame_seconds * rate))
-    breath = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.breath_band_hz) for p in parts])
-    heart = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.heart_band_hz) for p in parts])
-    reach = np.concatenate([_band_frames(p, sr=rate, n_fft=frame, band=config.reach_band_hz) for p in parts])
+    per_part = [_band_frames(p, sr=rate, n_fft=frame,
+                             bands=(config.breath_band_hz, config.heart_band_hz, config.reach_band_hz)) for p in parts]
+    breath, heart, reach = (np.concatenate(frames) for frames in zip(*per_part))
     floor, loud = np.percentile(breath, [10, 90])
     heart_peaks = heart >= np.percentile(heart, 95)
     sos = scipy.signal.butter(4, config.impulse_band_hz, btype="highpass", fs=rate, output="sos")

@@ -155,10 +155,19 @@ def _attack_decay(tau: np.ndarray, decay: float, *, attack: float = 0.003) -> np
     return np.where(tau >= 0, (1.0 - np.exp(-t / attack)) * np.exp(-t / decay), 0.0)
 
 
+def _white_spectrum(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Complex white Gaussian rfft coefficients [shape=(size,)]: multiply by a gain, then irfft."""
+    return rng.standard_normal(size) + 1j * rng.standard_normal(size)
+
+
+def _unit_rms(x: np.ndarray) -> np.ndarray:
+    """``x`` scaled to unit standard deviation (unchanged when silent)."""
+    return x / max(float(np.std(x)), 1e-12)
+
+
 def _lowpass_noise(n: int, sr: int, corner_hz: float, rng: np.random.Generator) -> np.ndarray:
     freqs = scipy.fft.rfftfreq(n, 1.0 / sr)
-    spectrum = (rng.standard_normal(len(freqs)) + 1j * rng.standard_normal(len(freqs))) / np.sqrt(1.0 + (freqs / corner_hz) ** 8)
-    return scipy.fft.irfft(spectrum, n)
+    return scipy.fft.irfft(_white_spectrum(len(freqs), rng) / np.sqrt(1.0 + (freqs / corner_hz) ** 8), n)
 
 
 def rumble(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -166,9 +175,7 @@ def rumble(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     freqs = scipy.fft.rfftfreq(n, 1.0 / sr)
     # Steep above its corner: muscle and contact noise stays below about 100 Hz.
     shape = 1.0 / np.sqrt(1.0 + (freqs / rng.uniform(40.0, 80.0)) ** 12)
-    spectrum = (rng.standard_normal(len(freqs)) + 1j * rng.standard_normal(len(freqs))) * shape
-    noise = scipy.fft.irfft(spectrum, n)
-    noise /= max(float(np.std(noise)), 1e-12)
+    noise = _unit_rms(scipy.fft.irfft(_white_spectrum(len(freqs), rng) * shape, n))
     # A slow random envelope (about 0.3 Hz): posture and pressure on the chest piece change.
     knots = rng.lognormal(0.0, 0.5, int(n / sr / 3.0) + 2)
     envelope = np.interp(np.arange(n) / sr, np.linspace(0.0, n / sr, len(knots)), knots)
@@ -229,9 +236,7 @@ def noise_band(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     centre = float(np.exp(rng.uniform(*np.log(NOISE_BAND_CENTRE_HZ))))
     width = rng.uniform(*NOISE_BAND_OCTAVES)
     octaves = np.log2(np.maximum(freqs, 1.0) / centre)
-    spectrum = (rng.standard_normal(len(freqs)) + 1j * rng.standard_normal(len(freqs))) * np.exp(-0.5 * (octaves / width) ** 2)
-    noise = scipy.fft.irfft(spectrum, n)
-    noise /= max(float(np.std(noise)), 1e-12)
+    noise = _unit_rms(scipy.fft.irfft(_white_spectrum(len(freqs), rng) * np.exp(-0.5 * (octaves / width) ** 2), n))
     drift = 1.0 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.02, 0.1) * np.arange(n) / sr + rng.uniform(0, 2 * np.pi))
     return (noise * drift * db(rng.uniform(*NOISE_BAND_LEVEL_DB))).astype(np.float32)
 
@@ -279,7 +284,7 @@ def voiced_sound(sr: int, duration: float, rng: np.random.Generator, *, grunt: b
         gain = np.prod([_resonance(k * f0, centre, bandwidth) for centre, bandwidth in formants], axis=0)
         wave += gain * np.sin(k * phase + rng.uniform(0, 2 * np.pi)) / k
     if grunt:
-        wave /= max(float(np.std(wave)), 1e-12)
+        wave = _unit_rms(wave)
         wave += db(rng.uniform(*GRUNT_ASPIRATION_DB)) * _formant_noise(n, sr, formants, rng)
         envelope = tukey(n, min(1.0, 2 * 0.01 / duration))  # 10 ms onset and offset: abrupt
     else:
@@ -291,8 +296,7 @@ def _formant_noise(n: int, sr: int, formants: list[tuple[float, float]], rng: np
     """Aspiration noise shaped by the vocal tract's formants, unit RMS [shape=(n,)]."""
     freqs = scipy.fft.rfftfreq(n, 1.0 / sr)
     gain = np.prod([_resonance(freqs, centre, bandwidth) for centre, bandwidth in formants], axis=0)
-    noise = scipy.fft.irfft((rng.standard_normal(len(freqs)) + 1j * rng.standard_normal(len(freqs))) * gain, n)
-    return noise / max(float(np.std(noise)), 1e-12)
+    return _unit_rms(scipy.fft.irfft(_white_spectrum(len(freqs), rng) * gain, n))
 
 
 def _resonance(freq: np.ndarray, centre: float, bandwidth: float) -> np.ndarray:
