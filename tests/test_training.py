@@ -40,6 +40,40 @@ def test_resumed_run_equals_uninterrupted_run(tiny_synthetic, smoke_run, tmp_pat
         assert torch.equal(tensor, resumed["model"][name]), name
 
 
+def test_a_moving_average_run_keeps_the_average_and_resumes_exactly(tiny_synthetic, tmp_path):
+    interrupted = tmp_path / "interrupted"
+    train_run(tiny_synthetic, interrupted, profile="smoke", init="random", seed=0, progress=False,
+              stop_after=1, overrides={"stage1": {"ema_decay": 0.9, "eval_every": 1}})
+    # After one epoch, the average (not the last step's weights) is what was validated and kept as best.
+    after_one = _state(interrupted)
+    best = load_checkpoint(interrupted / "stage1" / "checkpoints" / "best.pt")
+    averaged = {name.removeprefix("module."): tensor for name, tensor in after_one["ema"].items()
+                if name.startswith("module.")}
+    assert best["epoch"] == 1 and averaged.keys() == best["model"].keys()
+    assert all(torch.equal(averaged[name], best["model"][name]) for name in averaged)
+    weight = next(name for name in averaged if name.endswith("conv1.weight"))
+    assert not torch.equal(averaged[weight], after_one["model"][weight])
+
+    train_run(tiny_synthetic, interrupted, resume=True, progress=False)
+    full = train_run(tiny_synthetic, tmp_path / "full", profile="smoke", init="random", seed=0, progress=False,
+                     overrides={"stage1": {"ema_decay": 0.9, "eval_every": 1}})
+    last, resumed = _state(full), _state(interrupted)
+    for part in ("model", "ema"):
+        for name, tensor in last[part].items():
+            assert torch.equal(tensor, resumed[part][name]), (part, name)
+
+
+def test_selection_by_the_mean_class_recall_keeps_its_best_epoch(tiny_synthetic, tmp_path):
+    run = train_run(tiny_synthetic, tmp_path / "run", profile="smoke", init="random", seed=0, progress=False,
+                    overrides={"stage1": {"select_metric": "mean_recall"}})
+    history = [json.loads(line) for line in (run / "stage1" / "history.jsonl").read_text().splitlines()]
+    recalls = [record["val_mean_recall"] for record in history]
+    assert all(0.0 <= value <= 1.0 for value in recalls)
+    best = load_checkpoint(run / "stage1" / "checkpoints" / "best.pt")
+    assert best["score"] == max(recalls) and best["epoch"] == 1 + recalls.index(max(recalls))
+    assert best["score"] not in [record["val_score"] for record in history]
+
+
 def test_selection_uses_validation_and_history_is_recorded(smoke_run):
     history = [json.loads(line) for line in (smoke_run / "stage1" / "history.jsonl").read_text().splitlines()]
     assert [record["epoch"] for record in history] == [1, 2]

@@ -9,7 +9,8 @@ with one torch thread, ``OMP_NUM_THREADS=1 respirenet bench quick``) it also pri
 same seeds' two-thread runs (the round's ``e24``), and the same profile on a second machine where the round
 holds one (a record of ``e24`` with another CPU), each paired by seed with the first. With
 ``results/quick_profile_tuning_round6.json`` it prints the sixth round: the quick profile at two threads
-(candidate ``quick``), its candidates and the same profile at one thread, paired by seed with the first.
+(candidate ``quick``), its candidates and the same profile at one thread, paired by seed with the first;
+with ``results/quick_profile_tuning_round7.json`` the seventh (sound model 4), in the same form.
 """
 
 import json
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "results" / "quick_profile_tuning_sound3.json"
 ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
 ROUND_SIX = ROOT / "results" / "quick_profile_tuning_round6.json"
-ROUND_SIX_BASE = "quick"  # the quick profile as it stands, at 2 torch threads, in the sixth round's records
+ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
+ROUND_BASE = "quick"  # the quick profile as it stands, at 2 torch threads, in the later rounds' records
 CHOSEN = "e24"
 # The fifth round's candidates, under the names their records give them (see zoom_check).
 ZOOM_GROUPS = {"**the mean blank level, standard scaling, grey images (the quick profile now)**": {"stdrep", "stdzoom"},
@@ -164,11 +166,11 @@ def zoom_check(records: list[dict]) -> None:
           f"commits {', '.join(commits)}. Paired differences: mean and 95 % t interval over the shared seeds.)")
 
 
-def round_six(records: list[dict]) -> None:
-    """The sixth round: the quick profile (channels-last fp32) against the presence head and half the frames,
-    and the same profile at one torch thread, each paired by seed with the profile at two threads."""
+def later_round(records: list[dict]) -> None:
+    """A later round (six, seven): the quick profile as it stood against candidates, and the same profile at
+    one torch thread, each paired by seed with the profile at two threads."""
     rows = [(record, candidate) for record in records for candidate in record["candidates"]]
-    base = next(c for r, c in rows if c["name"] == ROUND_SIX_BASE and r["torch_threads"] == 2)
+    base = next(c for r, c in rows if c["name"] == ROUND_BASE and r["torch_threads"] == 2)
     base_scores = {run["seed"]: 100 * run["score"] for run in base["runs"]}
     print("\n| setting | overrides of the quick profile | torch threads | 4-class score, mean ± std (per seed) | "
           "lowest class recall of any seed (%) | mean recall normal / crackle / wheeze / both (%) | "
@@ -202,5 +204,6 @@ if __name__ == "__main__":
         setup_check(round_records)
     if any(c["name"] in set().union(*ZOOM_GROUPS.values()) for r in round_records for c in r["candidates"]):
         zoom_check(round_records)
-    if ROUND_SIX.is_file():
-        round_six(json.loads(ROUND_SIX.read_text())["records"])
+    for later in (ROUND_SIX, ROUND_SEVEN):
+        if later.is_file():
+            later_round(json.loads(later.read_text())["records"])

@@ -193,6 +193,8 @@ def build_export(run_dir: str | Path, *, data_dir: str | Path | None = None) -> 
             "split": request["split"], "fold": request["fold"], "subset_sizes": request.get("subset_sizes", {}),
             "precision": request.get("precision"),
             "select_on": {stage: config[stage]["select_on"] for stage in ("stage1", "stage2")},
+            # Exports of runs from before the option selected by the Score.
+            "select_metric": {stage: config[stage].get("select_metric", "score") for stage in ("stage1", "stage2")},
             "schedule": {stage: {key: config[stage][key] for key in ("epochs", "batch_size", "lr", "samples_per_epoch",
                                                                      "concat", "augment", "weighted_sampler")}
                          for stage in ("stage1", "stage2")}}),

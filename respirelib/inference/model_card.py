@@ -82,7 +82,9 @@ def _protocol_section(training: Mapping) -> str:
         where = training["select_on"][stage]
         note = ("on the validation patients" if where == "val"
                 else "**on the test set** (as the reference code does): the test metrics below are optimistic")
-        lines.append(f"- {name}: checkpoint selected by ICBHI score {note}.")
+        metric = ("the mean of the four class recalls (a departure from the paper's ICBHI score)"
+                  if training.get("select_metric", {}).get(stage) == "mean_recall" else "ICBHI score")
+        lines.append(f"- {name}: checkpoint selected by {metric} {note}.")
     lines.append("- The test split is used once, for the final evaluation below. Every test input is built without "
                  "labels (short cycles padded with their neighbours whatever their class), exactly as `respirenet "
                  "predict` builds the inputs of a new recording.")

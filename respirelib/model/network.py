@@ -49,8 +49,8 @@ class ModelConfig:
         Output classes (normal, crackle, wheeze, both).
     output : {"classes", "presence"}
         ``"classes"`` (paper): the head's last layer gives one logit per class. ``"presence"`` (a
-        departure from the paper, used by no profile: measured on ``quick`` in the README's sixth
-        tuning round and not adopted): it gives two, crackle present and wheeze present,
+        departure from the paper, used by the ``quick`` profile since the README's seventh tuning
+        round): it gives two, crackle present and wheeze present,
         each a sigmoid, and :class:`PresenceToClasses` turns them into the four classes'
         log-probabilities, so "both" is learnt from every crackle and every wheeze cycle rather
         than from the few cycles that carry both. Needs the four ICBHI classes.

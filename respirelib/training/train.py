@@ -5,10 +5,11 @@ feature frontend, a training :class:`SampleSet` and a selection set (validation
 patients by default), and writes into one stage directory:
 
 - ``history.jsonl``: one JSON line per epoch (loss, validation Se/Sp/Score, time);
-- ``checkpoints/last.pt``: model, optimizer, RNG states, epoch, history, best so far,
+- ``checkpoints/last.pt``: model, its moving average (``TrainConfig.ema_decay``), optimizer, RNG states, epoch, history, best so far,
   written atomically after every epoch, so a killed run resumes where it stopped and
   ends with exactly the metrics of an uninterrupted run (same seed, CPU);
-- ``checkpoints/best.pt``: the model of the epoch with the best selection score;
+- ``checkpoints/best.pt``: the model of the epoch with the best selection score (the moving
+  average of the weights when ``TrainConfig.ema_decay`` is set: it is what is validated);
 - ``scored_rows.json``: the cycle rows (of the cycles table) that selection and the monitor
   scored, so a test can check that selection never read a test patient;
 - ``test_monitor.pt`` (only with a ``monitor`` set): per-cycle test predictions of every
@@ -92,8 +93,12 @@ def _selection_scores(model, frontend, selection: SampleSet, config: TrainConfig
     scores = score_predictions(table)
     val_loss = float(torch.nn.functional.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-12)),
                                                   selection.labels.cpu()))
+    present = np.bincount(selection.labels.cpu().numpy(), minlength=len(scores["class_recall"])) > 0
+    recalls = np.array(list(scores["class_recall"].values()), dtype=float)
     return {"val_loss": val_loss, "val_sp": scores["four_class"]["sp"], "val_se": scores["four_class"]["se"],
-            "val_score": scores["four_class"]["score"], "val_score_2class": scores["two_class"]["score"]}
+            "val_score": scores["four_class"]["score"], "val_score_2class": scores["two_class"]["score"],
+            # The classes the selection set holds; a class it lacks has no recall to average.
+            "val_mean_recall": float(recalls[present].mean()) if present.any() else float("nan")}
 
 
 # Selection images above this size are recomputed every validation instead of kept (the paper
@@ -137,6 +142,17 @@ def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optim
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                            weight_decay=config.weight_decay)
+
+
+def _moving_average(model: torch.nn.Module, config: TrainConfig):
+    """The model whose weights are validated and kept: ``model`` itself, or its EMA (``config.ema_decay``)."""
+    if config.ema_decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    # use_buffers: the batch-norm statistics are averaged with the weights, so the average needs no
+    # extra pass over the training set to re-estimate them.
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
 
 
 def _defined(score) -> bool:
@@ -210,6 +226,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         torch.backends.cudnn.benchmark = True
 
     start_epoch, history, best = 0, [], {"epoch": -1, "score": -1.0}
+    selected_by = f"val_{config.select_metric}"
     monitored: list[dict] = []
     selection_rows: set[int] = set()
     state = load_checkpoint(last_path, map_location=device) if last_path.is_file() and resume else None
@@ -222,8 +239,12 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     config = replace(config, precision=precision)
     layout = memory_format(precision, device)
     model.to(memory_format=layout)
+    averaged = _moving_average(model, config)
+    kept = model if averaged is None else averaged.module  # validated, selected and saved as best
     if state is not None:
         model.load_state_dict(state["model"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
@@ -247,8 +268,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         initial = {"epoch": 0, **_selection_scores(model, frontend_eval, selection, config,
                                                    scored_rows=selection_rows)}
         history.append(initial)
-        if _defined(initial["val_score"]):
-            best = {"epoch": 0, "score": initial["val_score"]}
+        if _defined(initial[selected_by]):
+            best = {"epoch": 0, "score": initial[selected_by]}
             atomic_torch_save({"model": model.state_dict(), "epoch": 0, "score": best["score"]}, best_path)
 
     epochs_run = 0
@@ -275,6 +296,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             total_loss += loss.detach().double() * len(batch)
             seen += len(batch)
         record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(seen, 1),
@@ -282,16 +305,17 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         if scheduler is not None:
             scheduler.step()
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            record.update(_selection_scores(model, frontend_eval, selection, config, scored_rows=selection_rows))
+            record.update(_selection_scores(kept, frontend_eval, selection, config, scored_rows=selection_rows))
             if monitor is not None:
-                monitored.append(_monitor_record(model, frontend_monitor, monitor, config, epoch + 1))
-            if _defined(record["val_score"]) and record["val_score"] > best["score"]:
-                best = {"epoch": epoch + 1, "score": record["val_score"]}
-                atomic_torch_save({"model": model.state_dict(), "epoch": epoch + 1, "score": best["score"]},
+                monitored.append(_monitor_record(kept, frontend_monitor, monitor, config, epoch + 1))
+            if _defined(record[selected_by]) and record[selected_by] > best["score"]:
+                best = {"epoch": epoch + 1, "score": record[selected_by]}
+                atomic_torch_save({"model": kept.state_dict(), "epoch": epoch + 1, "score": best["score"]},
                                   best_path)
         record["seconds"] = round(time.perf_counter() - started, 3)
         history.append(record)
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "ema": averaged.state_dict() if averaged is not None else None,
                            "scheduler": scheduler.state_dict() if scheduler is not None else None,
                            "rng": rng_state(sample_generator, augment_generator), "epoch": epoch,
                            "history": history, "best": best, "config": asdict(config), "monitored": monitored,
@@ -310,7 +334,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     if not best_path.is_file():
         # No epoch had a defined selection score (e.g. a selection set without one of the classes
         # needed): keep the last model as the selected one, and say so in the history.
-        atomic_torch_save({"model": model.state_dict(), "epoch": history[-1]["epoch"] if history else 0,
+        atomic_torch_save({"model": kept.state_dict(), "epoch": history[-1]["epoch"] if history else 0,
                            "score": None}, best_path)
     return FitResult(best_epoch=best["epoch"], best_score=best["score"], history=history, best_path=best_path,
                      last_path=last_path, precision=precision)
