@@ -357,6 +357,16 @@ def test_training_curves_join_validations_made_every_few_epochs():
     np.testing.assert_allclose(line.get_ydata(), [40, 60])
 
 
+def test_training_curves_mark_the_epoch_the_selection_metric_chose():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.3, 1.2, 1.0], "val_score": [0.5, 0.7, 0.6],
+                            "val_mean_recall": [0.4, 0.3, 0.6]})
+    for selected_by, epoch in (("val_score", 2), ("val_mean_recall", 3)):
+        score_ax = plot_training_curves(history, selected_by=selected_by).axes[1]
+        marks = [line for line in score_ax.get_lines() if line.get_label().startswith("_")]
+        assert [list(mark.get_xdata()) for mark in marks] == [[epoch, epoch]]
+        assert score_ax.texts[0].get_text().startswith("selected:")
+
+
 # ----------------------------------------------------------------------------- paired comparison of two rows
 
 from respirelib.training.metrics import exceeds_noise, paired_bootstrap  # noqa: E402

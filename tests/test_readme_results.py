@@ -74,6 +74,14 @@ def test_learning_targets_need_five_seeds_every_class_recalled_and_a_small_sprea
 
 
 @pytest.mark.slow
+def test_bench_demo_names_each_notebooks_share_of_the_time(smoke_pipeline):
+    from respirelib.apps.bench_quick import notebook_seconds
+
+    seconds = notebook_seconds(smoke_pipeline)
+    assert sorted(seconds) == sorted(path.stem for path in (smoke_pipeline / "notebooks").glob("*.ipynb"))
+    assert len(seconds) == 7 and all(value > 0 for value in seconds.values())
+
+
 def test_bench_demo_checks_the_learning_targets_of_the_run(smoke_pipeline):
     from respirelib.apps.bench_quick import demo_learning_targets
     from respirelib.training.metrics import MIN_DEMO_SEEDS

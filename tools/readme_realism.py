@@ -7,9 +7,10 @@ in float32, seeds 0-2 and 3-5), ``results/transfer_icbhi_sample_sound3_bf16_e12.
 profile, seeds 0-5), ``..._sound3_bf16_e18.json`` (the 18-epoch profile), ``..._sound3_bf16_e24_xeon.json`` and
 ``..._sound3_bf16_e24.json`` (the 24-epoch profile on a 2-core Intel Xeon with AMX and on an AMD EPYC with
 AVX-512 BF16), ``..._sound3_fp32_e24_noavx512.json`` (the same profile on an AMD EPYC without AVX-512, in fp32),
-``..._sound3_quick.json`` (sound model 3 with the current quick profile), ``..._sound4_step1.json`` (sound
-model 4's first step) and ``results/transfer_icbhi_sample.json`` (the current code and quick profile, the
-default precision, seeds 0-5); writes
+``..._sound3_quick.json`` (sound model 3 with the fifth round's quick profile), ``..._sound4_step1.json`` (sound
+model 4's first step), ``..._sound4_profile5.json`` (sound model 4 with the fifth round's profile) and
+``results/transfer_icbhi_sample.json`` (the current code and quick profile, the default precision, seeds 0-5);
+writes
 ``figures/readme/01_realism_statistics.png`` and ``figures/readme/transfer_real_sample.png``; prints
 the Markdown tables).
 """
@@ -65,8 +66,11 @@ for name, file in (("sound model 1", "transfer_icbhi_sample_before.json"),
                    ("sound model 4, first step (heart onsets and clicks that fade upward, noise bands 0.2-0.6 "
                     "octave; no grunts), the quick profile, fp32, seeds 0-5, AMD EPYC without AVX-512",
                     "transfer_icbhi_sample_sound4_step1.json"),
-                   ("sound model 4 (grunts, noise bands 0.4-0.9 octave), the quick profile, fp32, seeds 0-5, "
-                    "AMD EPYC without AVX-512 (the record)", "transfer_icbhi_sample.json")):
+                   ("sound model 4 (grunts, noise bands 0.4-0.9 octave), the fifth round's quick profile, fp32, "
+                    "seeds 0-5, AMD EPYC without AVX-512", "transfer_icbhi_sample_sound4_profile5.json"),
+                   ("sound model 4, the seventh round's quick profile (presence head, moving average, selection "
+                    "by mean class recall), fp32, seeds 0-5, Intel Xeon with AVX-512 (the record)",
+                    "transfer_icbhi_sample.json")):
     path = RESULTS / file
     if path.is_file():
         records[name] = json.loads(path.read_text())

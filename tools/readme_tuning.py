@@ -64,7 +64,8 @@ def _cpu(record: dict) -> str:
     """A short name of the record's CPU and the precision its runs trained in.
 
     Records made before they stored the CPU's bf16 flags are named from the CPU model and from what the
-    precision ``auto`` resolved to there: an AMD EPYC that ran bf16 has AVX-512 BF16 (AMD has no AMX).
+    precision ``auto`` resolved to there: an AMD EPYC that ran bf16 has AVX-512 BF16 (AMD has no AMX), and
+    the only Intel Xeon before those flags had AMX; later Intel records say whether the CPU has native bf16.
     """
     model = record["hardware"].get("cpu_model") or "unknown CPU"
     cores = record["hardware"].get("cpu_count")
@@ -73,6 +74,9 @@ def _cpu(record: dict) -> str:
         return f"{cores}-core AMD EPYC, " + ("bf16 (AVX-512 BF16)" if precision == "bf16" else
                                                f"{precision} (no native bf16)")
     if "Intel" in model:
+        native = record["hardware"].get("cpu_native_bf16", {}).get("native")
+        if native is False:
+            return f"{cores}-core Intel Xeon with AVX-512 (no native bf16), {precision}"
         return f"{cores}-core Intel Xeon (AMX), {precision}"
     return f"{cores}-core {model}, {precision}"
 
@@ -166,6 +170,11 @@ def zoom_check(records: list[dict]) -> None:
           f"commits {', '.join(commits)}. Paired differences: mean and 95 % t interval over the shared seeds.)")
 
 
+def _best_validation(runs: list[dict]) -> float:
+    """The best validation ICBHI score of each run (whatever selection kept), averaged over the runs."""
+    return float(np.mean([max(score for score in run["val_scores"] if score is not None) for run in runs]))
+
+
 def later_round(records: list[dict]) -> None:
     """A later round (six, seven): the quick profile as it stood against candidates, and the same profile at
     one torch thread, each paired by seed with the profile at two threads."""
@@ -174,8 +183,9 @@ def later_round(records: list[dict]) -> None:
     base_scores = {run["seed"]: 100 * run["score"] for run in base["runs"]}
     print("\n| setting | overrides of the quick profile | torch threads | 4-class score, mean ± std (per seed) | "
           "lowest class recall of any seed (%) | mean recall normal / crackle / wheeze / both (%) | "
-          "stage-1 fit per seed (s, mean) | minus the quick profile at 2 threads, paired by seed |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "stage-1 fit per seed (s, mean) | best validation score, mean over seeds | "
+          "minus the quick profile at 2 threads, paired by seed |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for record, candidate in rows:
         runs = candidate["runs"]
         assert sorted(base_scores) == [run["seed"] for run in runs], "every row must train the base's seeds"
@@ -189,8 +199,8 @@ def later_round(records: list[dict]) -> None:
         print(f"| {candidate['name']} | {overrides} | {record['torch_threads']} | "
               f"{np.mean(scores):.1f} ± {np.std(scores, ddof=1):.1f} ({', '.join(f'{v:.1f}' for v in scores)}) | "
               f"{100 * recalls.min():.0f} | {' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} | "
-              f"{candidate['summary']['fit_s_mean']:.0f} | {paired} |")
-    commits = sorted({r["commit"][:7] for r in records})
+              f"{candidate['summary']['fit_s_mean']:.0f} | {_best_validation(runs):.3f} | {paired} |")
+    commits = sorted({r["commit"][:7] + ("-dirty" if r["commit"].endswith("-dirty") else "") for r in records})
     print(f"\n(All on the {_cpu(records[0])}, seeds {', '.join(map(str, sorted(base_scores)))}, the same synthetic set and "
           f"test cycles; `respirenet bench quick`, commits {', '.join(commits)}; load averages "
           f"{min(r['load_average'][0] for r in records):.1f}-{max(r['load_average'][0] for r in records):.1f}. "

@@ -167,12 +167,23 @@ def demo_learning_targets(run_dir: str | Path) -> list[dict]:
                    at_most=MAX_SCORE_STD_POINTS)]
 
 
+def notebook_seconds(run_dir: str | Path) -> dict[str, float]:
+    """Seconds each executed notebook of a pipeline run took, as papermill recorded them (``{stem: s}``)."""
+    seconds = {}
+    for executed in sorted((Path(run_dir) / "notebooks").glob("*.ipynb")):
+        duration = json.loads(executed.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
+        if duration is not None:
+            seconds[executed.stem] = round(float(duration), 1)
+    return seconds
+
+
 def bench_demo(*, data_dir=None, seeds=None, runs: str | Path | None = None, progress: bool = False) -> dict:
     """Run ``respirenet demo`` end to end (synthetic data written if missing, every notebook) against its targets.
 
     Runs :func:`respirelib.apps.launch.start_pipeline` with the demo's choices, as the command does
     (``seeds=None``: the demo's default seeds), and records its wall time (target: ten minutes) and the
-    learning targets of :func:`demo_learning_targets`.
+    learning targets of :func:`demo_learning_targets`, with each notebook's share of the time
+    (:func:`notebook_seconds`).
     """
     from respirelib.apps.launch import pipeline_seeds, start_pipeline
 
@@ -190,7 +201,8 @@ def bench_demo(*, data_dir=None, seeds=None, runs: str | Path | None = None, pro
                                       "difficulty": marker.get("difficulty"),
                                       "fingerprint": data.get("fingerprint"), "write_s": None},
                         results={"command": "respirenet " + shlex.join(argv), "seconds": round(elapsed, 1),
-                                 "seeds": list(seeds), "load_average_before": load_before, "run": str(out)},
+                                 "seeds": list(seeds), "load_average_before": load_before, "run": str(out),
+                                 "notebook_seconds": notebook_seconds(out)},
                         targets=[target("respirenet demo, wall time", elapsed, unit="s", at_most=DEMO_TARGET_S),
                                  *demo_learning_targets(out)])
 

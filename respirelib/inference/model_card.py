@@ -17,8 +17,8 @@ NOT_A_MEDICAL_DEVICE = (
     "**This is not a medical device.** It is a research model, not cleared or validated for any clinical "
     "use. Do not use its outputs to diagnose, treat or monitor anyone.")
 RESEARCH_PROFILES = {"smoke": "a seconds-long test schedule: its weights and numbers mean nothing",
-                     "quick": "a shortened CPU schedule (a narrow ResNet-18 from random init, smaller images, "
-                              "8 short epochs)"}
+                     "quick": "a shortened CPU schedule (a narrow ResNet-18 from random init with a crackle and "
+                              "wheeze presence head, smaller images, 24 short epochs)"}
 
 
 def _percent(value) -> str:

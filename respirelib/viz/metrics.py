@@ -17,11 +17,11 @@ from respirelib.training.metrics import CLASS_NAMES
 
 NORMALIZE_CHOICES = ("true", None)
 LOSS_COLUMNS = ("train_loss", "val_loss")
-SCORE_COLUMNS = ("val_score", "val_se", "val_sp")
+SCORE_COLUMNS = ("val_score", "val_se", "val_sp", "val_mean_recall")
 CURVE_LABELS = {"train_loss": "training loss (augmented inputs, dropout on)",
                 "val_loss": "validation loss (plain inputs, dropout off)",
                 "val_score": "validation ICBHI score", "val_se": "validation sensitivity (Se)",
-                "val_sp": "validation specificity (Sp)"}
+                "val_sp": "validation specificity (Sp)", "val_mean_recall": "validation mean class recall"}
 """The legend of each history column, in words."""
 
 
@@ -72,7 +72,8 @@ def plot_confusion_matrix(cm, *, class_names: Sequence[str] = CLASS_NAMES, norma
     return fig
 
 
-def plot_training_curves(history: pd.DataFrame, *, title: str | None = None) -> matplotlib.figure.Figure:
+def plot_training_curves(history: pd.DataFrame, *, title: str | None = None,
+                         selected_by: str = "val_score") -> matplotlib.figure.Figure:
     """Loss and validation ICBHI numbers per epoch, side by side.
 
     Parameters
@@ -80,9 +81,12 @@ def plot_training_curves(history: pd.DataFrame, *, title: str | None = None) -> 
     history : pd.DataFrame
         One row per epoch; columns used when present: ``epoch`` (else the row
         number), ``train_loss``, ``val_loss``, ``val_score``, ``val_se``, ``val_sp``
-        (fractions in [0, 1], plotted as percent). Missing columns are skipped; an
-        empty panel says so.
+        and ``val_mean_recall`` (fractions in [0, 1], plotted as percent). Missing columns are
+        skipped; an empty panel says so.
     title : str, optional
+    selected_by : str
+        The column whose best epoch selection kept (``"val_" + TrainConfig.select_metric``), marked
+        with its value.
 
     Returns
     -------
@@ -96,7 +100,7 @@ def plot_training_curves(history: pd.DataFrame, *, title: str | None = None) -> 
     for ax, columns, scale, ylabel in panels:
         present = [column for column in columns if column in history and history[column].notna().any()]
         for column in present:
-            style = "-" if column in ("train_loss", "val_score") else "--"
+            style = "-" if column in ("train_loss", selected_by) else "--"
             values = history[column].to_numpy(dtype=float)
             measured = ~np.isnan(values)  # validation may run only every few epochs
             ax.plot(epochs[measured], values[measured] * scale, style, marker="o", markersize=3,
@@ -109,11 +113,13 @@ def plot_training_curves(history: pd.DataFrame, *, title: str | None = None) -> 
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    if "val_score" in history and history["val_score"].notna().any():
-        best = int(np.nanargmax(history["val_score"].to_numpy(dtype=float)))
+    if selected_by in history and history[selected_by].notna().any():
+        # nanargmax takes the first of equal values, as selection keeps the first epoch that reached them.
+        best = int(np.nanargmax(history[selected_by].to_numpy(dtype=float)))
         score_ax.axvline(epochs[best], color="grey", lw=0.8, ls=":")
-        score_ax.annotate(f"best {100 * history['val_score'].iloc[best]:.1f}",
-                          (epochs[best], 100 * history["val_score"].iloc[best]),
+        score_ax.annotate(f"selected: {CURVE_LABELS.get(selected_by, selected_by).removeprefix('validation ')} "
+                          f"{100 * history[selected_by].iloc[best]:.1f}",
+                          (epochs[best], 100 * history[selected_by].iloc[best]),
                           textcoords="offset points", xytext=(4, 4), fontsize=8)
     if title is not None:
         fig.suptitle(title)
