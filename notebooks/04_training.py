@@ -307,6 +307,9 @@ display(Markdown(tables.comparisons_in_words(comparisons) + " " + tables.weak_re
 #
 # - Run more seeds (`seeds=list(range(10))`): does the spread over seeds shrink, or do some seeds keep giving up
 #   a class? How large is the spread compared with the CBA+BRC gain?
+# - Select by the paper's ICBHI score instead of the mean class recall, on five seeds:
+#   `respirenet bench quick --seeds 0 1 2 3 4 --candidate quick='{}' --candidate score='{"stage1":
+#   {"select_metric": "score"}}'`. Which seeds give up *both*, and how far does the Score move?
 # - Compare selection on validation with the reference's selection on the test set:
 #   `respirenet train --select-on test ...` and look at the gap.
 # - Add the patient-disjoint split (`splits=["official", "patient"]`): why are scores there higher than on the

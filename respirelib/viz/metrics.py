@@ -120,7 +120,10 @@ def plot_training_curves(history: pd.DataFrame, *, title: str | None = None,
         score_ax.annotate(f"selected: {CURVE_LABELS.get(selected_by, selected_by).removeprefix('validation ')} "
                           f"{100 * history[selected_by].iloc[best]:.1f}",
                           (epochs[best], 100 * history[selected_by].iloc[best]),
-                          textcoords="offset points", xytext=(4, 4), fontsize=8)
+                          textcoords="offset points", fontsize=8,
+                          # Written towards the middle, so a late best epoch keeps its label inside the panel.
+                          **({"xytext": (-4, 4), "ha": "right"} if best >= len(epochs) / 2
+                             else {"xytext": (4, 4), "ha": "left"}))
     if title is not None:
         fig.suptitle(title)
     return fig
