@@ -29,6 +29,8 @@ INIT_CHOICES = ("imagenet", "random", "imagenet-if-available")
 DEFAULT_INIT = "imagenet-if-available"
 # Numeric precisions (respirelib.precision); here, without torch, so the command line parses in a blink.
 PRECISIONS = ("fp32", "bf16", "auto")
+# What checkpoint selection maximises on the validation patients (TrainConfig.select_metric).
+SELECTION_METRICS = ("score", "mean_recall")
 
 
 @dataclass(frozen=True)

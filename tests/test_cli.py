@@ -16,9 +16,9 @@ def test_every_command_is_registered():
 
 def test_training_options_become_overrides():
     args = build_parser().parse_args(["train", "--out", "run", "--no-concat", "--no-clip", "--select-on", "test",
-                                      "--cycle-seconds", "5", "--padding", "repeat"])
+                                      "--select-metric", "score", "--cycle-seconds", "5", "--padding", "repeat"])
     assert _training_overrides(args) == {
-        "stage1": {"concat": False, "clip_blank": False, "select_on": "test"},
+        "stage1": {"concat": False, "clip_blank": False, "select_on": "test", "select_metric": "score"},
         "audio": {"cycle_duration": 5.0, "padding": "repeat"}}
     label_free = build_parser().parse_args(["train", "--out", "run", "--padding", "context", "--eval-padding", "zero",
                                             "--split-seed", "3"])

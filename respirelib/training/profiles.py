@@ -30,10 +30,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from respirelib.config import AudioConfig, AugmentConfig, FeatureConfig
 from respirelib.model.network import ModelConfig
-from respirelib.config import PRECISIONS
+from respirelib.config import PRECISIONS, SELECTION_METRICS
 
 SELECTION_SPLITS = ("val", "test")
-SELECTION_METRICS = ("score", "mean_recall")
 OVERRIDE_SECTIONS = ("stage1", "stage2", "audio", "features", "augment", "model")
 OPTIMIZERS = ("sgd", "adamw")
 
