@@ -5,7 +5,8 @@ feature frontend, a training :class:`SampleSet` and a selection set (validation
 patients by default), and writes into one stage directory:
 
 - ``history.jsonl``: one JSON line per epoch (loss, validation Se/Sp/Score, time);
-- ``checkpoints/last.pt``: model, its moving average (``TrainConfig.ema_decay``), optimizer, RNG states, epoch, history, best so far,
+- ``checkpoints/last.pt``: model, its moving average (``TrainConfig.ema_decay``), optimizer,
+  RNG states, epoch, history, best so far,
   written atomically after every epoch, so a killed run resumes where it stopped and
   ends with exactly the metrics of an uninterrupted run (same seed, CPU);
 - ``checkpoints/best.pt``: the model of the epoch with the best selection score (the moving
