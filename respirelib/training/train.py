@@ -94,11 +94,10 @@ def _selection_scores(model, frontend, selection: SampleSet, config: TrainConfig
     scores = score_predictions(table)
     val_loss = float(torch.nn.functional.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-12)),
                                                   selection.labels.cpu()))
-    present = np.bincount(selection.labels.cpu().numpy(), minlength=len(scores["class_recall"])) > 0
     recalls = np.array(list(scores["class_recall"].values()), dtype=float)
+    present = ~np.isnan(recalls)  # a class the selection set lacks has no recall (NaN)
     return {"val_loss": val_loss, "val_sp": scores["four_class"]["sp"], "val_se": scores["four_class"]["se"],
             "val_score": scores["four_class"]["score"], "val_score_2class": scores["two_class"]["score"],
-            # The classes the selection set holds; a class it lacks has no recall to average.
             "val_mean_recall": float(recalls[present].mean()) if present.any() else float("nan")}
 
 
