@@ -6,6 +6,7 @@ import argparse
 import json
 
 import pytest
+import torch
 
 from respirelib.apps.bench import add_bench_arguments, format_bench, registered_benchmarks
 from respirelib.apps.bench_quick import bench_quick, summarise_candidate
@@ -44,6 +45,8 @@ def test_bench_quick_on_tiny_data(tiny_synthetic, tmp_path):
     metrics = json.loads((tmp_path / "repeat-seed0" / "metrics.json").read_text())
     assert repeat["runs"][0]["score"] == metrics["four_class"]["score"]
     assert repeat["runs"][0]["class_recall"] == class_recalls(metrics["confusion"])
+    kept = torch.load(tmp_path / "repeat-seed0" / "stage1" / "checkpoints" / "best.pt", weights_only=True)
+    assert repeat["runs"][0]["selected_epoch"] == kept["epoch"]
     assert repeat["summary"]["n_seeds"] == 1 and repeat["summary"]["score"]["std"] is None
     assert [t["name"] for t in record["targets"]] == ["plain: lowest class recall (%)",
                                                       "repeat: lowest class recall (%)"]

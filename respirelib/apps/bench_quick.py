@@ -77,6 +77,7 @@ def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: 
                 device: str, progress: bool) -> dict:
     """Train stage 1 and evaluate it once; the scores, recalls and times of the run."""
     from respirelib.experiments.run import evaluate_run, train_run
+    from respirelib.model.checkpoint import load_checkpoint
 
     started = time.perf_counter()
     train_run(data_dir, run_dir, profile=profile, seed=seed, init=init, device=device, progress=progress,
@@ -84,11 +85,12 @@ def measure_run(data_dir, run_dir: Path, *, profile: str, seed: int, overrides: 
     trained = time.perf_counter()
     metrics = evaluate_run(run_dir, device=device, progress=progress)["stage1"]
     history = [json.loads(line) for line in (run_dir / "stage1" / "history.jsonl").read_text().splitlines()]
-    best = max((r for r in history if r.get("val_score") is not None), key=lambda r: r["val_score"], default={})
+    # The epoch the run kept, by its own selection metric (the Score or the mean class recall).
+    selected_epoch = load_checkpoint(run_dir / "stage1" / "checkpoints" / "best.pt")["epoch"]
     four, two = metrics["four_class"], metrics["two_class"]
     return {"seed": seed, "run": str(run_dir), "precision": metrics["training_precision"], "sp": four["sp"], "se": four["se"], "score": four["score"],
             "score_2class": two["score"], "class_recall": class_recalls(metrics["confusion"]),
-            "selected_epoch": best.get("epoch"), "val_scores": [r.get("val_score") for r in history],
+            "selected_epoch": selected_epoch, "val_scores": [r.get("val_score") for r in history],
             "fit_s": round(sum(r.get("seconds", 0.0) for r in history), 1),
             "train_run_s": round(trained - started, 1), "evaluate_s": round(time.perf_counter() - trained, 1),
             "load_average": [round(x, 2) for x in os.getloadavg()]}
