@@ -46,6 +46,7 @@ ablation = True          # also train the CNN row (no CBA, no BRC)
 cycle_sweep = None       # e.g. [1, 3, 5, 7, 9]: Table II input lengths in seconds
 init = "imagenet-if-available"  # imagenet | random | imagenet-if-available (reports say which)
 train = True             # False: only read runs that already exist under run_dir
+workers = None           # training runs side by side on a CPU (None: the profile's, 2 for quick; 1: one by one)
 
 # %%
 # %matplotlib inline
@@ -148,13 +149,21 @@ print(f"{model_config.backbone}, first stage {model_config.width} channels, head
 # Validation and test inputs are padded **without labels** (context padding, notebook 02), exactly as a new
 # recording would be. A run that already finished is only read; an interrupted one resumes from its last
 # checkpoint.
+#
+# This cell trains both rows of Table I at once: the full model here and, with `ablation`, the CNN row
+# read further down. On a CPU the `quick` profile trains **two runs side by side**, each in its own process
+# on half the threads (`workers`; on 2 cores, one thread each). A network this small cannot keep two cores
+# busy, so two one-thread runs take little longer than one two-thread run. A run's numbers depend on its
+# thread count, which its `run.json` records: the same `workers` on the same machine gives the same numbers.
 
 # %%
+variants = ["full", "cnn"] if ablation else ["full"]
 # Only the lowest seed's test monitor is read (notebook 07's optimism table): the other runs skip it.
-full_runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile,
-                              init=init, device=device, precision=precision, train=train,
-                              monitor_test=s == min(seed_list))
-             for split in split_labels for s in seed_list]
+jobs = [{"split": split, "variant": variant, "seed": s, "monitor_test": variant == "full" and s == min(seed_list)}
+        for variant in variants for split in split_labels for s in seed_list]
+trained = study.ensure_runs(root, data_path, jobs, workers=workers or get_profile(profile).parallel_runs,
+                            profile=profile, init=init, device=device, precision=precision, train=train)
+full_runs = [run for run, job in zip(trained, jobs) if job["variant"] == "full"]
 first = full_runs[0]
 metrics = json.loads((first / "metrics.json").read_text())
 label = f"{metrics['data']} data, {metrics['init']}, profile {metrics['profile']}, {metrics['precision']}"
@@ -211,7 +220,8 @@ fig
 # %% [markdown]
 # ## Ablation: the CNN row of Table I
 #
-# The same training without concatenation augmentation and without blank region clipping. The paper
+# The same training without concatenation augmentation and without blank region clipping (trained above,
+# beside the full model). The paper
 # reports a gain of 0.5 (60/40) and 0.9 points (80/20) from the two together; a single seed varies by more
 # than that, which is why several seeds matter (`seeds=[0, 1, 2, 3, 4]`).
 #
@@ -229,11 +239,6 @@ fig
 # excludes 0 *and* every seed's difference has the same sign; with one seed, nothing is called a difference.
 
 # %%
-if ablation:
-    for split in split_labels:
-        for s in seed_list:
-            study.ensure_run(root, data_path, split=split, variant="cnn", seed=s, profile=profile, init=init,
-                             device=device, precision=precision, train=train, monitor_test=False)
 table_one = tables.table_one(root, task="4-class", splits=split_labels, stages=["stage1"])
 display(Markdown(f"**Table I, 4-class** — ours: {label}; paper: real ICBHI, ImageNet init, 200 epochs"))
 display(page_table(table_one.rename(columns=tables.TABLE_ONE_HEADERS)))
@@ -268,15 +273,13 @@ display(Markdown(tables.weak_recalls_in_words(recalls)))
 # %%
 sweep = pd.DataFrame(columns=["seconds", "score"])
 if cycle_sweep:
-    rows = []
-    for seconds in cycle_sweep:
-        for s in seed_list:
-            run = study.ensure_run(root, data_path, split=split_labels[0], variant=f"len{seconds:g}s", seed=s,
-                                   profile=profile, init=init, device=device, precision=precision, train=train,
-                                   monitor_test=False)
-            rows.append({"seconds": seconds, "seed": s,
-                         "score": 100 * json.loads((run / "metrics.json").read_text())["four_class"]["score"]})
-    sweep = pd.DataFrame(rows)
+    sweep_jobs = [{"split": split_labels[0], "variant": f"len{seconds:g}s", "seed": s, "monitor_test": False}
+                  for seconds in cycle_sweep for s in seed_list]
+    sweep_runs = study.ensure_runs(root, data_path, sweep_jobs, workers=workers or get_profile(profile).parallel_runs,
+                                   profile=profile, init=init, device=device, precision=precision, train=train)
+    sweep = pd.DataFrame([{"seconds": seconds, "seed": s,
+                           "score": 100 * json.loads((run / "metrics.json").read_text())["four_class"]["score"]}
+                          for run, (seconds, s) in zip(sweep_runs, [(c, s) for c in cycle_sweep for s in seed_list])])
     fig = plot_cycle_length_sweep(sweep, paper.TABLE_II, data_label=metrics["data"], init=metrics["init"])
     save_figure(fig, "04_cycle_length_sweep", out_dir=figures_dir)
     display(fig)

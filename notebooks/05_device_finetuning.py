@@ -37,6 +37,7 @@ splits = ["official"]    # any of "official" (60/40), "patient" (80/20) and "pat
 seeds = None
 init = "imagenet-if-available"
 train = True
+workers = None           # fine-tuning runs side by side on a CPU (None: the profile's, 2 for quick; 1: one by one)
 
 # %%
 # %matplotlib inline
@@ -71,9 +72,10 @@ from respirelib.viz.tables import page_table
 data_path = resolve_notebook_data(data_dir, profile)
 root = Path(run_dir) if run_dir is not None else new_run_dir("runs", "notebook05")
 seed_list = list(seeds) if seeds else [seed]
-keys = [(split, s) for split in expand_splits(splits) for s in seed_list]
-runs = [study.ensure_run(root, data_path, split=split, variant="full", seed=s, profile=profile, init=init,
-                         device=device, precision=precision, finetune=True, train=train) for split, s in keys]
+jobs = [{"split": split, "variant": "full", "seed": s} for split in expand_splits(splits) for s in seed_list]
+# side by side on a CPU, as in notebook 04 (`workers`; the profile's default)
+runs = study.ensure_runs(root, data_path, jobs, workers=workers or get_profile(profile).parallel_runs, profile=profile,
+                         init=init, device=device, precision=precision, finetune=True, train=train)
 finetuned = [json.loads((run / "metrics_finetuned.json").read_text()) for run in runs]
 label = f"{finetuned[0]['data']} data, {finetuned[0]['init']}, profile {finetuned[0]['profile']}"
 if finetuned[0]["synthetic"]:

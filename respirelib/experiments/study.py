@@ -17,6 +17,8 @@ variance alone.
 
 :func:`ensure_run` trains and evaluates a run that is missing, resumes one that was
 interrupted, and only reads one that is complete, so notebooks can be re-run cheaply;
+:func:`ensure_runs` does the same for many runs, several side by side on a CPU
+(:attr:`respirelib.training.profiles.Profile.parallel_runs`);
 :func:`collect_metrics` reads every evaluated run of a set, which
 :mod:`respirelib.experiments.tables` turns into the paper's tables.
 """
@@ -24,12 +26,17 @@ interrupted, and only reads one that is complete, so notebooks can be re-run che
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from respirelib.experiments.progress import announce
-from respirelib.experiments.run import evaluate_run, finetune_run, train_run
+from respirelib.experiments.run import evaluate_run, finetune_run, resolve_device, train_run
+from respirelib.progressbar import progress_bar
 from respirelib.experiments.variants import (ROW_NAMES, model_run_dir, parse_run_name, split_group, split_scheme,
                                              variant_overrides)
 from respirelib.training.metrics import class_recalls
@@ -71,6 +78,70 @@ def ensure_run(root: str | Path, data_dir: str | Path, *, split: str, variant: s
         finetune_run(run_dir, device=device, resume=(run_dir / "stage2").is_dir(), progress=progress)
         evaluate_run(run_dir, device=device, overwrite=True, progress=progress)
     return run_dir
+
+
+def ensure_runs(root: str | Path, data_dir: str | Path, jobs: list[dict], *, workers: int = 1,
+                device: str = "auto", progress: bool = True, **shared) -> list[Path]:
+    """:func:`ensure_run` for many runs; on a CPU, ``workers`` of them train side by side.
+
+    Parameters
+    ----------
+    jobs : list of dict
+        Each run's own arguments of :func:`ensure_run` (``split``, ``variant``, ``seed``, and
+        any other, e.g. ``monitor_test``); ``shared`` holds the ones they have in common
+        (``profile``, ``init``, ``precision``, ``finetune``, ``train``).
+    workers : int
+        Runs trained at once, each in its own process with ``T // workers`` torch threads, where
+        T is this process's thread count (so 1 thread each with 2 workers on 2 cores). A small
+        network keeps one core busier than two, so two 1-thread runs finish in little more
+        than the time of one 2-thread run. Each run's numbers depend on its thread count (its
+        ``run.json`` records it): the same ``workers`` on the same machine gives the same numbers,
+        also when an interrupted set is resumed. ``1`` (or a GPU, which takes the runs one after
+        another): every run here, in this process, on T threads.
+
+    Returns
+    -------
+    list of Path
+        The run directories, in the order of ``jobs``.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    requests = [{**shared, **job} for job in jobs]
+    if workers == 1 or resolve_device(device).type != "cpu":
+        return [ensure_run(root, data_dir, device=device, progress=progress, **request) for request in requests]
+    threads = max(1, torch.get_num_threads() // workers)
+    run_dirs = [model_run_dir(root, split=r["split"], variant=r["variant"], seed=r["seed"]) for r in requests]
+    missing = [i for i, (run_dir, r) in enumerate(zip(run_dirs, requests))
+               if not _evaluated(run_dir, "metrics") or (r.get("finetune") and not _evaluated(run_dir, "metrics_finetuned"))]
+    if not missing:
+        return run_dirs
+    if not shared.get("train", True):  # ensure_run says which run is missing
+        return [ensure_run(root, data_dir, device=device, progress=progress, **request) for request in requests]
+    print(f"training {len(missing)} run(s), {min(workers, len(missing))} at a time, {threads} torch thread(s) each",
+          flush=True)
+    # spawn, not fork: a forked child inherits this process's OpenMP thread pool, which can hang it
+    context = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context,
+                             initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+        pending = {pool.submit(ensure_run, root, data_dir, device=device, progress=False, **requests[i]): i
+                   for i in missing}
+        bar = progress_bar(total=len(pending), desc="training runs", unit="run", progress=progress)
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = run_dirs[pending.pop(future)].name
+                    future.result()  # a run's error is raised here, naming its own file and problem
+                    bar.update()
+                    print(f"{name}: done ({bar.n}/{bar.total}, {time.perf_counter() - started:.0f} s elapsed)",
+                          flush=True)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        finally:
+            bar.close()
+    return run_dirs
 
 
 def _evaluated(run_dir: Path, stem: str) -> bool:

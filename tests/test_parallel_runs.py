@@ -1,0 +1,57 @@
+"""``study.ensure_runs``: runs trained side by side in their own processes give the numbers of the same runs
+trained here on the same thread count, and a set already done is only read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from respirelib.experiments.study import ensure_run, ensure_runs
+from respirelib.training.profiles import get_profile
+
+JOBS = [{"split": "official", "variant": "full", "seed": 0}, {"split": "official", "variant": "cnn", "seed": 1}]
+SHARED = {"profile": "smoke", "init": "random", "device": "cpu", "progress": False}
+
+
+def _outputs(run_dir):
+    request = json.loads((run_dir / "run.json").read_text())
+    return ((run_dir / "metrics_predictions.csv").read_text(), json.loads((run_dir / "metrics.json").read_text())["four_class"],
+            request["provenance"]["hardware"]["torch_threads"])
+
+
+def test_runs_side_by_side_match_the_same_runs_trained_here(tiny_synthetic, tmp_path, capsys):
+    threads = torch.get_num_threads()
+    side_by_side = ensure_runs(tmp_path / "parallel", tiny_synthetic, JOBS, workers=2, **SHARED)
+    assert [d.name for d in side_by_side] == ["official-full-seed0", "official-cnn-seed1"]
+    assert "training 2 run(s), 2 at a time" in capsys.readouterr().out
+
+    each = max(1, threads // 2)
+    torch.set_num_threads(each)
+    try:
+        here = [ensure_run(tmp_path / "here", tiny_synthetic, **SHARED, **job) for job in JOBS]
+    finally:
+        torch.set_num_threads(threads)
+    for parallel_dir, here_dir in zip(side_by_side, here):
+        assert _outputs(parallel_dir) == _outputs(here_dir)
+        assert _outputs(parallel_dir)[2] == each
+
+    # Done: read, not trained again (no pool, nothing printed, the files untouched).
+    stamp = [(d / "metrics.json").stat().st_mtime_ns for d in side_by_side]
+    assert ensure_runs(tmp_path / "parallel", tiny_synthetic, JOBS, workers=2, **SHARED) == side_by_side
+    assert "training" not in capsys.readouterr().out
+    assert [(d / "metrics.json").stat().st_mtime_ns for d in side_by_side] == stamp
+
+
+def test_a_failing_run_raises_its_own_error(tiny_synthetic, tmp_path):
+    with pytest.raises(ValueError, match="unknown split"):
+        ensure_runs(tmp_path, tiny_synthetic, [{"split": "nonsense", "variant": "full", "seed": 0}], workers=2,
+                    **SHARED)
+
+
+def test_workers_must_be_positive_and_only_quick_trains_side_by_side(tmp_path):
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        ensure_runs(tmp_path, tmp_path, JOBS, workers=0, **SHARED)
+    assert get_profile("quick").parallel_runs == 2
+    assert get_profile("paper").parallel_runs == get_profile("smoke").parallel_runs == 1
