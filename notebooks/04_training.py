@@ -25,7 +25,7 @@
 #
 # Profiles: `paper` is the full schedule (200 epochs, ResNet-34, 192-pixel-high images; a GPU job),
 # `quick` runs the whole demo in about ten minutes on two CPU cores (a ResNet-18 a quarter as wide, from
-# random initialisation, smaller images, 24 short epochs with AdamW, a head that predicts crackle and
+# random initialisation, smaller images, 30 short epochs with AdamW, a head that predicts crackle and
 # wheeze presence, five seeds of each row) and `smoke`
 # only proves that the code runs. Numbers from `quick` and `smoke` are not comparable with the paper's,
 # and numbers from the synthetic dataset are never ICBHI results. With one torch thread count on one

@@ -10,7 +10,9 @@ same seeds' two-thread runs (the round's ``e24``), and the same profile on a sec
 holds one (a record of ``e24`` with another CPU), each paired by seed with the first. With
 ``results/quick_profile_tuning_round6.json`` it prints the sixth round: the quick profile at two threads
 (candidate ``quick``), its candidates and the same profile at one thread, paired by seed with the first;
-with ``results/quick_profile_tuning_round7.json`` the seventh (sound model 4), in the same form.
+with ``results/quick_profile_tuning_round7.json`` the seventh (sound model 4), and with
+``results/quick_profile_tuning_round8.json`` the eighth (on a bf16 CPU, its reference named ``ema99-mr``),
+in the same form.
 """
 
 import json
@@ -23,7 +25,9 @@ RECORDS = ROOT / "results" / "quick_profile_tuning_sound3.json"
 ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
 ROUND_SIX = ROOT / "results" / "quick_profile_tuning_round6.json"
 ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
-ROUND_BASE = "quick"  # the quick profile as it stands, at 2 torch threads, in the later rounds' records
+ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
+# Each later round's reference row: the quick profile as it stood, at 2 torch threads, under its record's name.
+LATER_ROUNDS = {ROUND_SIX: "quick", ROUND_SEVEN: "quick", ROUND_EIGHT: "ema99-mr"}
 CHOSEN = "e24"
 # The fifth round's candidates, under the names their records give them (see zoom_check).
 ZOOM_GROUPS = {"**the mean blank level, standard scaling, grey images (the quick profile now)**": {"stdrep", "stdzoom"},
@@ -175,16 +179,16 @@ def _best_validation(runs: list[dict]) -> float:
     return float(np.mean([max(score for score in run["val_scores"] if score is not None) for run in runs]))
 
 
-def later_round(records: list[dict]) -> None:
-    """A later round (six, seven): the quick profile as it stood against candidates, and the same profile at
-    one torch thread, each paired by seed with the profile at two threads."""
+def later_round(records: list[dict], *, base_name: str) -> None:
+    """A later round (six, seven, eight): the quick profile as it stood (``base_name``) against candidates, and
+    candidates at one torch thread, each paired by seed with the profile at two threads."""
     rows = [(record, candidate) for record in records for candidate in record["candidates"]]
-    base = next(c for r, c in rows if c["name"] == ROUND_BASE and r["torch_threads"] == 2)
+    base = next(c for r, c in rows if c["name"] == base_name and r["torch_threads"] == 2)
     base_scores = {run["seed"]: 100 * run["score"] for run in base["runs"]}
     print("\n| setting | overrides of the quick profile | torch threads | 4-class score, mean ± std (per seed) | "
           "lowest class recall of any seed (%) | mean recall normal / crackle / wheeze / both (%) | "
           "stage-1 fit per seed (s, mean) | best validation score, mean over seeds | "
-          "minus the quick profile at 2 threads, paired by seed |")
+          f"minus {base_name} at 2 threads, paired by seed |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for record, candidate in rows:
         runs = candidate["runs"]
@@ -214,6 +218,6 @@ if __name__ == "__main__":
         setup_check(round_records)
     if any(c["name"] in set().union(*ZOOM_GROUPS.values()) for r in round_records for c in r["candidates"]):
         zoom_check(round_records)
-    for later in (ROUND_SIX, ROUND_SEVEN):
+    for later, base_name in LATER_ROUNDS.items():
         if later.is_file():
-            later_round(json.loads(later.read_text())["records"])
+            later_round(json.loads(later.read_text())["records"], base_name=base_name)

@@ -99,7 +99,7 @@ def _provenance_line(record: dict) -> str:
             f"(run `{record['run']}`, command `{record['command']}`, commit `{record['commit']}`; "
             f"{hardware.get('cpu_count')}-core {hardware.get('cpu_model') or hardware.get('processor')} CPU"
             + (f", GPU {hardware['gpu']}" if hardware.get("gpu") else "")
-            + f", {' / '.join(map(str, record['threads']))} torch threads, precision "
+            + f", torch threads per training run: {' / '.join(map(str, record['threads']))}, precision "
             f"{' / '.join(record['precision'])}, torch {record['torch']}; seeds {seeds} (mean ± std over seeds, "
             f"[95 % patient-bootstrap interval of the mean]); data fingerprint `{data['fingerprint']}`)")
 

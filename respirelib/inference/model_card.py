@@ -18,7 +18,7 @@ NOT_A_MEDICAL_DEVICE = (
     "use. Do not use its outputs to diagnose, treat or monitor anyone.")
 RESEARCH_PROFILES = {"smoke": "a seconds-long test schedule: its weights and numbers mean nothing",
                      "quick": "a shortened CPU schedule (a narrow ResNet-18 from random init with a crackle and "
-                              "wheeze presence head, smaller images, 24 short epochs)"}
+                              "wheeze presence head, smaller images, 30 short epochs)"}
 
 
 def _percent(value) -> str:
