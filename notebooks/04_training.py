@@ -89,8 +89,9 @@ from respirelib.viz.tables import page_table
 # **easier than the generator's default** (difficulty 0.3 instead of 0.5: events about 3 dB louder, fewer
 # abnormal cycles that sound normal). This is a choice for the demo, not a departure from the paper: at 0.5,
 # twelve short CPU epochs left more seeds recalling almost none of a class. The profile was tuned (README,
-# "Choosing the quick profile", seventh round) on the current sound model, and not every seed learned every
-# class at 30 % or more there; the recall table below says, from this run, which did not. Give `data_dir` a set written with
+# "Choosing the quick profile", seventh and eighth rounds) on the current sound model; which seed is weakest
+# moved with the machine and the thread count there, so the recall table below says, from this run, whether
+# every seed learned every class at 30 % or more. Give `data_dir` a set written with
 # `respirenet synth --difficulty 0.5` to see the harder case.
 
 # %%
@@ -313,6 +314,8 @@ display(Markdown(tables.comparisons_in_words(comparisons) + " " + tables.weak_re
 # - Select by the paper's ICBHI score instead of the mean class recall, on five seeds:
 #   `respirenet bench quick --seeds 0 1 2 3 4 --candidate quick='{}' --candidate score='{"stage1":
 #   {"select_metric": "score"}}'`. Which seeds give up *both*, and how far does the Score move?
+# - Train the runs one by one on every thread (`workers=1`): the numbers change with the thread count. Do the
+#   conclusions (which row is better, which class is hardest) change with them?
 # - Compare selection on validation with the reference's selection on the test set:
 #   `respirenet train --select-on test ...` and look at the gap.
 # - Add the patient-disjoint split (`splits=["official", "patient"]`): why are scores there higher than on the

@@ -211,6 +211,20 @@ def later_round(records: list[dict], *, base_name: str) -> None:
           "Paired differences: mean and 95 % t interval over the seeds.)")
 
 
+def paired_sentence(records: list[dict], row: tuple[str, int], reference: tuple[str, int]) -> None:
+    """One row minus another, each given as (name, torch threads), paired by seed: the README's sentence."""
+    def scores(name: str, threads: int) -> dict[int, float]:
+        candidate = next(c for r in records for c in r["candidates"] if c["name"] == name and r["torch_threads"] == threads)
+        return {run["seed"]: 100 * run["score"] for run in candidate["runs"]}
+
+    mine, theirs = scores(*row), scores(*reference)
+    seeds = sorted(mine)
+    assert seeds == sorted(theirs), "both rows must train the same seeds"
+    differences = ", ".join(f"{mine[s] - theirs[s]:+.1f}" for s in seeds)
+    print(f"\n{row[0]} at {row[1]} thread(s) minus {reference[0]} at {reference[1]} thread(s), paired by seed "
+          f"({differences}): {_paired([theirs[s] for s in seeds], [mine[s] for s in seeds])}")
+
+
 if __name__ == "__main__":
     round_records = json.loads(RECORDS.read_text())["records"]
     main(round_records)
@@ -221,3 +235,5 @@ if __name__ == "__main__":
     for later, base_name in LATER_ROUNDS.items():
         if later.is_file():
             later_round(json.loads(later.read_text())["records"], base_name=base_name)
+    if ROUND_EIGHT.is_file():  # the choice of the eighth round: thirty epochs against twenty-four, at the demo's one thread
+        paired_sentence(json.loads(ROUND_EIGHT.read_text())["records"], ("e30", 1), ("ema98-mr", 1))
