@@ -25,7 +25,11 @@ def test_runs_side_by_side_match_the_same_runs_trained_here(tiny_synthetic, tmp_
     threads = torch.get_num_threads()
     side_by_side = ensure_runs(tmp_path / "parallel", tiny_synthetic, JOBS, workers=2, **SHARED)
     assert [d.name for d in side_by_side] == ["official-full-seed0", "official-cnn-seed1"]
-    assert "training 2 run(s), 2 at a time" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "training 2 run(s), 2 at a time" in printed
+    assert sorted(line.split(":")[0] for line in printed.splitlines() if ": done (" in line) == [
+        "official-cnn-seed1", "official-full-seed0"]
+    assert "(1/2," in printed and "(2/2," in printed
 
     each = max(1, threads // 2)
     torch.set_num_threads(each)

@@ -70,6 +70,7 @@ def test_projection_from_a_record_and_from_a_warm_up(tiny_synthetic, tmp_path):
     expected = work["stage1_train_samples"] / 50 + (work["stage1_eval_windows"] + work["test_eval_windows"] / 2) / 200
     assert full["projected_s"] == pytest.approx(expected, abs=0.1)
     assert projection["total_s"] == pytest.approx(sum(r["projected_s"] for r in projection["runs"]), abs=0.2)
+    assert projection["parallel_runs"] == 1  # smoke trains one run at a time; quick two (the total halves)
     assert record.name in describe_projection(projection) and "3 training runs" in describe_projection(projection)
     measured = project(tiny_synthetic, runs, profile="smoke", device="cpu", results_dir=tmp_path / "none")
     assert "warm-up measured now" in measured["basis"] and measured["train_samples_per_s"] > 0
@@ -88,6 +89,16 @@ def test_each_run_reports_its_place_elapsed_and_remaining_time(tmp_path, capsys)
     assert announce(tmp_path, "patient-full-seed9", "stage1") is None  # not in the plan: silent
     assert (tmp_path / PROGRESS_FILE).read_text().splitlines() == [first, second]
     assert first in capsys.readouterr().out
+
+
+def test_runs_trained_side_by_side_share_the_projected_time(tmp_path):
+    runs = [{**run, "projected_s": seconds} for run, seconds in
+            zip(planned_runs(["official"], [0]), (600.0, 300.0, 100.0))]
+    write_plan(tmp_path, {"runs": runs, "parallel_runs": 2})
+    started = json.loads((tmp_path / PLAN_FILE).read_text())["started_unix"]
+    assert announce(tmp_path, "official-full-seed0", "stage1", now=started + 10).endswith("remaining about 8 min")
+    # 600 s of runs, two at a time, took 600 s: twice the projection, so the rest (400 s / 2) doubles too
+    assert announce(tmp_path, "official-cnn-seed0", "stage1", now=started + 600).endswith("remaining about 7 min")
 
 
 def test_without_a_projection_the_remaining_time_follows_the_runs_so_far(tmp_path):

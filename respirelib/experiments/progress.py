@@ -149,9 +149,12 @@ def project(data_dir: str | Path, runs: list[dict], *, profile: str, device: str
         seconds = (work[f"{stage}_train_samples"] / train_rate
                    + (work[f"{stage}_eval_windows"] + work["test_eval_windows"] / 2) / eval_rate)
         planned.append({**run, "projected_s": round(seconds, 1)})
-    total = sum(run["projected_s"] for run in planned)
-    return {"runs": planned, "total_s": round(total, 1), "device": str(torch_device), "precision": precision,
-            "profile": profile,
+    # On a CPU the notebooks train the profile's runs side by side (study.ensure_runs), each on its share of the
+    # threads; for a network this small two one-thread runs take about as long as one on two threads.
+    parallel = get_profile(profile).parallel_runs if torch_device.type == "cpu" else 1
+    total = sum(run["projected_s"] for run in planned) / parallel
+    return {"runs": planned, "total_s": round(total, 1), "parallel_runs": parallel, "device": str(torch_device),
+            "precision": precision, "profile": profile,
             "basis": throughput["basis"], "train_samples_per_s": train_rate, "eval_samples_per_s": eval_rate,
             "note": "training and evaluation inputs x throughput; checkpoint writes, data loading and notebook "
                     "figures are not counted"}
@@ -201,7 +204,9 @@ def describe_projection(projection: dict) -> str:
     """The line ``respirenet pipeline`` prints before it starts."""
     stages = [run["stage"] for run in projection["runs"]]
     return (f"projected time: {format_seconds(projection['total_s'])} for {len(stages)} training runs "
-            f"({stages.count('stage1')} stage-1, {stages.count('stage2')} stage-2) on {projection['device']}, "
+            f"({stages.count('stage1')} stage-1, {stages.count('stage2')} stage-2"
+            + (f", {projection['parallel_runs']} at a time" if projection.get("parallel_runs", 1) > 1 else "")
+            + f") on {projection['device']}, "
             f"profile {projection['profile']}; based on {projection['basis']}: "
             f"{projection['train_samples_per_s']:g} training and {projection['eval_samples_per_s']:g} evaluation "
             f"inputs/s ({projection['note']})")
@@ -218,11 +223,12 @@ def announce(root: str | Path, name: str, stage: str, *, now: float | None = Non
     if index is None:
         return None
     elapsed = (now if now is not None else time.time()) - plan["started_unix"]
+    parallel = plan.get("parallel_runs", 1)  # runs trained side by side share the wall time
     if all(run.get("projected_s") is not None for run in runs):
-        done_projected = sum(run["projected_s"] for run in runs[:index])
+        done_projected = sum(run["projected_s"] for run in runs[:index]) / parallel
         # scale the rest by how the runs so far compared with their projection (after a few minutes' evidence)
         scale = elapsed / done_projected if done_projected > 0 and elapsed > 300 else 1.0
-        remaining = scale * sum(run["projected_s"] for run in runs[index:])
+        remaining = scale * sum(run["projected_s"] for run in runs[index:]) / parallel
     else:  # no projection: the runs so far, on average
         remaining = elapsed / index * (len(runs) - index) if index else None
     line = (f"run {index + 1}/{len(runs)}: {name}, {STAGE_NAMES.get(stage, stage)}; elapsed {format_seconds(elapsed)}"

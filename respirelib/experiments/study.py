@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -123,18 +125,20 @@ def ensure_runs(root: str | Path, data_dir: str | Path, jobs: list[dict], *, wor
     context = multiprocessing.get_context("spawn")
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context,
-                             initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+                             initializer=_run_worker, initargs=(threads,)) as pool:
         pending = {pool.submit(ensure_run, root, data_dir, device=device, progress=False, **requests[i]): i
                    for i in missing}
         bar = progress_bar(total=len(pending), desc="training runs", unit="run", progress=progress)
+        finished = 0
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     name = run_dirs[pending.pop(future)].name
                     future.result()  # a run's error is raised here, naming its own file and problem
+                    finished += 1
                     bar.update()
-                    print(f"{name}: done ({bar.n}/{bar.total}, {time.perf_counter() - started:.0f} s elapsed)",
+                    print(f"{name}: done ({finished}/{len(missing)}, {time.perf_counter() - started:.0f} s elapsed)",
                           flush=True)
         except BaseException:
             pool.shutdown(cancel_futures=True)
@@ -142,6 +146,16 @@ def ensure_runs(root: str | Path, data_dir: str | Path, jobs: list[dict], *, wor
         finally:
             bar.close()
     return run_dirs
+
+
+def _run_worker(threads: int) -> None:
+    """A training process of :func:`ensure_runs`: its share of the threads, and no printing of its own.
+
+    Its lines would interleave with the other runs' in a notebook; the parent prints one line per finished
+    run, and :func:`announce` still appends each start to a pipeline's ``progress.log``. Errors go to stderr.
+    """
+    torch.set_num_threads(threads)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's own stdout, for its whole life)
 
 
 def _evaluated(run_dir: Path, stem: str) -> bool:
