@@ -9,7 +9,8 @@ profile, seeds 0-5), ``..._sound3_bf16_e18.json`` (the 18-epoch profile), ``..._
 AVX-512 BF16), ``..._sound3_fp32_e24_noavx512.json`` (the same profile on an AMD EPYC without AVX-512, in fp32),
 ``..._sound3_quick.json`` (sound model 3 with the fifth round's quick profile), ``..._sound4_step1.json`` (sound
 model 4's first step), ``..._sound4_profile5.json`` (sound model 4 with the fifth round's profile), ``..._sound4_ema98.json`` (the
-seventh round's presence-ema98-mr) and
+seventh round's presence-ema98-mr),
+``results/transfer_icbhi_sample_sound4_round7.json`` (the seventh round's profile) and
 ``results/transfer_icbhi_sample.json`` (the current code and quick profile, the default precision, seeds 0-5);
 writes
 ``figures/readme/01_realism_statistics.png`` and ``figures/readme/transfer_real_sample.png``; prints
@@ -72,8 +73,10 @@ for name, file in (("sound model 1", "transfer_icbhi_sample_before.json"),
                    ("sound model 4, the seventh round's presence-ema98-mr (the quick profile with a moving average of "
                     "decay 0.98), fp32, seeds 0-5, Intel Xeon with AVX-512", "transfer_icbhi_sample_sound4_ema98.json"),
                    ("sound model 4, the seventh round's quick profile (presence head, moving average, selection "
-                    "by mean class recall), fp32, seeds 0-5, Intel Xeon with AVX-512 (the record)",
-                    "transfer_icbhi_sample.json")):
+                    "by mean class recall), fp32, seeds 0-5, Intel Xeon with AVX-512",
+                    "transfer_icbhi_sample_sound4_round7.json"),
+                   ("sound model 4, the eighth round's quick profile (moving average of decay 0.98, 30 epochs), "
+                    "bf16, seeds 0-5, AMD EPYC with AVX-512 BF16 (the record)", "transfer_icbhi_sample.json")):
     path = RESULTS / file
     if path.is_file():
         records[name] = json.loads(path.read_text())
