@@ -48,10 +48,15 @@ def test_runs_side_by_side_match_the_same_runs_trained_here(tiny_synthetic, tmp_
     assert [(d / "metrics.json").stat().st_mtime_ns for d in side_by_side] == stamp
 
 
-def test_a_failing_run_raises_its_own_error(tiny_synthetic, tmp_path):
+def test_a_failing_run_raises_its_own_error_and_stops_the_others_at_once(tiny_synthetic, tmp_path):
+    jobs = [{"split": "nonsense", "variant": "full", "seed": 0}, {"split": "official", "variant": "full", "seed": 0}]
     with pytest.raises(ValueError, match="unknown split"):
-        ensure_runs(tmp_path, tiny_synthetic, [{"split": "nonsense", "variant": "full", "seed": 0}], workers=2,
-                    **SHARED)
+        ensure_runs(tmp_path, tiny_synthetic, jobs, workers=2, **SHARED)
+    # the other run was stopped, not waited for; run again, it resumes and finishes
+    stopped = tmp_path / "train" / "official-full-seed0"
+    assert not (stopped / "metrics.json").exists()
+    assert ensure_runs(tmp_path, tiny_synthetic, jobs[1:], workers=2, **SHARED) == [stopped]
+    assert (stopped / "metrics_predictions.csv").is_file()
 
 
 def test_workers_must_be_positive_and_only_quick_trains_side_by_side(tmp_path):

@@ -124,28 +124,39 @@ def ensure_runs(root: str | Path, data_dir: str | Path, jobs: list[dict], *, wor
     # spawn, not fork: a forked child inherits this process's OpenMP thread pool, which can hang it
     context = multiprocessing.get_context("spawn")
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context,
-                             initializer=_run_worker, initargs=(threads,)) as pool:
-        pending = {pool.submit(ensure_run, root, data_dir, device=device, progress=False, **requests[i]): i
-                   for i in missing}
-        bar = progress_bar(total=len(pending), desc="training runs", unit="run", progress=progress)
+    tasks = [(root, data_dir, device, requests[i], i) for i in missing]
+    bar = progress_bar(total=len(tasks), desc="training runs", unit="run", progress=progress)
+    # concurrent.futures, not multiprocessing.Pool: a run builds its data cache with a process pool of its
+    # own, which Pool's daemonic workers may not start
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context,
+                               initializer=_run_worker, initargs=(threads,))
+    try:
+        pending = {pool.submit(_ensure_run_task, task) for task in tasks}
         finished = 0
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = run_dirs[pending.pop(future)].name
-                    future.result()  # a run's error is raised here, naming its own file and problem
-                    finished += 1
-                    bar.update()
-                    print(f"{name}: done ({finished}/{len(missing)}, {time.perf_counter() - started:.0f} s elapsed)",
-                          flush=True)
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
-        finally:
-            bar.close()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = future.result()  # a run's error is raised here, naming its own file and problem
+                finished += 1
+                bar.update()
+                print(f"{run_dirs[index].name}: done ({finished}/{len(tasks)}, "
+                      f"{time.perf_counter() - started:.0f} s elapsed)", flush=True)
+    except BaseException:
+        # An interrupted or failed set stops at once rather than after the runs in flight; their writes are
+        # atomic, and ensure_run resumes them from their last checkpoints next time.
+        for process in list(getattr(pool, "_processes", {}).values()):  # no public way before Python 3.14
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
     return run_dirs
+
+
+def _ensure_run_task(task: tuple) -> int:
+    root, data_dir, device, request, index = task
+    ensure_run(root, data_dir, device=device, progress=False, **request)
+    return index
 
 
 def _run_worker(threads: int) -> None:
