@@ -26,6 +26,7 @@ ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
 ROUND_SIX = ROOT / "results" / "quick_profile_tuning_round6.json"
 ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
 ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
+MORE_SEEDS = ROOT / "results" / "quick_profile_more_seeds.json"  # the chosen profile's seeds 5-9 (round eight)
 # Each later round's reference row: the quick profile as it stood, at 2 torch threads, under its record's name.
 LATER_ROUNDS = {ROUND_SIX: "quick", ROUND_SEVEN: "quick", ROUND_EIGHT: "ema99-mr"}
 CHOSEN = "e24"
@@ -225,6 +226,22 @@ def paired_sentence(records: list[dict], row: tuple[str, int], reference: tuple[
           f"({differences}): {_paired([theirs[s] for s in seeds], [mine[s] for s in seeds])}")
 
 
+def more_seeds(records: list[dict], extra: list[dict], *, name: str, threads: int) -> None:
+    """One candidate's runs over every seed the records hold: its spread and lowest recall on more seeds."""
+    runs = sorted((run for r in records + extra if r["torch_threads"] == threads
+                   for c in r["candidates"] if c["name"] == name for run in c["runs"]), key=lambda run: run["seed"])
+    seeds = [run["seed"] for run in runs]
+    assert len(set(seeds)) == len(seeds), f"{name}: a seed measured twice"
+    scores = np.array([100 * run["score"] for run in runs])
+    lowest = min(100 * min(v for v in run["class_recall"] if v is not None) for run in runs)
+    below = [run["seed"] for run in runs if min(v for v in run["class_recall"] if v is not None) < 0.30]
+    first, second = scores[:5], scores[5:]
+    print(f"\n{name} at {threads} thread(s), seeds {seeds[0]}-{seeds[-1]} ({len(runs)} runs): 4-class score "
+          f"{scores.mean():.1f} ± {scores.std(ddof=1):.2f} (seeds {seeds[0]}-{seeds[4]}: ± {first.std(ddof=1):.2f}; "
+          f"seeds {seeds[5]}-{seeds[-1]}: ± {second.std(ddof=1):.2f}); lowest class recall of any seed {lowest:.1f} %"
+          + (f"; seeds under 30 %: {', '.join(map(str, below))}" if below else "; every seed 30 % or more"))
+
+
 if __name__ == "__main__":
     round_records = json.loads(RECORDS.read_text())["records"]
     main(round_records)
@@ -237,3 +254,6 @@ if __name__ == "__main__":
             later_round(json.loads(later.read_text())["records"], base_name=base_name)
     if ROUND_EIGHT.is_file():  # the choice of the eighth round: thirty epochs against twenty-four, at the demo's one thread
         paired_sentence(json.loads(ROUND_EIGHT.read_text())["records"], ("e30", 1), ("ema98-mr", 1))
+        if MORE_SEEDS.is_file():
+            more_seeds(json.loads(ROUND_EIGHT.read_text())["records"], json.loads(MORE_SEEDS.read_text())["records"],
+                       name="e30", threads=1)
