@@ -71,3 +71,22 @@ def test_bench_quick_and_demo_are_registered():
         parser.parse_args(["bench", "quick", "--candidate", "no-json-here"])
     args = parser.parse_args(["bench", "demo", "--seeds", "0", "1", "2"])
     assert args.func is registered_benchmarks()["demo"][2] and args.seeds == [0, 1, 2]
+
+
+def test_bench_demo_passes_its_precision_to_the_demo(monkeypatch, tmp_path):
+    import respirelib.apps.launch as launch
+
+    asked = {}
+
+    def fake_pipeline(**kwargs):
+        asked.update(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(launch, "start_pipeline", fake_pipeline)
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "demo", "--precision", "fp32", "--runs", str(tmp_path), "--quiet"])
+    with pytest.raises(RuntimeError, match="stop here"):
+        args.func(args)
+    assert asked["precision"] == "fp32" and asked["profile"] == "quick"
+    assert parser.parse_args(["bench", "demo"]).precision == "auto"

@@ -179,22 +179,26 @@ def notebook_seconds(run_dir: str | Path) -> dict[str, float]:
     return seconds
 
 
-def bench_demo(*, data_dir=None, seeds=None, runs: str | Path | None = None, progress: bool = False) -> dict:
+def bench_demo(*, data_dir=None, seeds=None, runs: str | Path | None = None, precision: str = "auto",
+               progress: bool = False) -> dict:
     """Run ``respirenet demo`` end to end (synthetic data written if missing, every notebook) against its targets.
 
     Runs :func:`respirelib.apps.launch.start_pipeline` with the demo's choices, as the command does
     (``seeds=None``: the demo's default seeds), and records its wall time (target: ten minutes) and the
     learning targets of :func:`demo_learning_targets`, with each notebook's share of the time
-    (:func:`notebook_seconds`).
+    (:func:`notebook_seconds`). ``precision`` is the demo's (``"fp32"`` times a CPU without native bf16
+    on one that has it).
     """
     from respirelib.apps.launch import pipeline_seeds, start_pipeline
 
     runs = Path(runs) if runs is not None else REPO_ROOT / "runs"
     seeds = pipeline_seeds("quick", seeds=seeds)
-    argv = ["demo", "--seeds", *map(str, seeds), "--runs", str(runs)] + (["--data", str(data_dir)] if data_dir else [])
+    argv = (["demo", "--seeds", *map(str, seeds), "--runs", str(runs)] + (["--data", str(data_dir)] if data_dir else [])
+            + (["--precision", precision] if precision != "auto" else []))
     load_before = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
-    out = start_pipeline(profile="quick", data=data_dir, seeds=list(seeds), runs=runs, progress=progress)
+    out = start_pipeline(profile="quick", data=data_dir, seeds=list(seeds), runs=runs, precision=precision,
+                         progress=progress)
     elapsed = time.perf_counter() - started
     data = json.loads((out / "environment.json").read_text())["data"]
     marker = data.get("synthetic_marker") or {}
@@ -234,10 +238,13 @@ def add_bench_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="ICBHI folder (default: the synthetic set)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the demo's seeds")
     parser.add_argument("--runs", type=Path, default=None, help="where the demo's run directory goes (default: runs/)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="the demo's training precision (default: auto, as make demo)")
     parser.add_argument("--quiet", action="store_true")
 
 
 def run_bench_demo(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
-        record = bench_demo(data_dir=args.data, seeds=args.seeds, runs=args.runs, progress=not args.quiet)
+        record = bench_demo(data_dir=args.data, seeds=args.seeds, runs=args.runs, precision=args.precision,
+                            progress=not args.quiet)
     return _emit(record, args)
