@@ -30,6 +30,18 @@ def test_arm_bf16_feature_counts(tmp_path):
     assert cpu_bf16_support(cpuinfo)[0] is True
 
 
+def test_records_name_the_cpu_generation(tmp_path):
+    from respirelib.experiments.provenance import cpu_generation
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+                       "model name\t: AMD EPYC\nstepping\t: 1\n\nprocessor\t: 1\ncpu family\t: 99\n")
+    assert cpu_generation(cpuinfo) == "AuthenticAMD family 25 model 17 stepping 1"
+    (tmp_path / "arm").write_text("processor\t: 0\nFeatures\t: fp asimd\n")
+    assert cpu_generation(tmp_path / "arm") is None
+    assert cpu_generation(tmp_path / "missing") is None
+
+
 def test_without_cpuinfo_torch_probes_decide(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)

@@ -130,7 +130,9 @@ def format_precision(record: dict) -> str:
             lines.append(f"{result['network']:58s} {precision:9s} {row['train_steps_per_s']:8.3f} "
                          f"{row['train_inputs_per_s']:9.2f} {row['model_ms_per_step']:9.1f} "
                          f"{row['eval_inputs_per_s']:10.2f} {speedup:>9s}")
-    lines.append(f"({record['threads']} torch threads; CPU {record['hardware'].get('cpu_model')}, "
+    generation = record["hardware"].get("cpu_generation")
+    lines.append(f"({record['threads']} torch threads; CPU {record['hardware'].get('cpu_model')}"
+                 f"{f' ({generation})' if generation else ''}, "
                  f"{record['hardware'].get('cpu_count')} cores; native bf16: {record['cpu_bf16_reason']})")
     return "\n".join(lines)
 

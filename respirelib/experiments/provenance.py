@@ -38,10 +38,26 @@ def cpu_model() -> str | None:
     return (cpu_info_fields() or {}).get("model name") or None
 
 
+def cpu_generation(cpuinfo=None) -> str | None:
+    """Vendor, family, model and stepping of ``/proc/cpuinfo`` (e.g. ``"AuthenticAMD family 25 model 17 stepping 1"``).
+
+    Virtual machines often report a bare model name ("AMD EPYC"), which hides the
+    generation; bf16 speed differs by generation, so records keep these numbers too.
+    None where ``/proc/cpuinfo`` is missing or lacks them.
+    """
+    from respirelib.precision import CPUINFO, cpu_info_fields
+
+    fields = cpu_info_fields(cpuinfo or CPUINFO) or {}
+    if not fields.get("cpu family"):
+        return None
+    return (f"{fields.get('vendor_id', 'unknown vendor')} family {fields['cpu family']} "
+            f"model {fields.get('model', '?')} stepping {fields.get('stepping', '?')}")
+
+
 def hardware_record() -> dict:
-    """CPU (architecture, model, whether it computes bf16 natively and why), core count and GPU (if torch sees one)."""
+    """CPU (architecture, model, generation, whether it computes bf16 natively and why), core count and GPU (if torch sees one)."""
     record = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-              "cpu_model": cpu_model(), "cpu_count": os.cpu_count()}
+              "cpu_model": cpu_model(), "cpu_generation": cpu_generation(), "cpu_count": os.cpu_count()}
     try:
         import torch
 
