@@ -107,6 +107,21 @@ def test_the_readme_tuning_tables_are_the_tools_output(capsys):
         f"README.md lacks {len(missing)} line(s) tools/readme_tuning.py prints, e.g. {missing[:1]}: paste its output")
 
 
+@pytest.mark.parametrize("name", ["bench_precision_cpu_2core_epyc_f25m17.json",
+                                  "bench_precision_cpu_1thread_epyc_f25m17.json"])
+def test_the_readme_speed_tables_of_other_cpus_are_their_records_own_output(name):
+    """Fails when a README speed table of another CPU differs from what its record prints, or the quoted ratio does."""
+    from respirelib.apps.bench_precision import format_precision
+    from respirelib.apps.cmd_report import README
+
+    record = json.loads((README.parent / "results" / name).read_text())
+    readme = README.read_text()
+    assert f"```\n{format_precision(record)}\n```" in readme, f"paste format_precision's table of {name} into README.md"
+    assert f"`results/{name}`" in readme
+    quick = record["networks"]["quick"]["speedup_train"]
+    assert f"{quick:.2f}×" in readme
+
+
 def test_the_readme_amx_speed_table_is_the_records_own_output():
     """Fails when the README's bf16-on-AMX table differs from what its record prints (format_precision)."""
     from respirelib.apps.bench_precision import format_precision

@@ -131,7 +131,8 @@ def format_precision(record: dict) -> str:
                          f"{row['train_inputs_per_s']:9.2f} {row['model_ms_per_step']:9.1f} "
                          f"{row['eval_inputs_per_s']:10.2f} {speedup:>9s}")
     generation = record["hardware"].get("cpu_generation")
-    lines.append(f"({record['threads']} torch threads; CPU {record['hardware'].get('cpu_model')}"
+    threads = record["threads"]
+    lines.append(f"({threads} torch thread{'' if threads == 1 else 's'}; CPU {record['hardware'].get('cpu_model')}"
                  f"{f' ({generation})' if generation else ''}, "
                  f"{record['hardware'].get('cpu_count')} cores; native bf16: {record['cpu_bf16_reason']})")
     return "\n".join(lines)
