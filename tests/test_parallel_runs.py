@@ -64,3 +64,40 @@ def test_workers_must_be_positive_and_only_quick_trains_side_by_side(tmp_path):
         ensure_runs(tmp_path, tmp_path, JOBS, workers=0, **SHARED)
     assert get_profile("quick").parallel_runs == 2
     assert get_profile("paper").parallel_runs == get_profile("smoke").parallel_runs == 1
+
+
+def test_a_training_process_killed_from_outside_names_the_unfinished_runs_and_a_rerun_finishes(tiny_synthetic,
+                                                                                                tmp_path):
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    raised = []
+
+    def train_set():
+        try:
+            ensure_runs(tmp_path, tiny_synthetic, JOBS[:1], workers=2, **SHARED)  # one run: half the cost
+        except BaseException as error:  # noqa: BLE001 (the test reads it below)
+            raised.append(error)
+
+    before = {process.pid for process in multiprocessing.active_children()}
+    thread = threading.Thread(target=train_set)
+    thread.start()
+    deadline = time.monotonic() + 120
+    # kill -9 one training process once a run has started writing (as the kernel's OOM killer would)
+    while not list((tmp_path / "train").glob("*/run.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = [process for process in multiprocessing.active_children() if process.pid not in before]
+    assert workers, "no training process to kill"
+    os.kill(workers[0].pid, signal.SIGKILL)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert len(raised) == 1 and isinstance(raised[0], RuntimeError), raised
+    message = str(raised[0])
+    assert "killed from outside" in message and "again" in message
+    assert "official-full-seed0" in message and str(tmp_path / "train") in message
+    # run again, it resumes and finishes
+    done = ensure_runs(tmp_path, tiny_synthetic, JOBS[:1], workers=2, **SHARED)
+    assert (done[0] / "metrics_predictions.csv").is_file()

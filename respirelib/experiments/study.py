@@ -31,6 +31,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
@@ -131,12 +132,20 @@ def ensure_runs(root: str | Path, data_dir: str | Path, jobs: list[dict], *, wor
     pool = ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context,
                                initializer=_run_worker, initargs=(threads,))
     try:
-        pending = {pool.submit(_ensure_run_task, task) for task in tasks}
+        pending = {pool.submit(_ensure_run_task, task): task[-1] for task in tasks}
         finished = 0
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                index = future.result()  # a run's error is raised here, naming its own file and problem
+                try:
+                    index = future.result()  # a run's error is raised here, naming its own file and problem
+                except BrokenProcessPool as error:  # a process killed from outside (out of memory, kill -9)
+                    names = ", ".join(run_dirs[i].name for i in sorted(pending.values()))
+                    raise RuntimeError(
+                        f"a training process was killed from outside (out of memory? `kill`?) while these runs "
+                        f"were unfinished under {Path(root) / 'train'}: {names}. Run the same command or notebook "
+                        f"cell again: each resumes from its last checkpoint.") from error
+                del pending[future]
                 finished += 1
                 bar.update()
                 print(f"{run_dirs[index].name}: done ({finished}/{len(tasks)}, "
