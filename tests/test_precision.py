@@ -204,3 +204,16 @@ def test_the_commands_take_precision():
     assert parser.parse_args(["explain", "--run", "r", "--cycle", "a:0", "--out", "o.png"]).precision is None
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--out", "x", "--precision", "fp16"])
+
+
+def test_records_say_which_instruction_set_torch_was_allowed(monkeypatch):
+    import torch
+
+    from respirelib.apps.bench_common import _thread_environment
+    from respirelib.experiments.provenance import hardware_record
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    environment = _thread_environment()
+    assert environment["ONEDNN_MAX_CPU_ISA"] == "AVX2" and environment["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert hardware_record()["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()

@@ -50,7 +50,9 @@ def bench_record(name: str, *, data: dict, results: dict, targets: list[dict]) -
 
 
 def _thread_environment() -> dict:
-    return {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")}
+    # the last two cap the instruction set torch and oneDNN use (e.g. avx2 / AVX2: a stand-in for an older CPU)
+    return {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS",
+                                                    "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
 
 
 def _data_record(dataset, *, write_s: float | None) -> dict:

@@ -63,6 +63,7 @@ def hardware_record() -> dict:
 
         record["torch"] = torch.__version__
         record["torch_threads"] = torch.get_num_threads()
+        record["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # the vector ISA torch's kernels use
         from respirelib.precision import cpu_bf16_support
 
         native, reason = cpu_bf16_support()
