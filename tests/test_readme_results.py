@@ -107,16 +107,22 @@ def test_the_readme_tuning_tables_are_the_tools_output(capsys):
         f"README.md lacks {len(missing)} line(s) tools/readme_tuning.py prints, e.g. {missing[:1]}: paste its output")
 
 
-@pytest.mark.parametrize("name", ["bench_precision_cpu_2core_epyc_f25m17.json",
-                                  "bench_precision_cpu_1thread_epyc_f25m17.json"])
-def test_the_readme_speed_tables_of_other_cpus_are_their_records_own_output(name):
-    """Fails when a README speed table of another CPU differs from what its record prints, or the quoted ratio does."""
+def _speed_record_quoted_in_readme(name: str) -> tuple[dict, str]:
+    """``results/NAME`` (a ``bench precision`` record) and the README, asserting the README quotes its table verbatim."""
     from respirelib.apps.bench_precision import format_precision
     from respirelib.apps.cmd_report import README
 
     record = json.loads((README.parent / "results" / name).read_text())
     readme = README.read_text()
     assert f"```\n{format_precision(record)}\n```" in readme, f"paste format_precision's table of {name} into README.md"
+    return record, readme
+
+
+@pytest.mark.parametrize("name", ["bench_precision_cpu_2core_epyc_f25m17.json",
+                                  "bench_precision_cpu_1thread_epyc_f25m17.json"])
+def test_the_readme_speed_tables_of_other_cpus_are_their_records_own_output(name):
+    """Fails when a README speed table of another CPU differs from what its record prints, or the quoted ratio does."""
+    record, readme = _speed_record_quoted_in_readme(name)
     assert f"`results/{name}`" in readme
     quick = record["networks"]["quick"]["speedup_train"]
     assert f"{quick:.2f}×" in readme
@@ -124,13 +130,8 @@ def test_the_readme_speed_tables_of_other_cpus_are_their_records_own_output(name
 
 def test_the_readme_amx_speed_table_is_the_records_own_output():
     """Fails when the README's bf16-on-AMX table differs from what its record prints (format_precision)."""
-    from respirelib.apps.bench_precision import format_precision
-    from respirelib.apps.cmd_report import README
-
-    record = json.loads((README.parent / "results" / "bench_precision_cpu_2core_amx.json").read_text())
+    record, readme = _speed_record_quoted_in_readme("bench_precision_cpu_2core_amx.json")
     assert record["amx"] is True
-    table = format_precision(record)
-    assert f"```\n{table}\n```" in README.read_text(), "paste format_precision's table of the AMX record into README.md"
     speedups = {target["name"].split(":")[0]: target for target in record["targets"]}
-    assert f"**{speedups['quick']['measured']:.2f}×**" in README.read_text()
-    assert f"**{speedups['paper']['measured']:.2f}×**" in README.read_text()
+    assert f"**{speedups['quick']['measured']:.2f}×**" in readme
+    assert f"**{speedups['paper']['measured']:.2f}×**" in readme

@@ -125,30 +125,29 @@ def ensure_runs(root: str | Path, data_dir: str | Path, jobs: list[dict], *, wor
     # spawn, not fork: a forked child inherits this process's OpenMP thread pool, which can hang it
     context = multiprocessing.get_context("spawn")
     started = time.perf_counter()
-    tasks = [(root, data_dir, device, requests[i], i) for i in missing]
-    bar = progress_bar(total=len(tasks), desc="training runs", unit="run", progress=progress)
+    bar = progress_bar(total=len(missing), desc="training runs", unit="run", progress=progress)
     # concurrent.futures, not multiprocessing.Pool: a run builds its data cache with a process pool of its
     # own, which Pool's daemonic workers may not start
     pool = ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=context,
                                initializer=_run_worker, initargs=(threads,))
     try:
-        pending = {pool.submit(_ensure_run_task, task): task[-1] for task in tasks}
+        pending = {pool.submit(_ensure_run_task, (root, data_dir, device, requests[i])): i for i in missing}
         finished = 0
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 try:
-                    index = future.result()  # a run's error is raised here, naming its own file and problem
+                    future.result()  # a run's error is raised here, naming its own file and problem
                 except BrokenProcessPool as error:  # a process killed from outside (out of memory, kill -9)
                     names = ", ".join(run_dirs[i].name for i in sorted(pending.values()))
                     raise RuntimeError(
                         f"a training process was killed from outside (out of memory? `kill`?) while these runs "
                         f"were unfinished under {Path(root) / 'train'}: {names}. Run the same command or notebook "
                         f"cell again: each resumes from its last checkpoint.") from error
-                del pending[future]
+                index = pending.pop(future)
                 finished += 1
                 bar.update()
-                print(f"{run_dirs[index].name}: done ({finished}/{len(tasks)}, "
+                print(f"{run_dirs[index].name}: done ({finished}/{len(missing)}, "
                       f"{time.perf_counter() - started:.0f} s elapsed)", flush=True)
     except BaseException:
         # An interrupted or failed set stops at once rather than after the runs in flight; their writes are
@@ -162,10 +161,9 @@ def ensure_runs(root: str | Path, data_dir: str | Path, jobs: list[dict], *, wor
     return run_dirs
 
 
-def _ensure_run_task(task: tuple) -> int:
-    root, data_dir, device, request, index = task
+def _ensure_run_task(task: tuple) -> None:
+    root, data_dir, device, request = task
     ensure_run(root, data_dir, device=device, progress=False, **request)
-    return index
 
 
 def _run_worker(threads: int) -> None:
