@@ -447,3 +447,30 @@ def test_patient_bootstrap_mean_resamples_patients_not_cycles():
     assert patient_bootstrap_mean([0.2, 0.3], [1, 1])["ci"] is None  # one patient: no interval
     with pytest.raises(ValueError, match="same, non-zero length"):
         patient_bootstrap_mean([0.1, 0.2], [1])
+
+
+def test_pooled_seed_spread_ignores_a_shift_between_groups_and_brackets_its_value():
+    from respirelib.training.metrics import pooled_seed_spread
+
+    scores = [61.0, 63.5, 60.2, 62.8, 64.1]
+    alone = pooled_seed_spread([scores])
+    assert alone["std"] == pytest.approx(np.std(scores, ddof=1)) and alone["dof"] == 4
+    shifted = pooled_seed_spread([scores, [s + 5 for s in scores]])  # an easier draw: same spread, higher mean
+    assert shifted["std"] == pytest.approx(np.std(scores, ddof=1)) and shifted["dof"] == 8 and shifted["n_runs"] == 10
+    low, high = shifted["ci"]
+    assert low < shifted["std"] < high and high - low < alone["ci"][1] - alone["ci"][0]  # more runs, narrower
+    with pytest.raises(ValueError, match="two or more"):
+        pooled_seed_spread([scores, [60.0]])
+
+
+@pytest.mark.parametrize("n_seeds, std", [(3, 1.5), (5, 1.83), (10, 2.4)])
+def test_chance_spread_within_matches_simulated_seeds(n_seeds, std):
+    from respirelib.training.metrics import chance_spread_within
+
+    rng = np.random.default_rng(n_seeds)
+    draws = rng.normal(62.0, std, size=(40_000, n_seeds))
+    simulated = float((draws.std(axis=1, ddof=1) <= 2.0).mean())
+    assert chance_spread_within(std, n_seeds=n_seeds, limit=2.0) == pytest.approx(simulated, abs=0.01)
+    assert chance_spread_within(1.0) > 0.95 > 0.05 > chance_spread_within(6.0)
+    with pytest.raises(ValueError):
+        chance_spread_within(0.0)

@@ -12,7 +12,9 @@ holds one (a record of ``e24`` with another CPU), each paired by seed with the f
 (candidate ``quick``), its candidates and the same profile at one thread, paired by seed with the first;
 with ``results/quick_profile_tuning_round7.json`` the seventh (sound model 4), and with
 ``results/quick_profile_tuning_round8.json`` the eighth (on a bf16 CPU, its reference named ``ema99-mr``),
-in the same form.
+in the same form. ``results/quick_profile_tuning_round9.json``, the ninth, trained on a separate synthetic draw
+at one thread: its table, each candidate against the rule written before it ran, and the profile's spread pooled
+over the two draws with the chance that five seeds meet the demo's spread target.
 """
 
 import json
@@ -26,9 +28,10 @@ ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
 ROUND_SIX = ROOT / "results" / "quick_profile_tuning_round6.json"
 ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
 ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
+ROUND_NINE = ROOT / "results" / "quick_profile_tuning_round9.json"  # on a separate synthetic draw, at 1 thread
 MORE_SEEDS = ROOT / "results" / "quick_profile_more_seeds.json"  # the chosen profile's seeds 5-9 (round eight)
-# Each later round's reference row: the quick profile as it stood, at 2 torch threads, under its record's name.
-LATER_ROUNDS = {ROUND_SIX: "quick", ROUND_SEVEN: "quick", ROUND_EIGHT: "ema99-mr"}
+# Each later round's reference row: the quick profile as it stood, under its record's name, and its torch threads.
+LATER_ROUNDS = {ROUND_SIX: ("quick", 2), ROUND_SEVEN: ("quick", 2), ROUND_EIGHT: ("ema99-mr", 2), ROUND_NINE: ("quick", 1)}
 CHOSEN = "e24"
 # The fifth round's candidates, under the names their records give them (see zoom_check).
 ZOOM_GROUPS = {"**the mean blank level, standard scaling, grey images (the quick profile now)**": {"stdrep", "stdzoom"},
@@ -180,16 +183,16 @@ def _best_validation(runs: list[dict]) -> float:
     return float(np.mean([max(score for score in run["val_scores"] if score is not None) for run in runs]))
 
 
-def later_round(records: list[dict], *, base_name: str) -> None:
-    """A later round (six, seven, eight): the quick profile as it stood (``base_name``) against candidates, and
-    candidates at one torch thread, each paired by seed with the profile at two threads."""
+def later_round(records: list[dict], *, base_name: str, base_threads: int = 2) -> None:
+    """A later round (six to nine): the quick profile as it stood (``base_name`` at ``base_threads`` torch threads)
+    against candidates, each paired by seed with it."""
     rows = [(record, candidate) for record in records for candidate in record["candidates"]]
-    base = next(c for r, c in rows if c["name"] == base_name and r["torch_threads"] == 2)
+    base = next(c for r, c in rows if c["name"] == base_name and r["torch_threads"] == base_threads)
     base_scores = {run["seed"]: 100 * run["score"] for run in base["runs"]}
     print("\n| setting | overrides of the quick profile | torch threads | 4-class score, mean ± std (per seed) | "
           "lowest class recall of any seed (%) | mean recall normal / crackle / wheeze / both (%) | "
           "stage-1 fit per seed (s, mean) | best validation score, mean over seeds | "
-          f"minus {base_name} at 2 threads, paired by seed |")
+          f"minus {base_name} at {_threads(base_threads)}, paired by seed |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for record, candidate in rows:
         runs = candidate["runs"]
@@ -206,10 +209,90 @@ def later_round(records: list[dict], *, base_name: str) -> None:
               f"{100 * recalls.min():.0f} | {' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} | "
               f"{candidate['summary']['fit_s_mean']:.0f} | {_best_validation(runs):.3f} | {paired} |")
     commits = sorted({r["commit"][:7] + ("-dirty" if r["commit"].endswith("-dirty") else "") for r in records})
-    print(f"\n(All on the {_cpu(records[0])}, seeds {', '.join(map(str, sorted(base_scores)))}, the same synthetic set and "
+    print(f"\n(All on the {_cpu(records[0])}, seeds {', '.join(map(str, sorted(base_scores)))}, {_draw(records)} and "
           f"test cycles; `respirenet bench quick`, commits {', '.join(commits)}; load averages "
           f"{min(r['load_average'][0] for r in records):.1f}-{max(r['load_average'][0] for r in records):.1f}. "
           "Paired differences: mean and 95 % t interval over the seeds.)")
+
+
+def _candidate(records: list[dict], name: str, threads: int) -> dict:
+    return next(c for r in records for c in r["candidates"] if c["name"] == name and r["torch_threads"] == threads)
+
+
+def _scores_by_seed(runs: list[dict]) -> dict[int, float]:
+    return {run["seed"]: 100 * run["score"] for run in runs}
+
+
+def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
+    """Each candidate of the ninth round against its rule, written before any result (the record's note), and
+    whether its lower spread exceeds the noise: a paired bootstrap over seeds of the difference of the two stds."""
+    from scipy import stats
+
+    from respirelib.apps.bench_precision import paired_comparison
+
+    base = _scores_by_seed(_candidate(records, base_name, 1)["runs"])
+    seeds = sorted(base)
+    for record in records:
+        for candidate in record["candidates"]:
+            if candidate["name"] == base_name:
+                continue
+            mine = _scores_by_seed(candidate["runs"])
+            assert sorted(mine) == seeds, "every row must train the base's seeds"
+            ours, theirs = np.array([mine[s] for s in seeds]), np.array([base[s] for s in seeds])
+            lower_end = paired_comparison(list(theirs), list(ours))["ci"][0]
+            lowest = min(min(v for v in run["class_recall"] if v is not None) for run in candidate["runs"])
+            checks = [ours.std(ddof=1) < theirs.std(ddof=1), lower_end > -1.0, lowest >= 0.30]
+            spread = stats.bootstrap((ours, theirs), lambda a, b: np.std(a, ddof=1) - np.std(b, ddof=1),
+                                     paired=True, vectorized=False, n_resamples=10_000, method="percentile",
+                                     random_state=0).confidence_interval
+            same = sum(abs(mine[s] - base[s]) < 1e-9 for s in seeds)
+            print(f"\n{candidate['name']}: (1) std {ours.std(ddof=1):.2f} against {theirs.std(ddof=1):.2f}: "
+                  f"{'below' if checks[0] else 'not below'}; (2) lower end of the paired interval {lower_end:+.1f}: "
+                  f"{'above' if checks[1] else 'not above'} -1; (3) lowest recall {100 * lowest:.1f} %: "
+                  f"{'30 % or more' if checks[2] else 'under 30 %'}. "
+                  + ("Meets the rule's letter" if all(checks) else "Fails the rule")
+                  + f". Its std minus {base_name}'s, paired bootstrap over the {len(seeds)} seeds: "
+                  f"{ours.std(ddof=1) - theirs.std(ddof=1):+.2f} ({spread.low:+.2f} to {spread.high:+.2f}): "
+                  + ("within the noise" if spread.low <= 0 <= spread.high else "beyond the noise")
+                  + f"; the same score as {base_name} on {same} of {len(seeds)} seeds.")
+
+
+def seed_spread_chance(demo_records: list[dict], demo_row: tuple[str, int], dev_records: list[dict],
+                       dev_row: tuple[str, int]) -> None:
+    """The profile's seed-to-seed spread pooled over the demo's draw and the development draw, and the chance
+    that five seeds meet the spread target under it (and at the ends of its interval)."""
+    from scipy import stats
+
+    from respirelib.training.metrics import MAX_SCORE_STD_POINTS, MIN_DEMO_SEEDS, chance_spread_within, pooled_seed_spread
+
+    demo = _scores_by_seed([run for r in demo_records if r["torch_threads"] == demo_row[1]
+                            for c in r["candidates"] if c["name"] == demo_row[0] for run in c["runs"]])
+    dev = _scores_by_seed(_candidate(dev_records, *dev_row)["runs"])
+    pooled = pooled_seed_spread([list(demo.values()), list(dev.values())])
+    low, high = pooled["ci"]
+    # the std at which n seeds' sample std stays within the limit with probability 0.95 (chi-square, n - 1 dof)
+    steady = MAX_SCORE_STD_POINTS * np.sqrt((MIN_DEMO_SEEDS - 1) / stats.chi2.ppf(0.95, MIN_DEMO_SEEDS - 1))
+    chance = {name: chance_spread_within(value, n_seeds=MIN_DEMO_SEEDS, limit=MAX_SCORE_STD_POINTS)
+              for name, value in (("point", pooled["std"]), ("low", high), ("high", low))}
+    print(f"\nThe profile at 1 thread, pooled over the demo's draw ({len(demo)} seeds, ± "
+          f"{np.std(list(demo.values()), ddof=1):.2f}) and the development draw ({len(dev)} seeds, ± "
+          f"{np.std(list(dev.values()), ddof=1):.2f}): seed-to-seed std {pooled['std']:.2f} points "
+          f"({low:.2f} to {high:.2f}, {100 * pooled['level']:.0f} % chi-square interval, {pooled['dof']} degrees of "
+          f"freedom). With seeds that spread so, {MIN_DEMO_SEEDS} seeds have a std of {MAX_SCORE_STD_POINTS:g} points "
+          f"or less with probability {chance['point']:.2f} ({chance['low']:.2f} to {chance['high']:.2f} over the "
+          f"interval). To meet it 19 times in 20, seeds would have to spread {steady:.2f} points or less.")
+
+
+def _threads(count: int) -> str:
+    return f"{count} thread" + ("" if count == 1 else "s")
+
+
+def _draw(records: list[dict]) -> str:
+    """Which synthetic draw every record trained on: the demo's (seed 0) or a development draw."""
+    seeds = {record["data"].get("seed") for record in records}
+    assert len(seeds) == 1, f"a round trains on one synthetic draw, these records name {sorted(seeds)}"
+    seed = seeds.pop()
+    return "the same synthetic set" if seed == 0 else f"the development draw (synthetic seed {seed}, not the demo's)"
 
 
 def paired_sentence(records: list[dict], row: tuple[str, int], reference: tuple[str, int]) -> None:
@@ -249,11 +332,17 @@ if __name__ == "__main__":
         setup_check(round_records)
     if any(c["name"] in set().union(*ZOOM_GROUPS.values()) for r in round_records for c in r["candidates"]):
         zoom_check(round_records)
-    for later, base_name in LATER_ROUNDS.items():
-        if later.is_file():
-            later_round(json.loads(later.read_text())["records"], base_name=base_name)
+    for later, (base_name, base_threads) in LATER_ROUNDS.items():
+        if later.is_file() and later != ROUND_NINE:
+            later_round(json.loads(later.read_text())["records"], base_name=base_name, base_threads=base_threads)
     if ROUND_EIGHT.is_file():  # the choice of the eighth round: thirty epochs against twenty-four, at the demo's one thread
         paired_sentence(json.loads(ROUND_EIGHT.read_text())["records"], ("e30", 1), ("ema98-mr", 1))
         if MORE_SEEDS.is_file():
             more_seeds(json.loads(ROUND_EIGHT.read_text())["records"], json.loads(MORE_SEEDS.read_text())["records"],
                        name="e30", threads=1)
+    if ROUND_NINE.is_file() and MORE_SEEDS.is_file():  # printed where the README tells the ninth round
+        nine = json.loads(ROUND_NINE.read_text())["records"]
+        later_round(nine, base_name="quick", base_threads=1)
+        ninth_round_rule(nine, base_name="quick")
+        seed_spread_chance(json.loads(ROUND_EIGHT.read_text())["records"] + json.loads(MORE_SEEDS.read_text())["records"],
+                           ("e30", 1), nine, ("quick", 1))

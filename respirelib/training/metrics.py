@@ -345,6 +345,51 @@ def mean_std(runs: Sequence[Mapping], *, ddof: int = 1) -> dict:
     return summary
 
 
+def pooled_seed_spread(groups: Sequence[Sequence[float]], *, level: float = 0.95) -> dict:
+    """The seed-to-seed standard deviation pooled over groups (e.g. one profile on several synthetic draws).
+
+    Each group's scores are deviations from that group's own mean, so a shift between groups (one draw
+    being easier) does not count as spread; the interval is the chi-square one for a normal spread.
+
+    Parameters
+    ----------
+    groups : sequence of sequences of float
+        Scores of the same setting, one sequence per group, each of two or more seeds.
+
+    Returns
+    -------
+    dict
+        ``std`` (pooled, ddof 1 within each group), ``dof`` (runs minus groups), ``ci`` (the interval
+        of ``std``), ``level`` and ``n_runs``.
+    """
+    from scipy import stats
+
+    arrays = [np.asarray(group, dtype=float) for group in groups]
+    if not arrays or any(array.ndim != 1 or array.size < 2 for array in arrays):
+        raise ValueError("every group needs two or more scores")
+    dof = sum(array.size - 1 for array in arrays)
+    sum_squares = sum(float(((array - array.mean()) ** 2).sum()) for array in arrays)
+    tail = (1 - level) / 2
+    return {"std": math.sqrt(sum_squares / dof), "dof": dof, "level": level,
+            "ci": [math.sqrt(sum_squares / stats.chi2.ppf(1 - tail, dof)),
+                   math.sqrt(sum_squares / stats.chi2.ppf(tail, dof))],
+            "n_runs": sum(array.size for array in arrays)}
+
+
+def chance_spread_within(std: float, *, n_seeds: int = MIN_DEMO_SEEDS, limit: float = MAX_SCORE_STD_POINTS) -> float:
+    """The probability that ``n_seeds`` seeds' scores have a sample standard deviation (ddof 1) of at most ``limit``.
+
+    For seeds whose scores are normal with standard deviation ``std`` (same units as ``limit``), the sample
+    variance times (n - 1) / std**2 is chi-square with n - 1 degrees of freedom: how often a demo of five
+    seeds meets the spread target by the luck of its seeds alone.
+    """
+    from scipy import stats
+
+    if std <= 0 or n_seeds < 2:
+        raise ValueError(f"need a positive std and two or more seeds, got std {std!r} and {n_seeds!r} seeds")
+    return float(stats.chi2.cdf((n_seeds - 1) * limit ** 2 / std ** 2, n_seeds - 1))
+
+
 def format_mean_std(mean: float | None, std: float | None, *, percent: bool = True, digits: int = 1) -> str:
     """``"56.2 ± 0.8"`` (fractions shown as percent by default); the mean alone when ``std`` is undefined
     (one seed); ``"–"`` when the mean is, as :func:`format_interval` says it."""
