@@ -20,6 +20,15 @@ def test_target_bounds():
         target("t", 1.0, unit="s", at_most=1, at_least=1)
 
 
+def test_a_target_with_an_interval_records_and_prints_it():
+    spread = target("std", 2.01, unit="points", at_most=2, interval=(1.2049, 5.7861))
+    assert spread["interval"] == [1.205, 5.786] and not spread["met"]  # the value, not its interval, decides
+    assert "interval" not in target("t", 3.0, unit="s", at_most=5)
+    record = {"benchmark": "no-such", "data": {"label": "synthetic", "path": "x"}, "load_average": [0.0],
+              "hardware": {"processor": "cpu", "cpu_count": 2}, "targets": [spread]}
+    assert "2.01 points     [95 % interval 1.21 to 5.79] (target <= 2: NOT met)" in format_bench(record)
+
+
 def test_bench_prep_record(tiny_synthetic):
     record = bench_prep(tiny_synthetic, workers=1, batch_size=8, cpu_batches=2, device="cpu", pool_cycles=40)
     json.dumps(record)  # JSON-ready

@@ -73,6 +73,27 @@ def test_learning_targets_need_five_seeds_every_class_recalled_and_a_small_sprea
     assert not learning_targets(_recall_record(good[:4] + [58.0], recalls))["std_met"]
 
 
+def test_learning_targets_give_the_spread_its_interval_and_the_readme_prints_it():
+    from respirelib.experiments.readme import learning_targets
+
+    scores, recalls = [60.1, 63.2, 64.6, 63.7, 65.4], [[40.0, 35.0, 31.0, 60.0]] * 5
+    found = learning_targets(_recall_record(scores, recalls))
+    low, high = found["score_std_ci"]
+    assert low < found["score_std"] < high and high > 2 * found["score_std"]  # five seeds: wide, and skewed up
+    assert learning_targets(_recall_record(scores[:1], recalls[:1]))["score_std_ci"] is None  # one seed: no spread
+    import respirelib.experiments.readme as readme_module
+    from respirelib.apps.bench_quick import demo_learning_targets
+
+    with pytest.MonkeyPatch.context() as patch:  # bench demo's record carries the same interval
+        patch.setattr(readme_module, "readme_record", lambda run_dir, command: _recall_record(scores, recalls))
+        spread = demo_learning_targets("a-run")[-1]
+    assert spread["interval"] == pytest.approx([low, high], abs=1e-3) and spread["measured"] == found["score_std"]
+    record = json.loads(RECORD.read_text())
+    recorded = learning_targets(record)
+    assert (f"over seeds {recorded['score_std']} points [95 % interval {recorded['score_std_ci'][0]:.2f} to "
+            f"{recorded['score_std_ci'][1]:.2f}]") in README.read_text()
+
+
 @pytest.mark.slow
 def test_bench_demo_names_each_notebooks_share_of_the_time(smoke_pipeline):
     from respirelib.apps.bench_quick import notebook_seconds
@@ -91,6 +112,7 @@ def test_bench_demo_checks_the_learning_targets_of_the_run(smoke_pipeline):
     assert targets["seeds trained"]["measured"] == 1 and targets["seeds trained"]["target"] == MIN_DEMO_SEEDS
     assert not targets["seeds trained"]["met"]  # the smoke pipeline trains one seed: no spread, too few seeds
     assert not targets["std of the 4-class score over seeds"]["met"]
+    assert "interval" not in targets["std of the 4-class score over seeds"]  # one seed: no spread to bound
 
 
 def test_the_readme_tuning_tables_are_the_tools_output(capsys):

@@ -22,14 +22,20 @@ BENCH_FORMAT_VERSION = 1
 
 
 def target(name: str, measured: float, *, unit: str, at_most: float | None = None,
-           at_least: float | None = None) -> dict:
-    """One target of a benchmark: the measured value, the bound and whether it was met."""
+           at_least: float | None = None, interval: tuple[float, float] | None = None) -> dict:
+    """One target of a benchmark: the measured value, the bound and whether it was met.
+
+    ``interval`` (optional): the 95 % interval of the measured value where it is an estimate (a spread over
+    five seeds is uncertain by about half its value), recorded and printed beside it; ``met`` still
+    compares the value itself.
+    """
     if (at_most is None) == (at_least is None):
         raise ValueError("give exactly one of at_most and at_least")
     bound, comparison = (at_most, "<=") if at_most is not None else (at_least, ">=")
     met = measured <= bound if at_most is not None else measured >= bound
     return {"name": name, "measured": round(float(measured), 3), "unit": unit, "comparison": comparison,
-            "target": bound, "met": bool(met)}
+            "target": bound, "met": bool(met),
+            **({"interval": [round(float(v), 3) for v in interval]} if interval is not None else {})}
 
 
 def bench_record(name: str, *, data: dict, results: dict, targets: list[dict]) -> dict:
@@ -175,7 +181,8 @@ def format_bench(record: dict) -> str:
     lines += ["", *RESULT_TABLES.get(record["benchmark"], _generic_tables)(record), ""]
     for t in record["targets"]:
         mark = "met" if t["met"] else "NOT met"
-        lines.append(f"{t['name']:45s} {t['measured']:>10.2f} {t['unit']:10s} "
+        interval = f"[95 % interval {t['interval'][0]:.2f} to {t['interval'][1]:.2f}] " if t.get("interval") else ""
+        lines.append(f"{t['name']:45s} {t['measured']:>10.2f} {t['unit']:10s} {interval}"
                      f"(target {t['comparison']} {t['target']:g}: {mark})")
     return "\n".join(lines)
 

@@ -166,7 +166,7 @@ def demo_learning_targets(run_dir: str | Path) -> list[dict]:
                    is not None else 0.0, unit="%", at_least=100 * MIN_CLASS_RECALL),
             target(f"{name}: std of the 4-class score over seeds",
                    found["score_std"] if found["score_std"] is not None else float("inf"), unit="points",
-                   at_most=MAX_SCORE_STD_POINTS)]
+                   at_most=MAX_SCORE_STD_POINTS, interval=found["score_std_ci"])]
 
 
 def notebook_seconds(run_dir: str | Path) -> dict[str, float]:
