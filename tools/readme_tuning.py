@@ -209,8 +209,8 @@ def later_round(records: list[dict], *, base_name: str, base_threads: int = 2) -
               f"{100 * recalls.min():.0f} | {' / '.join(f'{100 * m:.0f}' for m in recalls.mean(axis=0))} | "
               f"{candidate['summary']['fit_s_mean']:.0f} | {_best_validation(runs):.3f} | {paired} |")
     commits = sorted({r["commit"][:7] + ("-dirty" if r["commit"].endswith("-dirty") else "") for r in records})
-    print(f"\n(All on the {_cpu(records[0])}, seeds {', '.join(map(str, sorted(base_scores)))}, {_draw(records)} and "
-          f"test cycles; `respirenet bench quick`, commits {', '.join(commits)}; load averages "
+    print(f"\n(All on the {_cpu(records[0])}, seeds {', '.join(map(str, sorted(base_scores)))}, {_draw(records)}; "
+          f"`respirenet bench quick`, commits {', '.join(commits)}; load averages "
           f"{min(r['load_average'][0] for r in records):.1f}-{max(r['load_average'][0] for r in records):.1f}. "
           "Paired differences: mean and 95 % t interval over the seeds.)")
 
@@ -292,7 +292,8 @@ def _draw(records: list[dict]) -> str:
     seeds = {record["data"].get("seed") for record in records}
     assert len(seeds) == 1, f"a round trains on one synthetic draw, these records name {sorted(seeds)}"
     seed = seeds.pop()
-    return "the same synthetic set" if seed == 0 else f"the development draw (synthetic seed {seed}, not the demo's)"
+    return ("the same synthetic set and test cycles" if seed == 0
+            else f"the development draw (synthetic seed {seed}, not the demo's) and its test cycles")
 
 
 def paired_sentence(records: list[dict], row: tuple[str, int], reference: tuple[str, int]) -> None:
