@@ -30,6 +30,9 @@ ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
 ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
 ROUND_NINE = ROOT / "results" / "quick_profile_tuning_round9.json"  # on a separate synthetic draw, at 1 thread
 MORE_SEEDS = ROOT / "results" / "quick_profile_more_seeds.json"  # the chosen profile's seeds 5-9 (round eight)
+DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"  # the README's demo, for time projections
+# The ninth round's second part, judged with a noise margin on the spread and a time limit (its record's note).
+NINTH_ROUND_MARGIN = {"w24", "e36"}
 # Each later round's reference row: the quick profile as it stood, under its record's name, and its torch threads.
 LATER_ROUNDS = {ROUND_SIX: ("quick", 2), ROUND_SEVEN: ("quick", 2), ROUND_EIGHT: ("ema99-mr", 2), ROUND_NINE: ("quick", 1)}
 CHOSEN = "e24"
@@ -224,13 +227,21 @@ def _scores_by_seed(runs: list[dict]) -> dict[int, float]:
 
 
 def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
-    """Each candidate of the ninth round against its rule, written before any result (the record's note), and
-    whether its lower spread exceeds the noise: a paired bootstrap over seeds of the difference of the two stds."""
+    """Each candidate of the ninth round against the rule written before it ran (the record's note).
+
+    The first part's candidates were judged by (1) a lower std than the base's, (2) the lower end of the paired
+    95 % interval above -1 point and (3) every seed recalling every class at 30 % or more; the second part's
+    (:data:`NINTH_ROUND_MARGIN`) by the same with a noise margin on (1): the paired bootstrap interval over
+    seeds of the std difference wholly below 0, and (4) a ``make demo`` projected within ten minutes on the
+    machine of the README's demo record (its notebook 04 scaled by the fit-time ratio).
+    """
     from scipy import stats
 
     from respirelib.apps.bench_precision import paired_comparison
 
-    base = _scores_by_seed(_candidate(records, base_name, 1)["runs"])
+    demo = json.loads(DEMO_RECORD.read_text())
+    base_candidate = _candidate(records, base_name, 1)
+    base = _scores_by_seed(base_candidate["runs"])
     seeds = sorted(base)
     for record in records:
         for candidate in record["candidates"]:
@@ -241,20 +252,24 @@ def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
             ours, theirs = np.array([mine[s] for s in seeds]), np.array([base[s] for s in seeds])
             lower_end = paired_comparison(list(theirs), list(ours))["ci"][0]
             lowest = min(min(v for v in run["class_recall"] if v is not None) for run in candidate["runs"])
-            checks = [ours.std(ddof=1) < theirs.std(ddof=1), lower_end > -1.0, lowest >= 0.30]
             spread = stats.bootstrap((ours, theirs), lambda a, b: np.std(a, ddof=1) - np.std(b, ddof=1),
                                      paired=True, vectorized=False, n_resamples=10_000, method="percentile",
                                      random_state=0).confidence_interval
+            ratio = candidate["summary"]["fit_s_mean"] / base_candidate["summary"]["fit_s_mean"]
+            projected = demo["seconds"] + demo["notebook_seconds"]["04_training"] * (ratio - 1)
+            margin = candidate["name"] in NINTH_ROUND_MARGIN
+            checks = [spread.high < 0 if margin else ours.std(ddof=1) < theirs.std(ddof=1), lower_end > -1.0,
+                      lowest >= 0.30] + ([projected <= 600] if margin else [])
             same = sum(abs(mine[s] - base[s]) < 1e-9 for s in seeds)
-            print(f"\n{candidate['name']}: (1) std {ours.std(ddof=1):.2f} against {theirs.std(ddof=1):.2f}: "
-                  f"{'below' if checks[0] else 'not below'}; (2) lower end of the paired interval {lower_end:+.1f}: "
-                  f"{'above' if checks[1] else 'not above'} -1; (3) lowest recall {100 * lowest:.1f} %: "
-                  f"{'30 % or more' if checks[2] else 'under 30 %'}. "
-                  + ("Meets the rule's letter" if all(checks) else "Fails the rule")
-                  + f". Its std minus {base_name}'s, paired bootstrap over the {len(seeds)} seeds: "
-                  f"{ours.std(ddof=1) - theirs.std(ddof=1):+.2f} ({spread.low:+.2f} to {spread.high:+.2f}): "
+            print(f"\n{candidate['name']}: std {ours.std(ddof=1):.2f} against {base_name}'s {theirs.std(ddof=1):.2f}, "
+                  f"difference {ours.std(ddof=1) - theirs.std(ddof=1):+.2f} ({spread.low:+.2f} to {spread.high:+.2f}, "
+                  f"paired bootstrap over the {len(seeds)} seeds): "
                   + ("within the noise" if spread.low <= 0 <= spread.high else "beyond the noise")
-                  + f"; the same score as {base_name} on {same} of {len(seeds)} seeds.")
+                  + f"; lower end of the paired score interval {lower_end:+.1f}; lowest recall {100 * lowest:.1f} %; "
+                  f"fit time {ratio:.2f} × {base_name}'s (a `make demo` of about {projected:.0f} s projected from "
+                  f"`results/{DEMO_RECORD.name}`); the same score as {base_name} on {same} of {len(seeds)} seeds. "
+                  + ("Judged with the noise margin: " if margin else "Judged by the first rule: ")
+                  + ("meets it" if all(checks) else "fails it") + ".")
 
 
 def seed_spread_chance(demo_records: list[dict], demo_row: tuple[str, int], dev_records: list[dict],
