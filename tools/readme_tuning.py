@@ -34,7 +34,8 @@ DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"  # the 
 # The ninth round's second part, judged with a noise margin on the spread and a time limit (its record's note).
 NINTH_ROUND_MARGIN = {"w24", "e36"}
 # Each later round's reference row: the quick profile as it stood, under its record's name, and its torch threads.
-LATER_ROUNDS = {ROUND_SIX: ("quick", 2), ROUND_SEVEN: ("quick", 2), ROUND_EIGHT: ("ema99-mr", 2), ROUND_NINE: ("quick", 1)}
+# (The ninth round is printed after the eighth round's sentences, where the README tells it.)
+LATER_ROUNDS = {ROUND_SIX: ("quick", 2), ROUND_SEVEN: ("quick", 2), ROUND_EIGHT: ("ema99-mr", 2)}
 CHOSEN = "e24"
 # The fifth round's candidates, under the names their records give them (see zoom_check).
 ZOOM_GROUPS = {"**the mean blank level, standard scaling, grey images (the quick profile now)**": {"stdrep", "stdzoom"},
@@ -250,6 +251,7 @@ def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
             mine = _scores_by_seed(candidate["runs"])
             assert sorted(mine) == seeds, "every row must train the base's seeds"
             ours, theirs = np.array([mine[s] for s in seeds]), np.array([base[s] for s in seeds])
+            our_std, their_std = ours.std(ddof=1), theirs.std(ddof=1)
             lower_end = paired_comparison(list(theirs), list(ours))["ci"][0]
             lowest = min(min(v for v in run["class_recall"] if v is not None) for run in candidate["runs"])
             spread = stats.bootstrap((ours, theirs), lambda a, b: np.std(a, ddof=1) - np.std(b, ddof=1),
@@ -258,11 +260,11 @@ def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
             ratio = candidate["summary"]["fit_s_mean"] / base_candidate["summary"]["fit_s_mean"]
             projected = demo["seconds"] + demo["notebook_seconds"]["04_training"] * (ratio - 1)
             margin = candidate["name"] in NINTH_ROUND_MARGIN
-            checks = [spread.high < 0 if margin else ours.std(ddof=1) < theirs.std(ddof=1), lower_end > -1.0,
+            checks = [spread.high < 0 if margin else our_std < their_std, lower_end > -1.0,
                       lowest >= 0.30] + ([projected <= 600] if margin else [])
             same = sum(abs(mine[s] - base[s]) < 1e-9 for s in seeds)
-            print(f"\n{candidate['name']}: std {ours.std(ddof=1):.2f} against {base_name}'s {theirs.std(ddof=1):.2f}, "
-                  f"difference {ours.std(ddof=1) - theirs.std(ddof=1):+.2f} ({spread.low:+.2f} to {spread.high:+.2f}, "
+            print(f"\n{candidate['name']}: std {our_std:.2f} against {base_name}'s {their_std:.2f}, "
+                  f"difference {our_std - their_std:+.2f} ({spread.low:+.2f} to {spread.high:+.2f}, "
                   f"paired bootstrap over the {len(seeds)} seeds): "
                   + ("within the noise" if spread.low <= 0 <= spread.high else "beyond the noise")
                   + f"; lower end of the paired score interval {lower_end:+.1f}; lowest recall {100 * lowest:.1f} %; "
@@ -313,11 +315,7 @@ def _draw(records: list[dict]) -> str:
 
 def paired_sentence(records: list[dict], row: tuple[str, int], reference: tuple[str, int]) -> None:
     """One row minus another, each given as (name, torch threads), paired by seed: the README's sentence."""
-    def scores(name: str, threads: int) -> dict[int, float]:
-        candidate = next(c for r in records for c in r["candidates"] if c["name"] == name and r["torch_threads"] == threads)
-        return {run["seed"]: 100 * run["score"] for run in candidate["runs"]}
-
-    mine, theirs = scores(*row), scores(*reference)
+    mine, theirs = (_scores_by_seed(_candidate(records, *which)["runs"]) for which in (row, reference))
     seeds = sorted(mine)
     assert seeds == sorted(theirs), "both rows must train the same seeds"
     differences = ", ".join(f"{mine[s] - theirs[s]:+.1f}" for s in seeds)
@@ -349,14 +347,14 @@ if __name__ == "__main__":
     if any(c["name"] in set().union(*ZOOM_GROUPS.values()) for r in round_records for c in r["candidates"]):
         zoom_check(round_records)
     for later, (base_name, base_threads) in LATER_ROUNDS.items():
-        if later.is_file() and later != ROUND_NINE:
+        if later.is_file():
             later_round(json.loads(later.read_text())["records"], base_name=base_name, base_threads=base_threads)
     if ROUND_EIGHT.is_file():  # the choice of the eighth round: thirty epochs against twenty-four, at the demo's one thread
         paired_sentence(json.loads(ROUND_EIGHT.read_text())["records"], ("e30", 1), ("ema98-mr", 1))
         if MORE_SEEDS.is_file():
             more_seeds(json.loads(ROUND_EIGHT.read_text())["records"], json.loads(MORE_SEEDS.read_text())["records"],
                        name="e30", threads=1)
-    if ROUND_NINE.is_file() and MORE_SEEDS.is_file():  # printed where the README tells the ninth round
+    if ROUND_NINE.is_file() and MORE_SEEDS.is_file():
         nine = json.loads(ROUND_NINE.read_text())["records"]
         later_round(nine, base_name="quick", base_threads=1)
         ninth_round_rule(nine, base_name="quick")

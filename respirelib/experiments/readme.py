@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from respirelib.config import CLASS_NAMES
 from respirelib.experiments.study import collect_metrics, training_facts
 from respirelib.experiments.tables import class_recalls_per_seed
