@@ -52,6 +52,7 @@ from respirelib.experiments import study, tables
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.experiments.variants import expand_splits, split_group
 from respirelib.storage import new_run_dir
+from respirelib.training.metrics import format_signed
 from respirelib.training.profiles import get_profile
 from respirelib.viz.results import plot_device_gains
 from respirelib.viz.save import save_figure
@@ -106,7 +107,7 @@ display(Markdown(f"**Table III**, score change in points ({label})"))
 display(page_table(table_three, units={"mean": "points", "std": "points", "per seed": "points",
                                        "paper": "real ICBHI, points"}))
 device_tests = tables.device_comparisons(root, splits=splits)
-display(page_table(device_tests.drop(columns="in words"), formats={"mean (points)": "{:+.1f}"}))
+display(page_table(device_tests.drop(columns="in words"), formats={"mean (points)": format_signed}))
 display(Markdown("\n".join(f"- {sentence}" for sentence in device_tests["in words"])))
 changes = tables.device_changes(root, splits=splits)
 for split in splits:
@@ -129,7 +130,7 @@ table_one = tables.table_one(root, task="4-class", splits=splits, variants=["ful
 display(page_table(table_one.rename(columns=tables.TABLE_ONE_HEADERS)))
 display(Markdown(tables.INTERVAL_NOTE))
 comparisons = tables.row_comparisons(root, splits=splits, variants=["full"])
-display(page_table(comparisons.drop(columns="in words"), formats={"mean (points)": "{:+.1f}"}))
+display(page_table(comparisons.drop(columns="in words"), formats={"mean (points)": format_signed}))
 display(Markdown("\n".join(f"- {sentence}" for sentence in comparisons["in words"])))
 record_path = record_numbers(root, "05_device_finetuning.json", {
     "splits": splits, "seeds": seed_list, "label": label, "table_three": table_three.to_dict(orient="records"),

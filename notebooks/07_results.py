@@ -44,6 +44,7 @@ from IPython.display import Markdown, display
 from respirelib.experiments import tables
 from respirelib.experiments.notebook import record_numbers, resolve_notebook_data
 from respirelib.experiments.study import collect_metrics
+from respirelib.training.metrics import format_signed
 from respirelib.viz.tables import page_table
 
 # %%
@@ -79,7 +80,7 @@ for task in ("4-class", "2-class"):
     display(page_table(table.rename(columns=tables.TABLE_ONE_HEADERS)) if not table.empty else "no training runs found")
 display(Markdown(tables.INTERVAL_NOTE))
 comparisons = tables.row_comparisons(run_dir)
-display(page_table(comparisons.drop(columns="in words"), formats={"mean (points)": "{:+.1f}"}))
+display(page_table(comparisons.drop(columns="in words"), formats={"mean (points)": format_signed}))
 display(Markdown("\n".join(f"- {sentence}" for sentence in comparisons["in words"])))
 runs = collect_metrics(run_dir)
 for split, group in (runs.groupby("split", sort=False) if not runs.empty else ()):
@@ -139,7 +140,7 @@ display(page_table(devices, units={"mean": "points", "std": "points", "per seed"
         if not devices.empty else Markdown("_stage 2 did not run_"))
 device_tests = tables.device_comparisons(run_dir)
 if not device_tests.empty:
-    display(page_table(device_tests.drop(columns="in words"), formats={"mean (points)": "{:+.1f}"}))
+    display(page_table(device_tests.drop(columns="in words"), formats={"mean (points)": format_signed}))
     display(Markdown("\n".join(f"- {sentence}" for sentence in device_tests["in words"])))
 
 # %% [markdown]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from respirelib.experiments import tables
+from respirelib.training.metrics import format_signed
 
 N_PATIENTS, PER_PATIENT = 30, 8
 
@@ -42,7 +43,7 @@ def test_a_row_better_for_every_patient_and_seed_is_said_to_exceed_the_noise(tmp
     assert len(row["per seed (points)"].split(", ")) == 3
     assert "exceeds the noise" in row["in words"] and "seed 0 +" in row["in words"]
     assert "paired interval over test patients" in row["in words"]
-    assert f"= {row['mean (points)']:+.1f} points" in row["in words"]  # the table and the sentence agree
+    assert f"= {format_signed(row['mean (points)'])} points" in row["in words"]  # the table and the sentence agree
 
 
 def test_identical_rows_and_one_seed_are_within_the_noise(tmp_path):
@@ -131,3 +132,12 @@ def test_seeds_that_disagree_are_within_the_noise(tmp_path):
     mixed = tables.compare_rows(_metrics(tmp_path, {"CNN": [hard, hard], "+CBA+BRC": [hard + 1, hard - 1]})).iloc[0]
     assert mixed["exceeds the noise"] == "no"
     assert "within the noise" in mixed["in words"] and "not every seed moves the same way" in mixed["in words"]
+
+
+def test_a_sentence_shows_which_side_of_zero_a_small_bound_lies():
+    # Seeds disagree in sign, so the verdict is "within the noise" although the interval excludes 0: the printed
+    # bound must show it does (+0.02, not +0.0), and a zero difference prints unsigned.
+    entry = {"mean": 0.016, "ci": [0.0002, 0.039], "per_pair": [-0.053, 0.0, 0.124]}
+    sentence = tables._in_words("official", "CNN", "+CBA+BRC", "4-class", entry, ["seed 0", "seed 1", "seed 2"])
+    assert "[+0.02, +3.9]" in sentence and "= +1.6 points" in sentence and "seed 1 0.0," in sentence
+    assert "the interval includes 0" not in sentence and "not every seed moves the same way" in sentence

@@ -14,6 +14,7 @@ from respirelib.training.metrics import (
     confusion_frame,
     confusion_matrix,
     format_mean_std,
+    format_signed,
     icbhi_scores,
     json_safe,
     mean_std,
@@ -204,6 +205,14 @@ def test_format_mean_std():
     assert format_mean_std(0.5, float("nan")) == "50.0"
     assert format_mean_std(float("nan"), 0.1) == "–"  # one convention for undefined cells, as format_interval
     assert format_mean_std(1.23456, 0.1, percent=False, digits=2) == "1.23 ± 0.10"
+
+
+def test_format_signed_keeps_the_sign_of_a_difference_that_would_round_to_zero():
+    # The verdict "the interval excludes 0" must be readable from the printed bound.
+    assert format_signed(1.64) == "+1.6" and format_signed(-5.26) == "-5.3" and format_signed(12.44) == "+12.4"
+    assert format_signed(0.023) == "+0.02" and format_signed(-0.0041) == "-0.004"
+    assert format_signed(0.0) == "0.0" and format_signed(-0.0) == "0.0"
+    assert format_signed(0.5, digits=0) == "+0.5" and format_signed(2.0, digits=2) == "+2.00"
 
 
 def test_json_safe_replaces_nan():

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from respirelib.training.metrics import format_signed
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "results" / "quick_profile_tuning_sound3.json"
 ONE_THREAD = ROOT / "results" / "quick_profile_1thread.json"
@@ -98,7 +100,7 @@ def _paired(reference: list[float], scores: list[float]) -> str:
     from respirelib.apps.bench_precision import paired_comparison
 
     comparison = paired_comparison(reference, scores)
-    return (f"{comparison['mean']:+.1f} ({comparison['ci'][0]:+.1f} to {comparison['ci'][1]:+.1f}): "
+    return (f"{format_signed(comparison['mean'])} ({format_signed(comparison['ci'][0])} to {format_signed(comparison['ci'][1])}): "
             f"{comparison['verdict'].replace('the second', 'this row')}")
 
 
@@ -318,7 +320,7 @@ def paired_sentence(records: list[dict], row: tuple[str, int], reference: tuple[
     mine, theirs = (_scores_by_seed(_candidate(records, *which)["runs"]) for which in (row, reference))
     seeds = sorted(mine)
     assert seeds == sorted(theirs), "both rows must train the same seeds"
-    differences = ", ".join(f"{mine[s] - theirs[s]:+.1f}" for s in seeds)
+    differences = ", ".join(format_signed(mine[s] - theirs[s]) for s in seeds)
     print(f"\n{row[0]} at {row[1]} thread(s) minus {reference[0]} at {reference[1]} thread(s), paired by seed "
           f"({differences}): {_paired([theirs[s] for s in seeds], [mine[s] for s in seeds])}")
 

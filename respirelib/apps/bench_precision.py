@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from respirelib.apps.bench_common import _emit_with_table, bench_record, target
+from respirelib.training.metrics import format_signed
 
 NETWORKS = {
     # name: (profile, model overrides, batch size, description)
@@ -191,7 +192,7 @@ def bench_precision_accuracy(*, seeds=(0, 1, 2, 3, 4), data_dir=None, profile: s
     score = comparison["score"]
     words = (f"Over {len(seeds)} paired seeds the 4-class Score in bf16 minus fp32 is {score['mean']:+.2f} points "
              f"on average (95 % interval {score['ci'][0]:+.2f} to {score['ci'][1]:+.2f}; per seed "
-             f"{', '.join(f'{d:+.1f}' for d in score['differences'])}; the fp32 seeds themselves spread by "
+             f"{', '.join(format_signed(d) for d in score['differences'])}; the fp32 seeds themselves spread by "
              f"{spread:.1f} points): {score['verdict'].replace('the second', 'bf16')}.")
     record["benchmark"] = "precision-accuracy"
     record.update({"paired": comparison, "fit_s": fit_s, "fp32_score_std": round(spread, 2), "in_words": words,

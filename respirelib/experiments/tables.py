@@ -23,7 +23,8 @@ from respirelib.experiments.run import diagnose_run
 from respirelib.experiments.study import collect_metrics, training_facts
 from respirelib.experiments.variants import parse_run_name, split_group
 from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets,
-                                         exceeds_noise, format_entry, format_mean_std, paired_bootstrap)
+                                         exceeds_noise, format_entry, format_mean_std, format_signed,
+                                         paired_bootstrap)
 
 TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
 TABLE_ONE_VARIANTS = ("cnn", "full")
@@ -151,20 +152,20 @@ def _paired_sets(first: pd.DataFrame, second: pd.DataFrame, *,
 
 
 def _points_interval(ci) -> str:
-    """A difference's interval (fractions) in signed points: ``[+0.7, +2.3]``."""
-    return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+    """A difference's interval (fractions) in signed points: ``[+0.7, +2.3]``, ``[+0.02, +3.9]``."""
+    return f"[{format_signed(100 * ci[0])}, {format_signed(100 * ci[1])}]"
 
 
 def _in_words(split: str, first: str, second: str, task: str, entry: dict, labels: list[str], *,
               device: str | None = None) -> str:
     """One generated sentence on whether ``second − first`` exceeds the noise (:func:`exceeds_noise`)."""
-    per_pair = ", ".join("–" if d is None else f"{label} {100 * d:+.1f}"
+    per_pair = ", ".join("–" if d is None else f"{label} {format_signed(100 * d)}"
                          for label, d in zip(labels, entry["per_pair"]))
     interval = ("no interval (the Score is undefined in most resamples)" if entry["ci"] is None else
                 f"95 % paired interval over test patients {_points_interval(entry['ci'])}")
     where = f"{split}, {device}" if device else split
     head = (f"{where}, {task} Score: {second} − {first} = "
-            + ("–" if entry["mean"] is None else f"{100 * entry['mean']:+.1f}") + f" points ({per_pair}; {interval})")
+            + ("–" if entry["mean"] is None else format_signed(100 * entry["mean"])) + f" points ({per_pair}; {interval})")
     if exceeds_noise(entry):
         return (f"{head}: **exceeds the noise**: the interval excludes 0 and all {len(labels)} seeds agree in "
                 "sign.")
@@ -229,8 +230,8 @@ def _comparison(group: pd.DataFrame, split: str, first: str, second: str, *, tas
     key = "four_class" if task == "4-class" else "two_class"
     entry = paired_bootstrap(sets, n_resamples=n_resamples, seed=seed)[key]["score"]
     return {"split": split, "compared": f"{second} − {first}",
-            "per seed (points)": ", ".join("–" if d is None else f"{100 * d:+.1f}" for d in entry["per_pair"]),
-            "mean (points)": None if entry["mean"] is None else round(100 * entry["mean"], 1),
+            "per seed (points)": ", ".join("–" if d is None else format_signed(100 * d) for d in entry["per_pair"]),
+            "mean (points)": None if entry["mean"] is None else 100 * entry["mean"],
             "95% paired interval (points)": "–" if entry["ci"] is None else _points_interval(entry["ci"]),
             "exceeds the noise": "yes" if exceeds_noise(entry) else "no",
             "in words": _in_words(split, first, second, task, entry, labels, device=device)}
@@ -277,7 +278,7 @@ def comparisons_in_words(comparisons: pd.DataFrame, *, task: str = "4-class") ->
     within = comparisons[comparisons["exceeds the noise"] == "no"]
 
     def listed(frame: pd.DataFrame) -> str:
-        return "; ".join(f"{row['compared']} ({row['split']}, {row['mean (points)']:+.1f} points, paired interval "
+        return "; ".join(f"{row['compared']} ({row['split']}, {format_signed(row['mean (points)'])} points, paired interval "
                          f"{row['95% paired interval (points)']})" if row["mean (points)"] is not None else
                          f"{row['compared']} ({row['split']}, undefined)" for _, row in frame.iterrows())
 
@@ -404,7 +405,7 @@ def table_three(run_dir: str | Path, *, splits=None) -> pd.DataFrame:
         return pd.DataFrame()
     grouped = frame.groupby(["split", "device"], sort=False)
     table = grouped.agg(mean=("score_change", "mean"), std=("score_change", "std"), runs=("score_change", "count"))
-    table["per seed"] = [", ".join(f"{v:+.1f}" if np.isfinite(v) else "–" for v in group["score_change"])
+    table["per seed"] = [", ".join(format_signed(v) if np.isfinite(v) else "–" for v in group["score_change"])
                          for _, group in grouped]
     table["note"] = [_notes_over_seeds(group) for _, group in grouped]
     table["paper"] = [paper.TABLE_III[device] for _, device in table.index]  # real ICBHI: a reference

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from respirelib.config import FeatureConfig
-from respirelib.training.metrics import patient_bootstrap_mean
+from respirelib.training.metrics import format_signed, patient_bootstrap_mean
 
 CAM_METHODS = ("gradcam++", "gradcam")
 ALL_DEVICES = "all"
@@ -489,8 +489,8 @@ def blank_band_in_words(per_cycle: pd.DataFrame, patients, *, n_resamples: int =
 
     def points(entry: dict) -> str:
         interval = ("no interval: one patient" if entry["ci"] is None else
-                    f"95 % patient-bootstrap interval [{100 * entry['ci'][0]:+.1f}, {100 * entry['ci'][1]:+.1f}]")
-        return f"{100 * entry['mean']:+.1f} points ({interval})"
+                    f"95 % patient-bootstrap interval [{format_signed(100 * entry['ci'][0])}, {format_signed(100 * entry['ci'][1])}]")
+        return f"{format_signed(100 * entry['mean'])} points ({interval})"
 
     above = drawn["ci"] is not None and drawn["ci"][0] > 0
     lower = released["ci"] is not None and released["ci"][1] < 0

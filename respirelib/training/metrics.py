@@ -401,6 +401,19 @@ def format_mean_std(mean: float | None, std: float | None, *, percent: bool = Tr
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
 
 
+def format_signed(value: float, *, digits: int = 1) -> str:
+    """A difference with its sign, to ``digits`` decimals, or to its first significant digit where those
+    would round it to zero: ``+1.6``, ``-0.02`` (not ``-0.0``), ``0.0`` for exactly zero.
+
+    A verdict such as "the interval excludes 0" must be readable from the printed bounds.
+    """
+    value = float(value)
+    if value == 0:
+        return f"{0:.{digits}f}"
+    text = f"{value:+.{digits}f}"
+    return f"{value:+.1g}" if float(text) == 0 else text
+
+
 def json_safe(value):
     """Copy of nested dicts/lists with ``nan`` as ``None`` and numpy scalars as Python ones."""
     if isinstance(value, Mapping):
