@@ -32,7 +32,7 @@ ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
 ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
 ROUND_NINE = ROOT / "results" / "quick_profile_tuning_round9.json"  # on a separate synthetic draw, at 1 thread
 MORE_SEEDS = ROOT / "results" / "quick_profile_more_seeds.json"  # the chosen profile's seeds 5-9 (round eight)
-DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"  # the README's demo, for time projections
+DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"  # the eighth round's demo, the clean timing the projections use
 # The ninth round's second part, judged with a noise margin on the spread and a time limit (its record's note).
 NINTH_ROUND_MARGIN = {"w24", "e36"}
 # Each later round's reference row: the quick profile as it stood, under its record's name, and its torch threads.
