@@ -141,3 +141,15 @@ def test_a_sentence_shows_which_side_of_zero_a_small_bound_lies():
     sentence = tables._in_words("official", "CNN", "+CBA+BRC", "4-class", entry, ["seed 0", "seed 1", "seed 2"])
     assert "[+0.02, +3.9]" in sentence and "= +1.6 points" in sentence and "seed 1 0.0," in sentence
     assert "the interval includes 0" not in sentence and "not every seed moves the same way" in sentence
+
+
+def test_the_closing_paragraph_lists_each_comparison_and_says_when_one_is_undefined():
+    comparisons = pd.DataFrame([
+        {"split": "official", "compared": "+CBA+BRC − CNN", "per seed (points)": "+1.0, +2.0", "mean (points)": 1.5,
+         "95% paired interval (points)": "[+0.02, +3.1]", "exceeds the noise": "yes", "in words": ""},
+        {"split": "official", "compared": "+FT − CNN", "per seed (points)": "–, –", "mean (points)": None,
+         "95% paired interval (points)": "–", "exceeds the noise": "no", "in words": ""}])
+    text = tables.comparisons_in_words(comparisons)
+    assert "1 of the 2 paired 4-class Score comparisons exceed the noise" in text
+    assert "+CBA+BRC − CNN (official, +1.5 points, paired interval [+0.02, +3.1])" in text
+    assert "+FT − CNN (official, undefined)" in text and "nan" not in text

@@ -32,7 +32,8 @@ ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
 ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
 ROUND_NINE = ROOT / "results" / "quick_profile_tuning_round9.json"  # on a separate synthetic draw, at 1 thread
 MORE_SEEDS = ROOT / "results" / "quick_profile_more_seeds.json"  # the chosen profile's seeds 5-9 (round eight)
-DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"  # the eighth round's demo, the clean timing the projections use
+# The eighth round's demo: the clean timing the projections use.
+DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"
 # The ninth round's second part, judged with a noise margin on the spread and a time limit (its record's note).
 NINTH_ROUND_MARGIN = {"w24", "e36"}
 # Each later round's reference row: the quick profile as it stood, under its record's name, and its torch threads.
@@ -100,7 +101,8 @@ def _paired(reference: list[float], scores: list[float]) -> str:
     from respirelib.apps.bench_precision import paired_comparison
 
     comparison = paired_comparison(reference, scores)
-    return (f"{format_signed(comparison['mean'])} ({format_signed(comparison['ci'][0])} to {format_signed(comparison['ci'][1])}): "
+    low, high = (format_signed(bound) for bound in comparison["ci"])
+    return (f"{format_signed(comparison['mean'])} ({low} to {high}): "
             f"{comparison['verdict'].replace('the second', 'this row')}")
 
 

@@ -164,8 +164,8 @@ def _in_words(split: str, first: str, second: str, task: str, entry: dict, label
     interval = ("no interval (the Score is undefined in most resamples)" if entry["ci"] is None else
                 f"95 % paired interval over test patients {_points_interval(entry['ci'])}")
     where = f"{split}, {device}" if device else split
-    head = (f"{where}, {task} Score: {second} − {first} = "
-            + ("–" if entry["mean"] is None else format_signed(100 * entry["mean"])) + f" points ({per_pair}; {interval})")
+    mean = "–" if entry["mean"] is None else format_signed(100 * entry["mean"])
+    head = f"{where}, {task} Score: {second} − {first} = {mean} points ({per_pair}; {interval})"
     if exceeds_noise(entry):
         return (f"{head}: **exceeds the noise**: the interval excludes 0 and all {len(labels)} seeds agree in "
                 "sign.")
@@ -277,10 +277,14 @@ def comparisons_in_words(comparisons: pd.DataFrame, *, task: str = "4-class") ->
     exceed = comparisons[comparisons["exceeds the noise"] == "yes"]
     within = comparisons[comparisons["exceeds the noise"] == "no"]
 
+    def described(row) -> str:
+        if pd.isna(row["mean (points)"]):  # None in a float column reads back as NaN
+            return f"{row['compared']} ({row['split']}, undefined)"
+        return (f"{row['compared']} ({row['split']}, {format_signed(row['mean (points)'])} points, "
+                f"paired interval {row['95% paired interval (points)']})")
+
     def listed(frame: pd.DataFrame) -> str:
-        return "; ".join(f"{row['compared']} ({row['split']}, {format_signed(row['mean (points)'])} points, paired interval "
-                         f"{row['95% paired interval (points)']})" if row["mean (points)"] is not None else
-                         f"{row['compared']} ({row['split']}, undefined)" for _, row in frame.iterrows())
+        return "; ".join(described(row) for _, row in frame.iterrows())
 
     n_pairs = max(len(str(cell).split(", ")) for cell in comparisons["per seed (points)"])
     text = (f"In this run, {len(exceed)} of the {len(comparisons)} paired {task} Score comparisons exceed the noise"

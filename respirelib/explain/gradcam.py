@@ -488,8 +488,8 @@ def blank_band_in_words(per_cycle: pd.DataFrame, patients, *, n_resamples: int =
                                       n_resamples=n_resamples, seed=seed)
 
     def points(entry: dict) -> str:
-        interval = ("no interval: one patient" if entry["ci"] is None else
-                    f"95 % patient-bootstrap interval [{format_signed(100 * entry['ci'][0])}, {format_signed(100 * entry['ci'][1])}]")
+        interval = ("no interval: one patient" if entry["ci"] is None else "95 % patient-bootstrap interval ["
+                    + ", ".join(format_signed(100 * bound) for bound in entry["ci"]) + "]")
         return f"{format_signed(100 * entry['mean'])} points ({interval})"
 
     above = drawn["ci"] is not None and drawn["ci"][0] > 0
