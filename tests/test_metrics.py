@@ -483,3 +483,51 @@ def test_chance_spread_within_matches_simulated_seeds(n_seeds, std):
     assert chance_spread_within(1.0) > 0.95 > 0.05 > chance_spread_within(6.0)
     with pytest.raises(ValueError):
         chance_spread_within(0.0)
+
+
+def _seeds_of(labels, wrong_cycles):
+    """One prediction row per seed: every cycle right (its label) except those in that seed's ``wrong_cycles``."""
+    preds = np.tile(labels, (len(wrong_cycles), 1))
+    for seed, cycles in enumerate(wrong_cycles):
+        preds[seed, cycles] = np.where(labels[cycles] == 0, 1, 0)
+    return preds
+
+
+def test_seed_spread_anatomy_scores_each_seed_as_icbhi_does():
+    from respirelib.training.metrics import seed_spread_anatomy
+
+    rng = np.random.default_rng(3)
+    labels, patients = rng.integers(0, 4, 300), rng.integers(0, 12, 300)
+    preds = np.where(rng.random((6, 300)) < 0.6, labels, rng.integers(0, 4, (6, 300)))
+    anatomy = seed_spread_anatomy(labels, preds, patients)
+    scores = [100 * icbhi_scores(labels, p)["four_class"]["score"] for p in preds]
+    assert anatomy["score"] == pytest.approx(scores) and anatomy["std"]["score"] == pytest.approx(np.std(scores, ddof=1))
+    assert anatomy["sp"] == pytest.approx([100 * icbhi_scores(labels, p)["four_class"]["sp"] for p in preds])
+    parts = anatomy["variance"]
+    assert parts["total"] == pytest.approx(np.var(scores, ddof=1)) and parts["within"] > 0
+    assert anatomy["n_patients"] == 12 and anatomy["std_with_patients"][1] == pytest.approx(anatomy["std"]["score"])
+    low, high = anatomy["ci"]["between_share"]
+    assert low <= anatomy["between_share"] <= high and high - low > 0.1  # six seeds: a wide interval
+    low, high = anatomy["ci"]["std_with_patients"][2]
+    assert low <= anatomy["std_with_patients"][2] <= high
+    with pytest.raises(ValueError, match="two or more seeds"):
+        seed_spread_anatomy(labels, preds[:1], patients)
+
+
+def test_seed_spread_anatomy_tells_one_patients_luck_from_a_seed_better_everywhere():
+    from respirelib.training.metrics import seed_spread_anatomy
+
+    labels = np.tile([0, 0, 1, 2], 8)  # 8 patients of 4 cycles each
+    patients = np.repeat(np.arange(8), 4)
+    # Seeds that differ on one patient's cycles alone: all of the spread is that patient's (within), and a test
+    # set with twice the patients like these would halve the variance.
+    one_patient = seed_spread_anatomy(labels, _seeds_of(labels, [[0], [], [0, 2], []]), patients)
+    assert one_patient["between_share"] == pytest.approx(0.0, abs=1e-12)
+    assert one_patient["std_with_patients"][2] == pytest.approx(one_patient["std"]["score"] / math.sqrt(2))
+    assert one_patient["ci"]["between_share"] == pytest.approx([0.0, 0.0], abs=1e-12)
+    # Seeds that are right or wrong on the first cycle of every patient at once: a seed effect common to all
+    # 8 patients, so 7/8 of the variance is between patients and no larger test set removes it.
+    firsts = list(range(0, 32, 4))
+    common = seed_spread_anatomy(labels, _seeds_of(labels, [firsts, [], firsts, []]), patients)
+    assert common["between_share"] == pytest.approx(7 / 8)
+    assert common["std_with_patients"][4] > 0.9 * common["std"]["score"]

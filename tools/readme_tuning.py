@@ -31,6 +31,7 @@ ROUND_SIX = ROOT / "results" / "quick_profile_tuning_round6.json"
 ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
 ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
 ROUND_NINE = ROOT / "results" / "quick_profile_tuning_round9.json"  # on a separate synthetic draw, at 1 thread
+ANATOMY_NINE = ROOT / "results" / "seed_spread_anatomy_round9.json"  # the ninth round's test predictions
 MORE_SEEDS = ROOT / "results" / "quick_profile_more_seeds.json"  # the chosen profile's seeds 5-9 (round eight)
 # The eighth round's demo: the clean timing the projections use.
 DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"
@@ -278,12 +279,20 @@ def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
                   + ("meets it" if all(checks) else "fails it") + ".")
 
 
+def _steady_spread() -> float:
+    """The seed-to-seed std at which the demo's seeds keep their sample std within the target 19 times in 20
+    (chi-square with one degree of freedom fewer than the seeds)."""
+    from scipy import stats
+
+    from respirelib.training.metrics import MAX_SCORE_STD_POINTS, MIN_DEMO_SEEDS
+
+    return float(MAX_SCORE_STD_POINTS * np.sqrt((MIN_DEMO_SEEDS - 1) / stats.chi2.ppf(0.95, MIN_DEMO_SEEDS - 1)))
+
+
 def seed_spread_chance(demo_records: list[dict], demo_row: tuple[str, int], dev_records: list[dict],
                        dev_row: tuple[str, int]) -> None:
     """The profile's seed-to-seed spread pooled over the demo's draw and the development draw, and the chance
     that five seeds meet the spread target under it (and at the ends of its interval)."""
-    from scipy import stats
-
     from respirelib.training.metrics import MAX_SCORE_STD_POINTS, MIN_DEMO_SEEDS, chance_spread_within, pooled_seed_spread
 
     demo = _scores_by_seed([run for r in demo_records if r["torch_threads"] == demo_row[1]
@@ -291,8 +300,7 @@ def seed_spread_chance(demo_records: list[dict], demo_row: tuple[str, int], dev_
     dev = _scores_by_seed(_candidate(dev_records, *dev_row)["runs"])
     pooled = pooled_seed_spread([list(demo.values()), list(dev.values())])
     low, high = pooled["ci"]
-    # the std at which n seeds' sample std stays within the limit with probability 0.95 (chi-square, n - 1 dof)
-    steady = MAX_SCORE_STD_POINTS * np.sqrt((MIN_DEMO_SEEDS - 1) / stats.chi2.ppf(0.95, MIN_DEMO_SEEDS - 1))
+    steady = _steady_spread()
     chance = {name: chance_spread_within(value, n_seeds=MIN_DEMO_SEEDS, limit=MAX_SCORE_STD_POINTS)
               for name, value in (("point", pooled["std"]), ("low", high), ("high", low))}
     print(f"\nThe profile at 1 thread, pooled over the demo's draw ({len(demo)} seeds, ± "
@@ -343,6 +351,54 @@ def more_seeds(records: list[dict], extra: list[dict], *, name: str, threads: in
           + (f"; seeds under 30 %: {', '.join(map(str, below))}" if below else "; every seed 30 % or more"))
 
 
+def spread_anatomy(record: dict, *, base_name: str) -> None:
+    """Where each row's spread over seeds comes from (:func:`respirelib.training.metrics.seed_spread_anatomy`),
+    computed from the test predictions the record keeps, and a sentence on the profile's."""
+    from respirelib.training.metrics import seed_spread_anatomy
+
+    labels = np.array([int(c) for c in record["labels"]])
+    anatomies = {name: seed_spread_anatomy(labels, np.array([[int(c) for c in p] for p in candidate["preds"]]),
+                                           record["patients"])
+                 for name, candidate in record["candidates"].items()}
+
+    def ranged(value: float, interval: list[float], *, percent: bool = False) -> str:
+        scale, unit = (100, " %") if percent else (1, "")
+        return f"{scale * value:.{0 if percent else 2}f}{unit} ({scale * interval[0]:.{0 if percent else 2}f} to " \
+               f"{scale * interval[1]:.{0 if percent else 2}f})"
+
+    print("\n| row | seeds | 4-class score, mean ± std | std of Sp | std of Se | Sp–Se correlation over seeds | "
+          "share of the score's variance shared across test patients | std projected with 2× / 4× the test patients |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, a in anatomies.items():
+        ci = a["ci"]
+        print(f"| {name} | {a['n_seeds']} | {np.mean(a['score']):.1f} ± {a['std']['score']:.2f} | {a['std']['sp']:.2f} | "
+              f"{a['std']['se']:.2f} | {a['sp_se_correlation']:+.2f} | "
+              f"{ranged(a['between_share'], ci['between_share'], percent=True)} | "
+              f"{ranged(a['std_with_patients'][2], ci['std_with_patients'][2])} / "
+              f"{ranged(a['std_with_patients'][4], ci['std_with_patients'][4])} |")
+    base = anatomies[base_name]
+    correlation = base["sp_se_correlation"]
+    relation = ("nearly independently: seeds differ above all in how many normal cycles they call abnormal, and buy "
+                "no sensitivity with it" if abs(correlation) < 0.3 else
+                "one trading against the other" if correlation < 0 else "rising and falling together")
+    projected, (low, high) = base["std_with_patients"][4], base["ci"]["std_with_patients"][4]
+    steady = _steady_spread()
+    verdict = (f"below the {steady:.2f} points that would meet the target 19 times in 20" if high <= steady else
+               f"an interval too wide to say whether it would reach the {steady:.2f} points that would meet the target "
+               "19 times in 20" if low < steady else f"above the {steady:.2f} points that would meet the target 19 "
+               "times in 20")
+    print(f"\n({base['n_cycles']} test cycles of {base['n_patients']} patients, the same in every row; intervals: "
+          f"{100 * base['ci']['level']:.0f} % bootstrap over the seeds, {base['ci']['n_resamples']} resamples; "
+          f"`results/{ANATOMY_NINE.name}`, written by `tools/spread_anatomy.py` from the round's runs.) For "
+          f"{base_name}, Sp spreads {base['std']['sp']:.2f} points over the seeds and Se {base['std']['se']:.2f}, "
+          f"{relation} (correlation {correlation:+.2f}). {100 * base['between_share']:.0f} % of the Score's variance "
+          f"over seeds (95 % interval {100 * base['ci']['between_share'][0]:.0f} to "
+          f"{100 * base['ci']['between_share'][1]:.0f} %) is shared across the test patients: a seed is better or "
+          f"worse on many patients at once, and a larger test set of patients like these averages away only the "
+          f"rest. With four times the test patients the spread is projected at {projected:.2f} points ({low:.2f} to "
+          f"{high:.2f}): {verdict}.")
+
+
 if __name__ == "__main__":
     round_records = json.loads(RECORDS.read_text())["records"]
     main(round_records)
@@ -364,3 +420,5 @@ if __name__ == "__main__":
         ninth_round_rule(nine, base_name="quick")
         seed_spread_chance(json.loads(ROUND_EIGHT.read_text())["records"] + json.loads(MORE_SEEDS.read_text())["records"],
                            ("e30", 1), nine, ("quick", 1))
+    if ANATOMY_NINE.is_file():
+        spread_anatomy(json.loads(ANATOMY_NINE.read_text()), base_name="quick")

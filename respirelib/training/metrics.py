@@ -376,6 +376,86 @@ def pooled_seed_spread(groups: Sequence[Sequence[float]], *, level: float = 0.95
             "n_runs": sum(array.size for array in arrays)}
 
 
+def seed_spread_anatomy(labels, preds, patients, *, patient_multiples: Sequence[int] = (1, 2, 4),
+                        n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+    """Where the spread of the 4-class Score over seeds comes from, from every seed's test predictions.
+
+    The Score of seed ``s`` is a sum over test patients of what each contributes (its correctly
+    classified normal cycles over all normal test cycles, plus its abnormal ones over all abnormal
+    cycles, halved). Its variance over seeds is the sum of each patient's own variance (**within**:
+    a seed happens to get one patient's cycles right) plus the covariances between patients
+    (**between**: a seed is better or worse on many patients at once). A test set with ``k`` times as
+    many patients like these keeps the covariance part whole and divides the within part by ``k``.
+
+    Parameters
+    ----------
+    labels : array-like of int [shape=(n_cycles,)]
+        The true classes of the test cycles (0 normal, 1 crackle, 2 wheeze, 3 both).
+    preds : array-like of int [shape=(n_seeds, n_cycles)]
+        Each seed's predicted classes for the same cycles.
+    patients : array-like [shape=(n_cycles,)]
+        Each cycle's patient.
+    patient_multiples : sequence of int
+        Test-set sizes, in multiples of this one, to project the spread to.
+    n_resamples, level, seed
+        The bootstrap over seeds (seeds drawn with replacement) that gives ``between_share`` and each
+        projection its interval: with ten seeds, both are rough.
+
+    Returns
+    -------
+    dict
+        Points per seed (``score``, ``sp``, ``se``) and their standard deviations over seeds (ddof 1,
+        ``std``), the correlation of Sp and Se over seeds (None where one does not vary), the variance split (``variance``: ``total``,
+        ``within``, ``between``, in points squared), ``between_share`` and ``std_with_patients`` (one
+        projection per multiple), with their intervals in ``ci`` (``between_share``, ``std_with_patients``).
+    """
+    labels, preds, patients = np.asarray(labels), np.atleast_2d(np.asarray(preds)), np.asarray(patients)
+    if preds.shape[0] < 2 or preds.shape[1] != labels.size or patients.size != labels.size:
+        raise ValueError(f"need two or more seeds' predictions of the {labels.size} labelled cycles, "
+                         f"got shape {preds.shape} (and {patients.size} patients)")
+    normal, abnormal = labels == 0, labels > 0
+    if not normal.any() or not abnormal.any():
+        raise ValueError("the Score needs normal and abnormal test cycles")
+    correct = preds == labels  # a normal cycle is right when predicted normal, an abnormal one when its class
+    weight = np.where(normal, 50.0 / normal.sum(), 50.0 / abnormal.sum())  # points a right cycle adds to the Score
+    groups, patient_index = np.unique(patients, return_inverse=True)
+    contribution = np.zeros((groups.size, preds.shape[0]))  # [patient, seed], points
+    np.add.at(contribution, patient_index, (correct * weight).T)
+    within, between = _within_between(contribution)
+    rng = np.random.default_rng(seed)
+    resampled = [_within_between(contribution[:, rng.integers(0, preds.shape[0], preds.shape[0])])
+                 for _ in range(n_resamples)]
+    resampled = np.array([(w, b) for w, b in resampled if w + b > 0])  # a draw of one seed repeated has no spread
+    tail = 100 * (1 - level) / 2
+
+    def interval(values) -> list[float]:
+        return [float(v) for v in np.percentile(values, [tail, 100 - tail])]
+
+    sp = 100.0 * correct[:, normal].mean(axis=1)
+    se = 100.0 * correct[:, abnormal].mean(axis=1)
+    score = contribution.sum(axis=0)
+    return {"n_seeds": int(preds.shape[0]), "n_patients": int(groups.size), "n_cycles": int(labels.size),
+            "score": score.tolist(), "sp": sp.tolist(), "se": se.tolist(),
+            "std": {"score": float(score.std(ddof=1)), "sp": float(sp.std(ddof=1)), "se": float(se.std(ddof=1))},
+            "sp_se_correlation": float(np.corrcoef(sp, se)[0, 1]) if sp.std() > 0 and se.std() > 0 else None,
+            "variance": {"total": within + between, "within": within, "between": between},
+            "between_share": between / (within + between),
+            "std_with_patients": {int(k): math.sqrt(max(between + within / k, 0.0)) for k in patient_multiples},
+            "ci": {"level": level, "n_resamples": n_resamples,
+                   "between_share": interval(resampled[:, 1] / resampled.sum(axis=1)),
+                   "std_with_patients": {int(k): interval(np.sqrt(np.maximum(resampled[:, 1] + resampled[:, 0] / k,
+                                                                             0.0)))
+                                         for k in patient_multiples}}}
+
+
+def _within_between(contribution: np.ndarray) -> tuple[float, float]:
+    """The Score's variance over seeds from per-patient contributions [patient, seed]: the patients' own
+    variances (within) and their covariances (between)."""
+    covariance = np.atleast_2d(np.cov(contribution))  # over seeds, patients x patients
+    within = float(np.trace(covariance))
+    return within, float(covariance.sum()) - within
+
+
 def chance_spread_within(std: float, *, n_seeds: int = MIN_DEMO_SEEDS, limit: float = MAX_SCORE_STD_POINTS) -> float:
     """The probability that ``n_seeds`` seeds' scores have a sample standard deviation (ddof 1) of at most ``limit``.
 
