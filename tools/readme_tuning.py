@@ -366,8 +366,9 @@ def spread_anatomy(record: dict, *, base_name: str) -> None:
         return f"{scale * value:.{0 if percent else 2}f}{unit} ({scale * interval[0]:.{0 if percent else 2}f} to " \
                f"{scale * interval[1]:.{0 if percent else 2}f})"
 
-    print("\n| row | seeds | 4-class score, mean ± std | std of Sp | std of Se | Sp–Se correlation over seeds | "
-          "share of the score's variance shared across test patients | std projected with 2× / 4× the test patients |")
+    print("\n| row | seeds | 4-class score (%), mean ± std | std of Sp (points) | std of Se (points) | Sp–Se correlation over seeds | "
+          "share of the score's variance shared across test patients | std projected with 2× / 4× the test patients "
+          "(points) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, a in anatomies.items():
         ci = a["ci"]
