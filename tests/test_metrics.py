@@ -501,7 +501,8 @@ def test_seed_spread_anatomy_scores_each_seed_as_icbhi_does():
     preds = np.where(rng.random((6, 300)) < 0.6, labels, rng.integers(0, 4, (6, 300)))
     anatomy = seed_spread_anatomy(labels, preds, patients)
     scores = [100 * icbhi_scores(labels, p)["four_class"]["score"] for p in preds]
-    assert anatomy["score"] == pytest.approx(scores) and anatomy["std"]["score"] == pytest.approx(np.std(scores, ddof=1))
+    assert anatomy["score"] == pytest.approx(scores)
+    assert anatomy["std"]["score"] == pytest.approx(np.std(scores, ddof=1))
     assert anatomy["sp"] == pytest.approx([100 * icbhi_scores(labels, p)["four_class"]["sp"] for p in preds])
     parts = anatomy["variance"]
     assert parts["total"] == pytest.approx(np.var(scores, ddof=1)) and parts["within"] > 0

@@ -1,4 +1,4 @@
-"""tools/spread_anatomy.py: the record of `respirenet bench quick` runs' test predictions behind the README's anatomy."""
+"""tools/spread_anatomy.py: the record of `respirenet bench quick` runs' test predictions (the README's anatomy)."""
 
 from __future__ import annotations
 

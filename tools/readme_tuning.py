@@ -362,23 +362,26 @@ def spread_anatomy(record: dict, *, base_name: str) -> None:
                  for name, candidate in record["candidates"].items()}
 
     def ranged(value: float, interval: list[float], *, percent: bool = False) -> str:
-        scale, unit = (100, " %") if percent else (1, "")
-        return f"{scale * value:.{0 if percent else 2}f}{unit} ({scale * interval[0]:.{0 if percent else 2}f} to " \
-               f"{scale * interval[1]:.{0 if percent else 2}f})"
+        scale, digits, unit = (100, 0, " %") if percent else (1, 2, "")
+        low, high = (f"{scale * bound:.{digits}f}" for bound in interval)
+        return f"{scale * value:.{digits}f}{unit} ({low} to {high})"
 
-    print("\n| row | seeds | 4-class score (%), mean ± std | std of Sp (points) | std of Se (points) | Sp–Se correlation over seeds | "
-          "share of the score's variance shared across test patients | std projected with 2× / 4× the test patients "
-          "(points) |")
+    def correlation_of(anatomy: dict) -> str:
+        return "–" if anatomy["sp_se_correlation"] is None else f"{anatomy['sp_se_correlation']:+.2f}"
+
+    print("\n| row | seeds | 4-class score (%), mean ± std | std of Sp (points) | std of Se (points) | "
+          "Sp–Se correlation over seeds | share of the score's variance shared across test patients | "
+          "std projected with 2× / 4× the test patients (points) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, a in anatomies.items():
         ci = a["ci"]
-        print(f"| {name} | {a['n_seeds']} | {np.mean(a['score']):.1f} ± {a['std']['score']:.2f} | {a['std']['sp']:.2f} | "
-              f"{a['std']['se']:.2f} | {a['sp_se_correlation']:+.2f} | "
+        print(f"| {name} | {a['n_seeds']} | {np.mean(a['score']):.1f} ± {a['std']['score']:.2f} | "
+              f"{a['std']['sp']:.2f} | {a['std']['se']:.2f} | {correlation_of(a)} | "
               f"{ranged(a['between_share'], ci['between_share'], percent=True)} | "
               f"{ranged(a['std_with_patients'][2], ci['std_with_patients'][2])} / "
               f"{ranged(a['std_with_patients'][4], ci['std_with_patients'][4])} |")
     base = anatomies[base_name]
-    correlation = base["sp_se_correlation"]
+    correlation = base["sp_se_correlation"] or 0.0
     relation = ("nearly independently: seeds differ above all in how many normal cycles they call abnormal, and buy "
                 "no sensitivity with it" if abs(correlation) < 0.3 else
                 "one trading against the other" if correlation < 0 else "rising and falling together")
@@ -392,8 +395,8 @@ def spread_anatomy(record: dict, *, base_name: str) -> None:
           f"{100 * base['ci']['level']:.0f} % bootstrap over the seeds, {base['ci']['n_resamples']} resamples; "
           f"`results/{ANATOMY_NINE.name}`, written by `tools/spread_anatomy.py` from the round's runs.) For "
           f"{base_name}, Sp spreads {base['std']['sp']:.2f} points over the seeds and Se {base['std']['se']:.2f}, "
-          f"{relation} (correlation {correlation:+.2f}). {100 * base['between_share']:.0f} % of the Score's variance "
-          f"over seeds (95 % interval {100 * base['ci']['between_share'][0]:.0f} to "
+          f"{relation} (correlation {correlation_of(base)}). {100 * base['between_share']:.0f} % of the Score's "
+          f"variance over seeds (95 % interval {100 * base['ci']['between_share'][0]:.0f} to "
           f"{100 * base['ci']['between_share'][1]:.0f} %) is shared across the test patients: a seed is better or "
           f"worse on many patients at once, and a larger test set of patients like these averages away only the "
           f"rest. With four times the test patients the spread is projected at {projected:.2f} points ({low:.2f} to "

@@ -405,9 +405,9 @@ def seed_spread_anatomy(labels, preds, patients, *, patient_multiples: Sequence[
     -------
     dict
         Points per seed (``score``, ``sp``, ``se``) and their standard deviations over seeds (ddof 1,
-        ``std``), the correlation of Sp and Se over seeds (None where one does not vary), the variance split (``variance``: ``total``,
-        ``within``, ``between``, in points squared), ``between_share`` and ``std_with_patients`` (one
-        projection per multiple), with their intervals in ``ci`` (``between_share``, ``std_with_patients``).
+        ``std``), the correlation of Sp and Se over seeds (None where one does not vary), the variance
+        split (``variance``: ``total``, ``within``, ``between``, in points squared), ``between_share`` and
+        ``std_with_patients`` (one projection per multiple), with their intervals in ``ci``.
     """
     labels, preds, patients = np.asarray(labels), np.atleast_2d(np.asarray(preds)), np.asarray(patients)
     if preds.shape[0] < 2 or preds.shape[1] != labels.size or patients.size != labels.size:
