@@ -14,7 +14,8 @@ with ``results/quick_profile_tuning_round7.json`` the seventh (sound model 4), a
 ``results/quick_profile_tuning_round8.json`` the eighth (on a bf16 CPU, its reference named ``ema99-mr``),
 in the same form. ``results/quick_profile_tuning_round9.json``, the ninth, trained on a separate synthetic draw
 at one thread: its table, each candidate against the rule written before it ran, and the profile's spread pooled
-over the two draws with the chance that five seeds meet the demo's spread target.
+over the two draws with the chance that five seeds meet the demo's spread target. With
+``results/seed_spread_anatomy_round9.json`` (``tools/spread_anatomy.py``), where the ninth round's spreads come from.
 """
 
 import json
@@ -386,11 +387,14 @@ def spread_anatomy(record: dict, *, base_name: str) -> None:
                 "no sensitivity with it" if abs(correlation) < 0.3 else
                 "one trading against the other" if correlation < 0 else "rising and falling together")
     projected, (low, high) = base["std_with_patients"][4], base["ci"]["std_with_patients"][4]
-    steady = _steady_spread()
-    verdict = (f"below the {steady:.2f} points that would meet the target 19 times in 20" if high <= steady else
-               f"an interval too wide to say whether it would reach the {steady:.2f} points that would meet the target "
-               "19 times in 20" if low < steady else f"above the {steady:.2f} points that would meet the target 19 "
-               "times in 20")
+    limit = _steady_spread()
+    steady = f"the {limit:.2f} points that would meet the target 19 times in 20"
+    if high <= limit:
+        verdict = f"below {steady}"
+    elif low < limit:
+        verdict = f"an interval too wide to say whether it would reach {steady}"
+    else:
+        verdict = f"above {steady}"
     print(f"\n({base['n_cycles']} test cycles of {base['n_patients']} patients, the same in every row; intervals: "
           f"{100 * base['ci']['level']:.0f} % bootstrap over the seeds, {base['ci']['n_resamples']} resamples; "
           f"`results/{ANATOMY_NINE.name}`, written by `tools/spread_anatomy.py` from the round's runs.) For "

@@ -24,7 +24,7 @@ from respirelib.experiments.study import collect_metrics, training_facts
 from respirelib.experiments.variants import parse_run_name, split_group
 from respirelib.training.metrics import (bootstrap_intervals, bootstrap_intervals_over_sets,
                                          exceeds_noise, format_entry, format_mean_std, format_signed,
-                                         paired_bootstrap)
+                                         format_signed_interval, paired_bootstrap)
 
 TASKS = (("4-class", "four_class"), ("2-class", "two_class"))
 TABLE_ONE_VARIANTS = ("cnn", "full")
@@ -151,18 +151,13 @@ def _paired_sets(first: pd.DataFrame, second: pd.DataFrame, *,
     return sets, labels
 
 
-def _points_interval(ci) -> str:
-    """A difference's interval (fractions) in signed points: ``[+0.7, +2.3]``, ``[+0.02, +3.9]``."""
-    return f"[{format_signed(100 * ci[0])}, {format_signed(100 * ci[1])}]"
-
-
 def _in_words(split: str, first: str, second: str, task: str, entry: dict, labels: list[str], *,
               device: str | None = None) -> str:
     """One generated sentence on whether ``second − first`` exceeds the noise (:func:`exceeds_noise`)."""
     per_pair = ", ".join("–" if d is None else f"{label} {format_signed(100 * d)}"
                          for label, d in zip(labels, entry["per_pair"]))
     interval = ("no interval (the Score is undefined in most resamples)" if entry["ci"] is None else
-                f"95 % paired interval over test patients {_points_interval(entry['ci'])}")
+                f"95 % paired interval over test patients {format_signed_interval(entry['ci'])}")
     where = f"{split}, {device}" if device else split
     mean = "–" if entry["mean"] is None else format_signed(100 * entry["mean"])
     head = f"{where}, {task} Score: {second} − {first} = {mean} points ({per_pair}; {interval})"
@@ -232,7 +227,7 @@ def _comparison(group: pd.DataFrame, split: str, first: str, second: str, *, tas
     return {"split": split, "compared": f"{second} − {first}",
             "per seed (points)": ", ".join("–" if d is None else format_signed(100 * d) for d in entry["per_pair"]),
             "mean (points)": None if entry["mean"] is None else 100 * entry["mean"],
-            "95% paired interval (points)": "–" if entry["ci"] is None else _points_interval(entry["ci"]),
+            "95% paired interval (points)": "–" if entry["ci"] is None else format_signed_interval(entry["ci"]),
             "exceeds the noise": "yes" if exceeds_noise(entry) else "no",
             "in words": _in_words(split, first, second, task, entry, labels, device=device)}
 

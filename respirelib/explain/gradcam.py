@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from respirelib.config import FeatureConfig
-from respirelib.training.metrics import format_signed, patient_bootstrap_mean
+from respirelib.training.metrics import format_signed, format_signed_interval, patient_bootstrap_mean
 
 CAM_METHODS = ("gradcam++", "gradcam")
 ALL_DEVICES = "all"
@@ -488,8 +488,8 @@ def blank_band_in_words(per_cycle: pd.DataFrame, patients, *, n_resamples: int =
                                       n_resamples=n_resamples, seed=seed)
 
     def points(entry: dict) -> str:
-        interval = ("no interval: one patient" if entry["ci"] is None else "95 % patient-bootstrap interval ["
-                    + ", ".join(format_signed(100 * bound) for bound in entry["ci"]) + "]")
+        interval = ("no interval: one patient" if entry["ci"] is None else
+                    f"95 % patient-bootstrap interval {format_signed_interval(entry['ci'])}")
         return f"{format_signed(100 * entry['mean'])} points ({interval})"
 
     above = drawn["ci"] is not None and drawn["ci"][0] > 0

@@ -440,12 +440,17 @@ def seed_spread_anatomy(labels, preds, patients, *, patient_multiples: Sequence[
             "sp_se_correlation": float(np.corrcoef(sp, se)[0, 1]) if sp.std() > 0 and se.std() > 0 else None,
             "variance": {"total": within + between, "within": within, "between": between},
             "between_share": between / (within + between),
-            "std_with_patients": {int(k): math.sqrt(max(between + within / k, 0.0)) for k in patient_multiples},
+            "std_with_patients": {int(k): float(_projected_std(within, between, k)) for k in patient_multiples},
             "ci": {"level": level, "n_resamples": n_resamples,
                    "between_share": interval(resampled[:, 1] / resampled.sum(axis=1)),
-                   "std_with_patients": {int(k): interval(np.sqrt(np.maximum(resampled[:, 1] + resampled[:, 0] / k,
-                                                                             0.0)))
+                   "std_with_patients": {int(k): interval(_projected_std(resampled[:, 0], resampled[:, 1], k))
                                          for k in patient_multiples}}}
+
+
+def _projected_std(within, between, multiple: int):
+    """The Score's std over seeds with ``multiple`` times the test patients: the shared part whole, the
+    patients' own part divided (a negative estimate of the variance reads as no spread)."""
+    return np.sqrt(np.maximum(np.asarray(between) + np.asarray(within) / multiple, 0.0))
 
 
 def _within_between(contribution: np.ndarray) -> tuple[float, float]:
@@ -492,6 +497,13 @@ def format_signed(value: float, *, digits: int = 1) -> str:
         return f"{0:.{digits}f}"
     text = f"{value:+.{digits}f}"
     return f"{value:+.1g}" if float(text) == 0 else text
+
+
+def format_signed_interval(ci: Sequence[float], *, percent: bool = True) -> str:
+    """An interval of a difference in signed points (fractions shown as percent by default), each bound by
+    :func:`format_signed`: ``"[+0.7, +2.3]"``, ``"[+0.05, +3.9]"``."""
+    scale = 100.0 if percent else 1.0
+    return "[" + ", ".join(format_signed(scale * bound) for bound in ci) + "]"
 
 
 def json_safe(value):
