@@ -15,7 +15,9 @@ with ``results/quick_profile_tuning_round7.json`` the seventh (sound model 4), a
 in the same form. ``results/quick_profile_tuning_round9.json``, the ninth, trained on a separate synthetic draw
 at one thread: its table, each candidate against the rule written before it ran, and the profile's spread pooled
 over the two draws with the chance that five seeds meet the demo's spread target. With
-``results/seed_spread_anatomy_round9.json`` (``tools/spread_anatomy.py``), where the ninth round's spreads come from.
+``results/seed_spread_anatomy_round9.json`` (``tools/spread_anatomy.py``), where the ninth round's spreads come from;
+with ``results/validation_thresholds_round10.json`` (``tools/validation_thresholds.py``), the tenth round: the
+ninth round's profile runs with decision thresholds chosen on validation.
 """
 
 import json
@@ -33,6 +35,7 @@ ROUND_SEVEN = ROOT / "results" / "quick_profile_tuning_round7.json"
 ROUND_EIGHT = ROOT / "results" / "quick_profile_tuning_round8.json"
 ROUND_NINE = ROOT / "results" / "quick_profile_tuning_round9.json"  # on a separate synthetic draw, at 1 thread
 ANATOMY_NINE = ROOT / "results" / "seed_spread_anatomy_round9.json"  # the ninth round's test predictions
+THRESHOLDS_TEN = ROOT / "results" / "validation_thresholds_round10.json"  # the tenth round: thresholds on validation
 MORE_SEEDS = ROOT / "results" / "quick_profile_more_seeds.json"  # the chosen profile's seeds 5-9 (round eight)
 # The eighth round's demo: the clean timing the projections use.
 DEMO_RECORD = ROOT / "results" / "bench_demo_cpu_2core_bf16_round8.json"
@@ -242,8 +245,6 @@ def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
     seeds of the std difference wholly below 0, and (4) a ``make demo`` projected within ten minutes on the
     machine of the README's demo record (its notebook 04 scaled by the fit-time ratio).
     """
-    from scipy import stats
-
     from respirelib.apps.bench_precision import paired_comparison
 
     demo = json.loads(DEMO_RECORD.read_text())
@@ -260,9 +261,7 @@ def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
             our_std, their_std = ours.std(ddof=1), theirs.std(ddof=1)
             lower_end = paired_comparison(list(theirs), list(ours))["ci"][0]
             lowest = min(min(v for v in run["class_recall"] if v is not None) for run in candidate["runs"])
-            spread = stats.bootstrap((ours, theirs), lambda a, b: np.std(a, ddof=1) - np.std(b, ddof=1),
-                                     paired=True, vectorized=False, n_resamples=10_000, method="percentile",
-                                     random_state=0).confidence_interval
+            spread = _spread_difference(ours, theirs)
             ratio = candidate["summary"]["fit_s_mean"] / base_candidate["summary"]["fit_s_mean"]
             projected = demo["seconds"] + demo["notebook_seconds"]["04_training"] * (ratio - 1)
             margin = candidate["name"] in NINTH_ROUND_MARGIN
@@ -278,6 +277,15 @@ def ninth_round_rule(records: list[dict], *, base_name: str) -> None:
                   f"`results/{DEMO_RECORD.name}`); the same score as {base_name} on {same} of {len(seeds)} seeds. "
                   + ("Judged with the noise margin: " if margin else "Judged by the first rule: ")
                   + ("meets it" if all(checks) else "fails it") + ".")
+
+
+def _spread_difference(ours: np.ndarray, theirs: np.ndarray):
+    """The paired bootstrap 95 % interval over seeds of ``std(ours) - std(theirs)`` (``.low``, ``.high``)."""
+    from scipy import stats
+
+    return stats.bootstrap((ours, theirs), lambda a, b: np.std(a, ddof=1) - np.std(b, ddof=1), paired=True,
+                           vectorized=False, n_resamples=10_000, method="percentile",
+                           random_state=0).confidence_interval
 
 
 def _steady_spread() -> float:
@@ -407,6 +415,48 @@ def spread_anatomy(record: dict, *, base_name: str) -> None:
           f"{high:.2f}): {verdict}.")
 
 
+def validation_thresholds(record: dict) -> None:
+    """The tenth round: the ninth round's profile runs with crackle and wheeze thresholds chosen on validation
+    (``tools/validation_thresholds.py``), against their argmax decisions, judged by the rule the record states."""
+    from respirelib.apps.bench_precision import paired_comparison
+    from respirelib.training.evaluate import PRESENCE_THRESHOLD_GRID
+    from respirelib.training.metrics import icbhi_scores
+
+    labels = np.array([int(c) for c in record["labels"]])
+
+    def scored(decisions: str) -> dict:
+        return icbhi_scores(labels, np.array([int(c) for c in decisions]))
+
+    runs = record["runs"]
+    argmax = [scored(run["argmax"]) for run in runs]
+    tuned = [scored(run["thresholds"]) for run in runs]
+    theirs, ours = (np.array([100 * s["four_class"]["score"] for s in scores]) for scores in (argmax, tuned))
+    spread = _spread_difference(ours, theirs)
+    comparison = paired_comparison(list(theirs), list(ours))
+    lowest = min(min(s["class_recall"].values()) for s in tuned)
+    checks = [spread.high < 0, comparison["ci"][0] > -1.0, lowest >= 0.30]
+    edges = sum(run[key] in (PRESENCE_THRESHOLD_GRID[0], PRESENCE_THRESHOLD_GRID[-1])
+                for run in runs for key in ("crackle_threshold", "wheeze_threshold"))
+    low, high = (format_signed(bound) for bound in comparison["ci"])
+    print(f"\nThresholds chosen on validation, over the {len(runs)} seeds of `results/{THRESHOLDS_TEN.name}` "
+          f"({runs[0]['n_validation_cycles']} validation and {record['n_cycles']} test cycles, "
+          f"{_cpu_of(record)}, {runs[0]['precision']}): 4-class score {ours.mean():.1f} ± {ours.std(ddof=1):.2f} "
+          f"against {theirs.mean():.1f} ± {theirs.std(ddof=1):.2f} with the argmax; spread difference "
+          f"{ours.std(ddof=1) - theirs.std(ddof=1):+.2f} ({spread.low:+.2f} to {spread.high:+.2f}, paired bootstrap "
+          f"over the seeds): " + ("within the noise" if spread.low <= 0 <= spread.high else "beyond the noise")
+          + f"; score difference {format_signed(comparison['mean'])} ({low} to {high}): "
+          f"{comparison['verdict'].replace('the second is', 'the thresholds score')}; lowest class recall of any seed "
+          f"{100 * lowest:.1f} % (argmax: {100 * min(min(s['class_recall'].values()) for s in argmax):.1f} %). "
+          f"{edges} of the {2 * len(runs)} chosen thresholds lie on the grid's edge "
+          f"({PRESENCE_THRESHOLD_GRID[0]:.2f} or {PRESENCE_THRESHOLD_GRID[-1]:.2f}). Judged by the rule written "
+          f"before it ran: " + ("meets it" if all(checks) else "fails it") + ".")
+
+
+def _cpu_of(record: dict) -> str:
+    hardware = record["hardware"]
+    return f"{hardware['cpu_count']}-core {hardware['cpu_model']}"
+
+
 if __name__ == "__main__":
     round_records = json.loads(RECORDS.read_text())["records"]
     main(round_records)
@@ -430,3 +480,5 @@ if __name__ == "__main__":
                            ("e30", 1), nine, ("quick", 1))
     if ANATOMY_NINE.is_file():
         spread_anatomy(json.loads(ANATOMY_NINE.read_text()), base_name="quick")
+    if THRESHOLDS_TEN.is_file():
+        validation_thresholds(json.loads(THRESHOLDS_TEN.read_text()))

@@ -274,7 +274,9 @@ def finetune_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pr
     return statuses
 
 
-def _score(run: LoadedRun, model, stage, samples: SampleSet) -> pd.DataFrame:
+def score_cycles(run: LoadedRun, model, stage, samples: SampleSet) -> pd.DataFrame:
+    """One row per cycle of ``samples`` (:func:`~respirelib.training.evaluate.cycle_predictions`), scored by
+    ``model`` in the run's precision with ``stage``'s front end."""
     probs = predict_probabilities(model, run.frontend(stage), samples, batch_size=stage.eval_batch_size,
                                   precision=run.precision)
     return cycle_predictions(probs, samples)
@@ -299,7 +301,8 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pr
     samples = evaluation_set(run.prepared.cache, run.prepared.rows(part), config=run.profile.audio)
     if len(samples) == 0:
         raise ValueError(f"the run's split has no {part} cycles")
-    stage1 = _score(run, run.model(run.run_dir / "stage1" / "checkpoints" / "best.pt"), run.profile.stage1, samples)
+    stage1 = score_cycles(run, run.model(run.run_dir / "stage1" / "checkpoints" / "best.pt"), run.profile.stage1,
+                          samples)
     common = {"data": run.request["provenance"]["data"]["label"], "synthetic":
               run.request["provenance"]["data"]["synthetic"], "init": run.request["init"],
               "profile": run.request["profile"], "seed": run.request["seed"], "split": run.request["split"],
@@ -318,7 +321,7 @@ def evaluate_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pr
             if status.get("status") != "trained" or len(device_samples) == 0:
                 continue
             model = run.model(run.run_dir / "stage2" / device_name / "checkpoints" / "best.pt")
-            rescored = _score(run, model, run.profile.stage2, device_samples).set_index("cycle_row")
+            rescored = score_cycles(run, model, run.profile.stage2, device_samples).set_index("cycle_row")
             combined.loc[rescored.index, rescored.columns] = rescored
         combined = combined.reset_index()
         finetuned = {**score_predictions(combined), "ci": _intervals(run, combined), "stage": "finetuned",
@@ -428,10 +431,10 @@ def diagnose_run(run_dir: str | Path, *, data_dir=None, device: str = "auto", pr
     diagnostics = {
         "note": DIAGNOSTICS_NOTE, "part": part, "seed": run.request["seed"], "split": run.request["split"],
         "precision": run.precision,
-        "label_aware_padding": _scored(run, _score(run, best, stage, aware),
+        "label_aware_padding": _scored(run, score_cycles(run, best, stage, aware),
                                        uses_test_labels="test inputs padded by their labels (paper as written)"),
-        "last_epoch": _scored(run, _score(run, run.model(run.run_dir / "stage1" / "checkpoints" / "last.pt"), stage,
-                                          label_free), epoch=_last_epoch(run.run_dir / "stage1"),
+        "last_epoch": _scored(run, score_cycles(run, run.model(run.run_dir / "stage1" / "checkpoints" / "last.pt"),
+                                                stage, label_free), epoch=_last_epoch(run.run_dir / "stage1"),
                               uses_test_labels="no (no checkpoint selection)"),
         "test_selected": _test_selected(run, part),
     }
