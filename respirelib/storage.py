@@ -30,6 +30,7 @@ import datetime as _dt
 import errno
 import fnmatch
 import glob
+import json
 import os
 import shutil
 import signal
@@ -148,6 +149,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     with _atomic_file(path, "wb") as stream:
         stream.write(data)
     return path
+
+
+def refuse_existing_record(path: str | Path) -> None:
+    """Raise FileExistsError if ``path`` exists: a record is never overwritten."""
+    if Path(path).exists():
+        raise FileExistsError(f"{path} exists: a record is never overwritten; choose another name or remove it")
+
+
+def write_new_record(path: str | Path, record: dict) -> Path:
+    """Write ``record`` as JSON to a new file ``path``, atomically (see :func:`refuse_existing_record`)."""
+    refuse_existing_record(path)
+    return atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def atomic_torch_save(obj, path: str | Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from respirelib.storage import (KILL_AT_ENV, atomic_directory, atomic_torch_save, atomic_write_bytes, atomic_write_text,
-                                claim_new_dir, discard_directory, new_run_dir)
+                                claim_new_dir, discard_directory, new_run_dir, write_new_record)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,15 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_intact(tmp_path, monkey
         atomic_write_text(history, "epoch 1\nepoch 2\n")
     assert history.read_text() == "epoch 1\n"
     assert _hidden(tmp_path) == []  # and the temporaries are gone
+
+
+def test_a_record_is_written_once_and_never_overwritten(tmp_path):
+    path = tmp_path / "results" / "record.json"
+    write_new_record(path, {"seeds": [0, 1]})
+    assert json.loads(path.read_text()) == {"seeds": [0, 1]} and path.read_text().endswith("\n")
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        write_new_record(path, {"seeds": [2]})
+    assert json.loads(path.read_text()) == {"seeds": [0, 1]}
 
 
 def test_a_write_killed_before_the_rename_leaves_the_old_file_and_the_next_write_cleans_up(tmp_path):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from respirelib.storage import atomic_write_text
+from respirelib.storage import write_new_record
 
 RUN_FOLDER = re.compile(r"^(?P<name>.+)-seed(?P<seed>\d+)$")
 
@@ -55,10 +55,8 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     out = Path(argv[0])
-    if out.exists():
-        raise FileExistsError(f"{out} exists: a record is never overwritten; choose another name or remove it")
     record = read_runs([Path(root) for root in argv[1:]])
-    atomic_write_text(out, json.dumps(record, indent=1) + "\n")
+    write_new_record(out, record)
     counts = ", ".join(f"{name} ({len(candidate['seeds'])} seeds)" for name, candidate in record["candidates"].items())
     print(f"wrote {out}: {counts} on {record['n_cycles']} test cycles")
     return 0

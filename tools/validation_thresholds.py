@@ -14,14 +14,13 @@ read, never changed; every run must have the same test cycles; a record is never
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from respirelib.storage import atomic_write_text
+from respirelib.storage import refuse_existing_record, write_new_record
 
 RULE = ("Written before any result: per seed, the crackle and wheeze presence thresholds (0.20 to 0.80 in steps of "
         "0.05) that maximise the 4-class Score on that seed's validation cycles, ties to the pair nearest 0.5 / 0.5, "
@@ -83,11 +82,10 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     out = Path(argv[0])
-    if out.exists():
-        raise FileExistsError(f"{out} exists: a record is never overwritten; choose another name or remove it")
+    refuse_existing_record(out)  # before minutes of scoring, not after
     folders = [Path(folder) for folder in argv[1:]]
     record = build_record(folders)
-    atomic_write_text(out, json.dumps(record, indent=1) + "\n")
+    write_new_record(out, record)
     chosen = ", ".join(f"seed {run['seed']}: {run['crackle_threshold']:.2f} / {run['wheeze_threshold']:.2f}"
                        for run in record["runs"])
     print(f"wrote {out}: {len(record['runs'])} runs on {record['n_cycles']} test cycles; thresholds {chosen}")
