@@ -347,3 +347,7 @@ def test_one_rule_fits_annotated_cycles_to_their_audio():
     assert clipped.tolist() == [False, True, False, False, False]  # a rounding of the end: clipped
     assert outside.tolist() == [False, False, True, True, True]  # too far past, or starting at the end
     assert fitted["end"].tolist() == [5.0, 6.0, 6.5, 6.02, 7.0]
+    inside = cycles.iloc[:1]  # the usual case, with a shortcut of its own: nothing past the end
+    fitted, clipped, outside = fit_cycles_to_audio(inside, duration=6.0, end_tolerance=0.1)
+    assert fitted.equals(inside) and fitted is not inside
+    assert clipped.tolist() == outside.tolist() == [False] and clipped.index.equals(inside.index)

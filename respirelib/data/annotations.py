@@ -135,6 +135,8 @@ def fit_cycles_to_audio(cycles: pd.DataFrame, *, duration: float,
         Cycles that lie outside the audio.
     """
     past = cycles["end"] > duration
+    if not past.any():  # the usual case: a copy, without building the masks' frames
+        return cycles.copy(), past, past.copy()
     outside = past & ((cycles["end"] - duration > end_tolerance) | (cycles["start"] >= duration))
     clipped = past & ~outside
     fitted = cycles.assign(end=np.where(clipped, duration, cycles["end"].to_numpy()))

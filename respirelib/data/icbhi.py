@@ -177,6 +177,8 @@ def _split_for(name: RecordingName, split: dict[str, str], report: LoaderReport,
 def _check_cycles_against_audio(cycles: pd.DataFrame, duration: float, path: Path, tolerance: float,
                                 problems: _Problems, report: LoaderReport) -> pd.DataFrame:
     fitted, clipped, outside = fit_cycles_to_audio(cycles, duration=duration, end_tolerance=tolerance)
+    if not (clipped.any() or outside.any()):  # the usual case, once per recording: nothing to report
+        return fitted
     for _, row in cycles[clipped].iterrows():
         report.add("repaired", path, f"cycle {row['cycle_index']} ends {row['end'] - duration:.3f} s after the audio "
                                      f"({duration:.3f} s); end clipped to the audio's end")
