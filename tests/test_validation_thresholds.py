@@ -75,6 +75,8 @@ def test_the_tool_records_each_runs_argmax_and_validation_thresholds(smoke_run, 
     assert record["labels"] == "".join(map(str, recorded["label_id"]))
     assert record["patients"] == recorded["patient"].tolist() and record["n_cycles"] == len(recorded)
     assert "Written before any result" in record["rule"] and record["hardware"]["cpu_count"]
+    trained = json.loads((smoke_run / "run.json").read_text())["provenance"]["data"]
+    assert record["data"]["label"] == trained["label"] and record["data"]["fingerprint"] == trained["fingerprint"]
     for run in record["runs"]:
         assert run["argmax"] == "".join(map(str, recorded["pred"]))
         assert {run["crackle_threshold"], run["wheeze_threshold"]} <= set(PRESENCE_THRESHOLD_GRID)
@@ -103,7 +105,8 @@ def _record(labels: np.ndarray, argmax: list[np.ndarray], thresholds: list[np.nd
              "wheeze_threshold": 0.8, "argmax": digits[seed], "thresholds": digits[len(argmax) + seed]}
             for seed in range(len(argmax))]
     return {"labels": "".join(map(str, labels)), "n_cycles": len(labels), "runs": runs,
-            "hardware": {"cpu_count": 2, "cpu_model": "Test CPU"}}
+            "hardware": {"cpu_count": 2, "cpu_model": "Test CPU", "torch_threads": 1},
+            "data": {"label": "synthetic", "scale": 0.5, "difficulty": 0.3, "sound_version": 4, "seed": 1}}
 
 
 def test_the_readme_verdict_follows_the_rule(capsys, rng):
@@ -116,6 +119,8 @@ def test_the_readme_verdict_follows_the_rule(capsys, rng):
         argmax.append(decisions)
     tuning["validation_thresholds"](_record(labels, argmax, [labels.copy() for _ in argmax]))
     perfect = capsys.readouterr().out
+    assert "(SYNTHETIC, scale 0.5, difficulty 0.3, sound model 4, draw seed 1: 10 validation and 200 test cycles; " \
+           "2-core Test CPU, 1 thread, bf16)" in perfect
     assert "against" in perfect and perfect.rstrip().endswith("meets it.")
     assert "6 of the 12 chosen thresholds lie on the grid's edge (0.20 or 0.80)" in perfect
     tuning["validation_thresholds"](_record(labels, argmax, argmax))

@@ -439,8 +439,8 @@ def validation_thresholds(record: dict) -> None:
                 for run in runs for key in ("crackle_threshold", "wheeze_threshold"))
     low, high = (format_signed(bound) for bound in comparison["ci"])
     print(f"\nThresholds chosen on validation, over the {len(runs)} seeds of `results/{THRESHOLDS_TEN.name}` "
-          f"({runs[0]['n_validation_cycles']} validation and {record['n_cycles']} test cycles, "
-          f"{_cpu_of(record)}, {runs[0]['precision']}): 4-class score {ours.mean():.1f} ± {ours.std(ddof=1):.2f} "
+          f"({_data_of(record)}: {runs[0]['n_validation_cycles']} validation and {record['n_cycles']} test cycles; "
+          f"{_cpu_of(record)}, {_threads(record['hardware']['torch_threads'])}, {runs[0]['precision']}): 4-class score {ours.mean():.1f} ± {ours.std(ddof=1):.2f} "
           f"against {theirs.mean():.1f} ± {theirs.std(ddof=1):.2f} with the argmax; spread difference "
           f"{ours.std(ddof=1) - theirs.std(ddof=1):+.2f} ({spread.low:+.2f} to {spread.high:+.2f}, paired bootstrap "
           f"over the seeds): " + ("within the noise" if spread.low <= 0 <= spread.high else "beyond the noise")
@@ -455,6 +455,14 @@ def validation_thresholds(record: dict) -> None:
 def _lowest_recall(scores: list[dict]) -> float:
     """The lowest recall of any class in any of ``scores`` (:func:`icbhi_scores`), skipping a class with no cycles."""
     return min(value for s in scores for value in s["class_recall"].values() if value is not None and value == value)
+
+
+def _data_of(record: dict) -> str:
+    data = record["data"]
+    if data["label"] != "synthetic":
+        return f"{data['label']} data"
+    return (f"SYNTHETIC, scale {data['scale']:g}, difficulty {data['difficulty']:g}, sound model "
+            f"{data['sound_version']}, draw seed {data['seed']}")
 
 
 def _cpu_of(record: dict) -> str:

@@ -7,9 +7,10 @@ selected and its test predictions ``metrics_predictions.csv``). For each, the to
 the run's validation and test cycles, checks that the test decisions are the run's recorded ones, chooses the
 crackle and wheeze presence thresholds that maximise the 4-class Score on the *validation* cycles
 (:func:`respirelib.training.evaluate.choose_presence_thresholds`) and applies them to the test cycles. The record
-keeps, per seed, the thresholds and both sets of test decisions (one digit a cycle), with the cycles' labels and
-patients once, so ``tools/readme_tuning.py`` computes the comparison from the committed record alone. Runs are
-read, never changed; every run must have the same test cycles; a record is never overwritten.
+keeps, per seed, the thresholds and both sets of test decisions (one digit a cycle), with the data's identity and
+the cycles' labels and patients once, so ``tools/readme_tuning.py`` computes the comparison from the committed
+record alone. Runs are read, never changed; every run must have the same data and test cycles; a record is never
+overwritten.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ def score_run(folder: Path) -> dict:
     probabilities = {part: table[[c for c in table.columns if c.startswith("p_")]].to_numpy()
                      for part, table in tables.items()}
     crackle, wheeze, validation_score = choose_presence_thresholds(tables["val"]["label_id"], probabilities["val"])
+    data = run.request["provenance"]["data"]
+    marker = data.get("synthetic_marker") or {}
     return {"seed": run.request["seed"], "precision": run.precision, "n_validation_cycles": len(tables["val"]),
+            "data": {"label": data["label"], "fingerprint": data["fingerprint"],
+                     **{key: marker[key] for key in ("scale", "seed", "difficulty", "sound_version") if key in marker}},
             "crackle_threshold": crackle, "wheeze_threshold": wheeze, "validation_score": validation_score,
             "cycle_rows": test["cycle_row"].tolist(), "labels": _digits(test["label_id"]),
             "patients": recorded["patient"].astype(int).tolist(), "argmax": _digits(test["pred"]),
@@ -68,9 +73,9 @@ def build_record(folders: list[Path]) -> dict:
     seeds = [score_run(folder) for folder in folders]
     first = seeds[0]
     for folder, seed in zip(folders, seeds):
-        if seed["cycle_rows"] != first["cycle_rows"] or seed["labels"] != first["labels"]:
+        if any(seed[key] != first[key] for key in ("data", "cycle_rows", "labels")):
             raise ValueError(f"{folder} scored other test cycles than {folders[0]}: not comparable")
-    shared = {key: first[key] for key in ("cycle_rows", "labels", "patients")}
+    shared = {key: first[key] for key in ("data", "cycle_rows", "labels", "patients")}
     runs = [{key: value for key, value in seed.items() if key not in shared} | {"run": str(folder)}
             for folder, seed in zip(folders, seeds)]
     return {"rule": RULE, **environment(), "n_cycles": len(first["labels"]), **shared,
