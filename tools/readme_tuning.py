@@ -360,13 +360,18 @@ def more_seeds(records: list[dict], extra: list[dict], *, name: str, threads: in
           + (f"; seeds under 30 %: {', '.join(map(str, below))}" if below else "; every seed 30 % or more"))
 
 
+def _classes(digits: str) -> np.ndarray:
+    """Classes kept in a record as one digit a cycle (labels or decisions), as an int array."""
+    return np.array([int(c) for c in digits], dtype=np.int64)
+
+
 def spread_anatomy(record: dict, *, base_name: str) -> None:
     """Where each row's spread over seeds comes from (:func:`respirelib.training.metrics.seed_spread_anatomy`),
     computed from the test predictions the record keeps, and a sentence on the profile's."""
     from respirelib.training.metrics import seed_spread_anatomy
 
-    labels = np.array([int(c) for c in record["labels"]])
-    anatomies = {name: seed_spread_anatomy(labels, np.array([[int(c) for c in p] for p in candidate["preds"]]),
+    labels = _classes(record["labels"])
+    anatomies = {name: seed_spread_anatomy(labels, np.array([_classes(p) for p in candidate["preds"]]),
                                            record["patients"])
                  for name, candidate in record["candidates"].items()}
 
@@ -422,10 +427,10 @@ def validation_thresholds(record: dict) -> None:
     from respirelib.training.evaluate import PRESENCE_THRESHOLD_GRID
     from respirelib.training.metrics import icbhi_scores
 
-    labels = np.array([int(c) for c in record["labels"]])
+    labels = _classes(record["labels"])
 
     def scored(decisions: str) -> dict:
-        return icbhi_scores(labels, np.array([int(c) for c in decisions]))
+        return icbhi_scores(labels, _classes(decisions))
 
     runs = record["runs"]
     argmax = [scored(run["argmax"]) for run in runs]

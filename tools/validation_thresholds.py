@@ -37,6 +37,7 @@ def _digits(values) -> str:
 
 def score_run(folder: Path) -> dict:
     """One run's validation-chosen thresholds and its test decisions with and without them."""
+    from respirelib.config import CLASS_NAMES
     from respirelib.experiments.run import load_run, score_cycles
     from respirelib.signal.samples import evaluation_set
     from respirelib.training.evaluate import choose_presence_thresholds, presence_decisions
@@ -51,8 +52,7 @@ def score_run(folder: Path) -> dict:
     if not (test["cycle_row"].equals(recorded["cycle_row"]) and test["pred"].equals(recorded["pred"])):
         raise ValueError(f"{folder}: scoring its selected model again here does not give the test decisions it "
                          "recorded (another machine, precision or data?): not comparable")
-    probabilities = {part: table[[c for c in table.columns if c.startswith("p_")]].to_numpy()
-                     for part, table in tables.items()}
+    probabilities = {part: table[[f"p_{name}" for name in CLASS_NAMES]].to_numpy() for part, table in tables.items()}
     crackle, wheeze, validation_score = choose_presence_thresholds(tables["val"]["label_id"], probabilities["val"])
     data = run.request["provenance"]["data"]
     marker = data.get("synthetic_marker") or {}
