@@ -217,11 +217,11 @@ def test_cached_selection_images_give_exactly_the_uncached_probabilities():
 
 def test_optimizer_choice_is_checked_and_used():
     from respirelib.training.profiles import TrainConfig
-    from respirelib.training.train import _optimizer
+    from respirelib.training.train import make_optimizer
 
     model = torch.nn.Linear(2, 2)
-    assert isinstance(_optimizer(model, TrainConfig(optimizer="adamw")), torch.optim.AdamW)
-    assert isinstance(_optimizer(model, TrainConfig()), torch.optim.SGD)
+    assert isinstance(make_optimizer(model, TrainConfig(optimizer="adamw")), torch.optim.AdamW)
+    assert isinstance(make_optimizer(model, TrainConfig()), torch.optim.SGD)
     with pytest.raises(ValueError, match="optimizer"):
         TrainConfig(optimizer="lamb")
     with pytest.raises(ValueError, match="eval_every"):
@@ -232,3 +232,41 @@ def test_resuming_where_no_run_started_says_so(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no run.json: there is no started run to resume"):
         train_run(tmp_path / "data", tmp_path / "empty", resume=True, progress=False)
+
+
+def test_the_timed_training_step_is_fits_own(monkeypatch):
+    """``time_train_steps`` (bench precision, bench train, the projections) times fit's step: the profile's optimizer
+    and moving average, and blank region clipping decided once, not per step."""
+    import respirelib.training.train as train_module
+    from respirelib.signal.frontend import FeatureFrontend
+    from respirelib.training.profiles import get_profile
+    from respirelib.training.workload import time_train_steps
+
+    profile = get_profile("smoke").with_overrides({"model": {"width": 8},
+                                                   "stage1": {"optimizer": "adamw", "ema_decay": 0.9}})
+    seen = {"images": [], "updates": [], "cuts": 0}
+    images, update, blank_cut = train_module.training_images, train_module.training_update, FeatureFrontend.blank_cut
+
+    def counted_cut(self, wave, **kwargs):
+        seen["cuts"] += 1
+        return blank_cut(self, wave, **kwargs)
+
+    def recorded_images(frontend, wave, **kwargs):
+        seen["images"].append(kwargs)
+        return images(frontend, wave, **kwargs)
+
+    def recorded_update(model, batch, labels, **kwargs):
+        seen["updates"].append(kwargs)
+        return update(model, batch, labels, **kwargs)
+
+    monkeypatch.setattr(FeatureFrontend, "blank_cut", counted_cut)
+    monkeypatch.setattr(train_module, "training_images", recorded_images)
+    monkeypatch.setattr(train_module, "training_update", recorded_update)
+    waves = 0.1 * torch.randn(4, profile.audio.n_samples, generator=torch.Generator().manual_seed(0))
+    record = time_train_steps(waves, torch.arange(4) % 4, profile=profile, device="cpu", batch_size=4, steps=2,
+                              warmup=1, precision="fp32")
+    assert len(seen["images"]) == len(seen["updates"]) == 3 and seen["cuts"] == 1
+    assert all(call["cut"] is not None and call["augment"] == profile.augment for call in seen["images"])
+    assert all(isinstance(call["optimizer"], torch.optim.AdamW) and call["averaged"] is not None
+               for call in seen["updates"])
+    assert record["optimizer"] == "adamw" and record["moving_average"] is True

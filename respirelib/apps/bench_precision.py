@@ -4,8 +4,9 @@
 fp32, bf16, ... for each network, so a change of the machine's load hits both alike), with
 :func:`respirelib.training.workload.time_train_steps`: full training steps as
 :func:`respirelib.training.train.fit` runs them (augmentation, Mel features and blank region
-clipping in float32, then the network forward and backward and the optimizer step in the
-precision measured) and evaluation batches, on random waveforms of the network's input
+clipping in float32, the clipping decided once on the un-augmented inputs, then the network forward
+and backward, the profile's stage-1 optimizer and moving average of the weights, in the precision
+measured) and evaluation batches, on random waveforms of the network's input
 length. Networks:
 
 - ``quick``: the quick profile's width-16 ResNet-18, 3 x 64 x 219 images, batch 32;
@@ -115,8 +116,9 @@ def bench_precision(*, networks=tuple(NETWORKS), threads: int = 2, rounds: int =
                                            "seed": seed, "fingerprint": None, "write_s": None},
                         results={"threads": threads, "cpu_native_bf16": native, "cpu_bf16_reason": reason,
                                  "amx": amx, "command": _command(), "networks": results,
-                                 "note": "medians over interleaved rounds (fp32, bf16, fp32, ...); a step is "
-                                         "augmentation + features (float32) + forward, backward and SGD step"},
+                                 "note": "medians over interleaved rounds (fp32, bf16, fp32, ...); a step is fit's own: "
+                                         "augmentation + features (float32, blank region clipping decided once) + "
+                                         "forward, backward, the profile's optimizer and moving average"},
                         targets=targets)
 
 

@@ -2,7 +2,7 @@
 
 It measures, on the device(s) at hand, full training steps exactly as :func:`respirelib.training.train.fit`
 runs them (augmentation, Mel features, blank region clipping, the 192 x 657 image, ResNet-34
-forward and backward, SGD; in the precision asked for, by default ``auto``: bfloat16 autocast and
+forward and backward, the paper's SGD; in the precision asked for, by default ``auto``: bfloat16 autocast and
 channels-last on CUDA and on a CPU with native bf16) and evaluation batches; each device's record says
 which precision it ran in, and ``make reproduce`` projects only from a record of the same precision.
 From the number of training inputs and evaluation windows the paper profile processes on the

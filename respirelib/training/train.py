@@ -137,15 +137,16 @@ def _write_scored_rows(path: Path, selection_rows: set, monitored: list[dict]) -
                                         "monitor": monitor_rows}))
 
 
-def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The stage's optimizer over ``model``'s parameters (``config.optimizer``: AdamW or SGD with momentum)."""
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                            weight_decay=config.weight_decay)
 
 
-def _moving_average(model: torch.nn.Module, config: TrainConfig):
-    """The model whose weights are validated and kept: ``model`` itself, or its EMA (``config.ema_decay``)."""
+def moving_average(model: torch.nn.Module, config: TrainConfig):
+    """The moving average of ``model``'s weights that is validated and kept (``config.ema_decay``), or None."""
     if config.ema_decay is None:
         return None
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -153,6 +154,54 @@ def _moving_average(model: torch.nn.Module, config: TrainConfig):
     # use_buffers: the batch-norm statistics are averaged with the weights, so the average needs no
     # extra pass over the training set to re-estimate them.
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+
+
+def loss_function(config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """Cross-entropy, with ``config.class_weights`` when set."""
+    weights = None if config.class_weights is None else torch.tensor(config.class_weights, device=device)
+    return torch.nn.CrossEntropyLoss(weight=weights)
+
+
+def training_images(frontend: torch.nn.Module, wave: torch.Tensor, *, cut: torch.Tensor | None,
+                    augment: AugmentConfig | None, sr: int, generator: torch.Generator,
+                    layout: torch.memory_format) -> torch.Tensor:
+    """The images of one training batch: augmented (unless ``augment`` is None), then the frontend.
+
+    Parameters
+    ----------
+    wave : torch.Tensor [shape=(batch, n)]
+    cut : torch.Tensor [shape=(batch,)] or None
+        Top rows blank region clipping removes, decided once on the un-augmented inputs
+        (:meth:`~respirelib.signal.frontend.FeatureFrontend.blank_cut`); None without clipping.
+    layout : torch.memory_format
+        Of the returned images (:func:`respirelib.precision.memory_format`).
+
+    Returns
+    -------
+    images : torch.Tensor [shape=(batch, 3, height, width)]
+    """
+    if augment is not None:
+        wave = augment_batch(wave, sr=sr, config=augment, generator=generator)
+    images = frontend(wave) if cut is None else frontend(wave, cut=cut)
+    return images.contiguous(memory_format=layout)
+
+
+def training_update(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+                    loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer, averaged, device: torch.device,
+                    precision: str) -> torch.Tensor:
+    """One optimisation step on a batch of images, and the moving average's update; returns the batch's loss.
+
+    The forward pass runs in ``precision`` (resolved: ``"fp32"`` or ``"bf16"``); the loss in float32.
+    """
+    with autocast(device, precision):
+        logits = model(images)
+    loss = loss_fn(logits.float(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if averaged is not None:
+        averaged.update_parameters(model)
+    return loss.detach()
 
 
 def _defined(score) -> bool:
@@ -210,9 +259,8 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     sampler = class_balanced_sampler(labels, seed=seed)
     sample_generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator(device=device).manual_seed(seed + 1)
-    weights = None if config.class_weights is None else torch.tensor(config.class_weights, device=device)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    optimizer = _optimizer(model, config)
+    loss_fn = loss_function(config, device)
+    optimizer = make_optimizer(model, config)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
                  if config.lr_schedule == "cosine" else None)
     train_waves = train.waves.to(device)
@@ -239,7 +287,7 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
     config = replace(config, precision=precision)
     layout = memory_format(precision, device)
     model.to(memory_format=layout)
-    averaged = _moving_average(model, config)
+    averaged = moving_average(model, config)
     kept = model if averaged is None else averaged.module  # validated, selected and saved as best
     if state is not None:
         model.load_state_dict(state["model"])
@@ -285,20 +333,12 @@ def fit(model: torch.nn.Module, frontend: torch.nn.Module, train: SampleSet, sel
         bar = progress_bar(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
                            progress=progress, leave=False)
         for batch in bar:
-            wave = train_waves[batch]
-            if config.augment:
-                wave = augment_batch(wave, sr=sr, config=augment, generator=augment_generator)
-            images = frontend(wave) if train_cut is None else frontend(wave, cut=train_cut[batch])
-            images = images.contiguous(memory_format=layout)
-            with autocast(device, precision):
-                logits = model(images)
-            loss = loss_fn(logits.float(), train_labels[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if averaged is not None:
-                averaged.update_parameters(model)
-            total_loss += loss.detach().double() * len(batch)
+            images = training_images(frontend, train_waves[batch], cut=None if train_cut is None else train_cut[batch],
+                                     augment=augment if config.augment else None, sr=sr,
+                                     generator=augment_generator, layout=layout)
+            loss = training_update(model, images, train_labels[batch], loss_fn=loss_fn, optimizer=optimizer,
+                                   averaged=averaged, device=device, precision=precision)
+            total_loss += loss.double() * len(batch)
             seen += len(batch)
         record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(seen, 1),
                   "lr": optimizer.param_groups[0]["lr"]}

@@ -44,47 +44,53 @@ def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 6
                      warmup: int = 1, seed: int = 0, precision: str | None = None) -> dict:
     """Samples per second of full training steps and of evaluation batches, on ``device``.
 
-    ``precision`` defaults to the profile's stage-1 precision; the record says what it resolved to.
+    A step is :func:`respirelib.training.train.fit`'s own (:func:`~respirelib.training.train.training_images`,
+    then :func:`~respirelib.training.train.training_update`): the profile's augmentations and features with
+    blank region clipping decided once on the un-augmented inputs, then the forward and backward pass, the
+    stage-1 optimizer and, where the profile keeps one, the moving average of the weights. ``precision``
+    defaults to the profile's stage-1 precision; the record says what it resolved to.
     """
+    from dataclasses import replace
+
     import torch
 
-    from respirelib.signal.augment import augment_batch
     from respirelib.precision import autocast, memory_format, resolve_precision
     from respirelib.signal.frontend import FeatureFrontend
     from respirelib.model.network import ModelConfig, build_model
+    from respirelib.training.train import (loss_function, make_optimizer, moving_average, training_images,
+                                           training_update)
 
     torch_device = torch.device(device)
     precision = resolve_precision(precision or profile.stage1.precision, torch_device)
+    config = replace(profile.stage1, precision=precision)
     model = build_model(ModelConfig(**{**profile.model.__dict__, "pretrained": "random"}), seed=seed).to(torch_device)
-    frontend = FeatureFrontend(profile.features, clip_blank=profile.stage1.clip_blank).to(torch_device)
+    frontend = FeatureFrontend(profile.features, clip_blank=config.clip_blank).to(torch_device)
     layout = memory_format(precision, torch_device)
     model.to(memory_format=layout)
-    optimizer = torch.optim.SGD(model.parameters(), lr=profile.stage1.lr, momentum=profile.stage1.momentum)
+    optimizer = make_optimizer(model, config)
+    averaged = moving_average(model, config)
+    loss_fn = loss_function(config, torch_device)
     generator = torch.Generator(device=torch_device).manual_seed(seed)
     batch_size = min(batch_size, len(waves))
     waves, labels = waves[:batch_size].to(torch_device), labels[:batch_size].to(torch_device)
+    cut = frontend.blank_cut(waves) if config.clip_blank else None  # once per fit, as fit decides it
+    augment = profile.augment if config.augment else None
 
     def sync():
         if torch_device.type == "cuda":
             torch.cuda.synchronize()
-
-    def images_of(wave):
-        return frontend(wave).contiguous(memory_format=layout)
 
     model.train()
     features_s = model_s = 0.0
     for step in range(warmup + steps):
         sync()
         started = time.perf_counter()
-        images = images_of(augment_batch(waves, sr=profile.audio.sample_rate, config=profile.augment,
-                                         generator=generator))
+        images = training_images(frontend, waves, cut=cut, augment=augment, sr=profile.audio.sample_rate,
+                                 generator=generator, layout=layout)
         sync()
         middle = time.perf_counter()
-        with autocast(torch_device, precision):
-            loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        training_update(model, images, labels, loss_fn=loss_fn, optimizer=optimizer, averaged=averaged,
+                        device=torch_device, precision=precision)
         sync()
         if step >= warmup:
             features_s += middle - started
@@ -96,12 +102,13 @@ def time_train_steps(waves, labels, *, profile, device: str, batch_size: int = 6
             sync()
             started = time.perf_counter()
             with autocast(torch_device, precision):
-                model(images_of(waves))
+                model(frontend(waves).contiguous(memory_format=layout))
             sync()
             if step >= warmup:
                 eval_s += time.perf_counter() - started
     return {"device": device, "precision": precision, "batch_size": batch_size, "steps": steps,
             "image_shape": list(images.shape[1:]), "backbone": profile.model.backbone,
+            "optimizer": config.optimizer, "moving_average": averaged is not None,
             "augment_features_ms_per_step": round(1000 * features_s / steps, 1),
             "model_ms_per_step": round(1000 * model_s / steps, 1),
             "train_samples_per_s": round(steps * batch_size / (features_s + model_s), 2),
