@@ -436,6 +436,7 @@ def validation_thresholds(record: dict) -> None:
     argmax = [scored(run["argmax"]) for run in runs]
     tuned = [scored(run["thresholds"]) for run in runs]
     theirs, ours = (np.array([100 * s["four_class"]["score"] for s in scores]) for scores in (argmax, tuned))
+    our_std, their_std = ours.std(ddof=1), theirs.std(ddof=1)
     spread = _spread_difference(ours, theirs)
     comparison = paired_comparison(list(theirs), list(ours))
     lowest = _lowest_recall(tuned)
@@ -445,9 +446,9 @@ def validation_thresholds(record: dict) -> None:
     low, high = (format_signed(bound) for bound in comparison["ci"])
     print(f"\nThresholds chosen on validation, over the {len(runs)} seeds of `results/{THRESHOLDS_TEN.name}` "
           f"({_data_of(record)}: {runs[0]['n_validation_cycles']} validation and {record['n_cycles']} test cycles; "
-          f"{_cpu_of(record)}, {_threads(record['hardware']['torch_threads'])}, {runs[0]['precision']}): 4-class score {ours.mean():.1f} ± {ours.std(ddof=1):.2f} "
-          f"against {theirs.mean():.1f} ± {theirs.std(ddof=1):.2f} with the argmax; spread difference "
-          f"{ours.std(ddof=1) - theirs.std(ddof=1):+.2f} ({spread.low:+.2f} to {spread.high:+.2f}, paired bootstrap "
+          f"{_cpu_of(record)}, {_threads(record['hardware']['torch_threads'])}, {runs[0]['precision']}): 4-class score {ours.mean():.1f} ± {our_std:.2f} "
+          f"against {theirs.mean():.1f} ± {their_std:.2f} with the argmax; spread difference "
+          f"{our_std - their_std:+.2f} ({spread.low:+.2f} to {spread.high:+.2f}, paired bootstrap "
           f"over the seeds): " + ("within the noise" if spread.low <= 0 <= spread.high else "beyond the noise")
           + f"; score difference {format_signed(comparison['mean'])} ({low} to {high}): "
           f"{comparison['verdict'].replace('the second is', 'the thresholds score')}; lowest class recall of any seed "
